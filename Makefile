@@ -1,0 +1,59 @@
+# ckanext-communes: one command to run the portal, one to test it. See README.md.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CKAN := $(VENV)/bin/ckan
+DEV_INI := .dev/ckan.ini
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench install stack stack-down seed lint i18n clean-dev help
+
+help:
+	@echo "make run     install, start PostgreSQL/Redis/Solr, initialise and seed, serve CKAN on http://127.0.0.1:5000"
+	@echo "make test    run the test suite against the real services"
+	@echo "make bench   benchmarks (ratios against a baseline measured in the same run)"
+	@echo "make lint    ruff"
+	@echo "make i18n    extract, update and compile the French catalogue"
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): $(PY) requirements.txt dev-requirements.txt setup.cfg setup.py
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -r dev-requirements.txt
+	$(PY) -m pip install -q -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+stack: install
+	VENV=$(VENV) bash dev/stack.sh up
+
+stack-down:
+	bash dev/stack.sh down
+
+$(DEV_INI): dev/ckan-options.ini | install
+	mkdir -p .dev
+	[ -f $(DEV_INI) ] || $(CKAN) generate config $(DEV_INI) >/dev/null
+	$(CKAN) config-tool $(DEV_INI) -f dev/ckan-options.ini >/dev/null
+
+run: stack $(DEV_INI)
+	VENV=$(VENV) bash dev/run.sh $(DEV_INI)
+
+seed: stack $(DEV_INI)
+	$(CKAN) -c $(DEV_INI) communes seed
+
+test: stack
+	VENV=$(VENV) bash dev/test.sh
+
+bench: stack
+	VENV=$(VENV) bash dev/bench.sh
+
+lint: install
+	$(VENV)/bin/ruff check ckanext
+	$(VENV)/bin/ruff format --check ckanext
+
+i18n: install
+	$(PY) setup.py -q extract_messages
+	$(PY) setup.py -q update_catalog -l fr
+	$(PY) setup.py -q compile_catalog -l fr

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Benchmarks (not tests): each prints a ratio against a baseline measured in the same run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+cd "$ROOT"
+"$VENV/bin/ckan" -c test.ini db init >/dev/null
+"$VENV/bin/ckan" -c test.ini db upgrade >/dev/null
+exec "$VENV/bin/python" -m ckanext.communes.bench --ckan-ini test.ini "$@"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Initialise the development portal and serve it on http://127.0.0.1:5000.
+# Safe to run twice. Ctrl-C stops CKAN and the services dev/stack.sh started.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+INI="${1:-$ROOT/.dev/ckan.ini}"
+CKAN="$VENV/bin/ckan -c $INI"
+cd "$ROOT"
+
+stop() { bash "$ROOT/dev/stack.sh" down; }
+trap stop EXIT
+
+$CKAN db init >/dev/null
+$CKAN db upgrade >/dev/null   # plugin migrations (activity, harvest)
+
+ADMIN_NAME="${CKAN_SYSADMIN_NAME:-admin}"
+ADMIN_PASSWORD="${CKAN_SYSADMIN_PASSWORD:-admin-communes-2019}"
+ADMIN_EMAIL="${CKAN_SYSADMIN_EMAIL:-admin@example.org}"
+if ! $CKAN user show "$ADMIN_NAME" 2>/dev/null | grep -q "name=$ADMIN_NAME"; then
+  $CKAN user add "$ADMIN_NAME" email="$ADMIN_EMAIL" password="$ADMIN_PASSWORD" >/dev/null
+fi
+$CKAN sysadmin add "$ADMIN_NAME" >/dev/null 2>&1 || true
+
+if $CKAN communes --help >/dev/null 2>&1; then
+  $CKAN communes seed
+fi
+
+echo
+echo "  CKAN with ckanext-communes: http://127.0.0.1:5000"
+echo "  sysadmin: $ADMIN_NAME / $ADMIN_PASSWORD   (set CKAN_SYSADMIN_NAME / CKAN_SYSADMIN_PASSWORD to choose)"
+echo "  Ctrl-C stops CKAN and the services started for it."
+echo
+$CKAN run -H 127.0.0.1 -p 5000
