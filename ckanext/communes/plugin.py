@@ -1,17 +1,109 @@
-"""Interface wiring of ckanext-communes. Behaviour lives in the concern folders."""
+"""Interface wiring of ckanext-communes. Behaviour lives in the concern folders:
+communes/ (profiles, programme), schema/ (dataset schema, facets), licences/ (registry,
+normaliser, policy), vocabularies/ (EU and SCDL lists), dcat/ (RDF profile, catalogues)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
+
+from ckanext.communes import licences
+from ckanext.communes.communes import actions as commune_actions
+from ckanext.communes.communes import auth as commune_auth
+from ckanext.communes.communes import cli as commune_cli
+from ckanext.communes.communes import helpers as commune_helpers
+from ckanext.communes.communes import validators as commune_validators
+from ckanext.communes.communes import views as commune_views
+from ckanext.communes.dcat import views as dcat_views
+from ckanext.communes.licences import helpers as licence_helpers
+from ckanext.communes.licences import validators as licence_validators
+from ckanext.communes.schema import helpers as schema_helpers
+from ckanext.communes.schema import indexing
+from ckanext.communes.schema import validators as schema_validators
+
+# Scheming files of ours, plus the presets of scheming and ckanext-dcat that our YAML uses.
+SCHEMING_DEFAULTS = {
+    "scheming.dataset_schemas": "ckanext.communes.schema:dataset.yaml",
+    "scheming.organization_schemas": "ckanext.communes.communes:organization.yaml",
+    "scheming.presets": "ckanext.scheming:presets.json ckanext.dcat.schemas:presets.yaml "
+    "ckanext.communes.schema:presets.yaml",
+}
 
 
 @tk.blanket.config_declarations
 class CommunesPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurer)
+    p.implements(p.IActions)
+    p.implements(p.IAuthFunctions)
+    p.implements(p.IValidators)
+    p.implements(p.ITemplateHelpers)
+    p.implements(p.IClick)
+    p.implements(p.IBlueprint)
+    p.implements(p.IPackageController, inherit=True)
+    p.implements(p.IFacets, inherit=True)
+    p.implements(p.ITranslation)
 
     # IConfigurer
     def update_config(self, config_: tk.CKANConfig) -> None:
         tk.add_template_directory(config_, "templates")
         tk.add_public_directory(config_, "public")
         tk.add_resource("assets", "communes")
+        for key, value in SCHEMING_DEFAULTS.items():
+            config_.setdefault(key, value)
+        # CKAN's default list has no Licence Ouverte: serve our registry unless an operator chose another.
+        if not config_.get("licenses_group_url"):
+            config_["licenses_group_url"] = "file://" + licences.CKAN_LICENCES_FILE
+
+    # IActions
+    def get_actions(self) -> dict[str, Any]:
+        return commune_actions.get_actions()
+
+    # IAuthFunctions
+    def get_auth_functions(self) -> dict[str, Any]:
+        return commune_auth.get_auth_functions()
+
+    # IValidators
+    def get_validators(self) -> dict[str, Any]:
+        return {
+            **commune_validators.get_validators(),
+            **schema_validators.get_validators(),
+            **licence_validators.get_validators(),
+        }
+
+    # ITemplateHelpers
+    def get_helpers(self) -> dict[str, Any]:
+        return {
+            **commune_helpers.get_helpers(),
+            **schema_helpers.get_helpers(),
+            **licence_helpers.get_helpers(),
+        }
+
+    # IClick
+    def get_commands(self) -> list[Any]:
+        return commune_cli.get_commands()
+
+    # IBlueprint
+    def get_blueprint(self) -> list[Any]:
+        return commune_views.get_blueprints() + dcat_views.get_blueprints()
+
+    # IPackageController
+    def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
+        return indexing.before_dataset_index(pkg_dict)
+
+    # IFacets
+    def dataset_facets(self, facets_dict: dict[str, Any], package_type: str) -> dict[str, Any]:
+        return indexing.dataset_facets(facets_dict, package_type)
+
+    # ITranslation
+    def i18n_directory(self) -> str:
+        import os
+
+        return os.path.join(os.path.dirname(__file__), "i18n")
+
+    def i18n_locales(self) -> list[str]:
+        return ["fr"]
+
+    def i18n_domain(self) -> str:
+        return "ckanext-communes"

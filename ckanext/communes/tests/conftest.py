@@ -20,3 +20,61 @@ def clean_db(reset_db, migrate_db_for):
     reset_db()
     for plugin in PLUGINS_WITH_MIGRATIONS:
         migrate_db_for(plugin)
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app served over real HTTP on 127.0.0.1 (random port), for browser tests.
+
+    Same process, same database and Solr core as the test: data made by factories is
+    visible to the browser. Yields the base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app.flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser_page():
+    """A Playwright page in Debian's Chromium (no browser download). Skips nothing: if
+    Chromium is missing the test fails, because CI installs it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                  "--no-first-run", "--disable-component-update", "--disable-sync"],
+        )
+        context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(20000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+SCREENSHOTS = __import__("pathlib").Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def screenshot(browser_page):
+    """screenshot(name) saves test-artifacts/screenshots/NAME.png of the current page."""
+
+    def take(name: str) -> str:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        browser_page.screenshot(path=str(path), full_page=True)
+        return str(path)
+
+    return take
