@@ -18,7 +18,7 @@ help:
 $(PY):
 	python3 -m venv $(VENV)
 
-$(STAMP): $(PY) requirements.txt dev-requirements.txt setup.cfg setup.py
+$(STAMP): $(PY) requirements.txt requirements-extensions.txt dev-requirements.txt setup.cfg setup.py
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -r dev-requirements.txt
 	$(PY) -m pip install -q -e .

@@ -6,12 +6,13 @@
 #   dev/stack.sh up        start what is missing, wait until everything answers
 #   dev/stack.sh down      stop what we started
 #   dev/stack.sh status    say what answers
+#   dev/stack.sh solr-up   start Solr only
 #   dev/stack.sh solr-core NAME   make sure a Solr core NAME exists (restarts Solr if it was added)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEV="$ROOT/.dev"
-RUN="$DEV/run"
+RUN="${CKAN_DEV_RUN_DIR:-$DEV/run}"
 VENV="${VENV:-$ROOT/.venv}"
 
 PG_PORT="${CKAN_DEV_PG_PORT:-5433}"
@@ -21,7 +22,7 @@ PG_DATABASES="${CKAN_DEV_PG_DATABASES:-ckan_dev ckan_test}"
 REDIS_PORT="${CKAN_DEV_REDIS_PORT:-6390}"
 SOLR_PORT="${CKAN_DEV_SOLR_PORT:-8983}"
 SOLR_CORES="${CKAN_DEV_SOLR_CORES:-ckan,ckan_test}"
-SOLR_HOME="$DEV/solr-home"
+SOLR_HOME="${CKAN_DEV_SOLR_HOME:-$DEV/solr-home}"
 SOLR_BUILD="$ROOT/dev/solr/target"
 
 mkdir -p "$RUN"
@@ -202,6 +203,7 @@ solr_down() {
 # --------------------------------------------------------------------------- main
 case "${1:-up}" in
   up) pg_up; redis_up; solr_up ;;
+  solr-up) solr_up ;;
   down) solr_down; redis_down; pg_down ;;
   status)
     pg_ready && log "PostgreSQL: up ($PG_PORT)" || log "PostgreSQL: down"

@@ -54,7 +54,7 @@ def _plugins_of(path: pathlib.Path) -> list[str]:
     return parser["app:main"]["ckan.plugins"].split()
 
 
-def test_dev_test_and_docker_configs_load_the_same_plugins():
+def test_dev_test_and_docker_configs_load_the_same_plugins_and_dcat_profiles():
     in_test = _plugins_of(REPO / "test.ini")
     in_dev = _plugins_of(REPO / "dev" / "ckan-options.ini")
     env = dict(
@@ -62,4 +62,22 @@ def test_dev_test_and_docker_configs_load_the_same_plugins():
         for line in (REPO / "docker" / ".env.example").read_text().splitlines()
         if "=" in line and not line.startswith("#")
     )
-    assert in_test == in_dev == env["CKAN__PLUGINS"].split()
+    in_docker = [name for name in env["CKAN__PLUGINS"].split() if name != "envvars"]  # the image's env loader
+    assert in_test == in_dev == in_docker
+
+
+def _option_of(path: pathlib.Path, key: str) -> str:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read(path, encoding="utf-8")
+    return parser["app:main"][key]
+
+
+def test_dcat_profiles_are_the_same_in_dev_test_and_docker():
+    env = dict(
+        line.split("=", 1)
+        for line in (REPO / "docker" / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    key = "ckanext.dcat.rdf.profiles"
+    assert _option_of(REPO / "test.ini", key) == _option_of(REPO / "dev" / "ckan-options.ini", key)
+    assert _option_of(REPO / "test.ini", key) == env["CKANEXT__DCAT__RDF__PROFILES"]

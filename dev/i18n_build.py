@@ -1,0 +1,88 @@
+"""Build the French catalogue: extract msgids from the code, keep existing translations,
+add those listed in dev/i18n/*.tsv (msgid<TAB>msgstr), write the .po and compile the .mo.
+
+    .venv/bin/python dev/i18n_build.py          build
+    .venv/bin/python dev/i18n_build.py --check  exit 1 if a msgid has no French translation
+"""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import sys
+
+from babel.messages import frontend, mofile, pofile
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "ckanext" / "communes"
+I18N = PACKAGE / "i18n"
+PO = I18N / "fr" / "LC_MESSAGES" / "ckanext-communes.po"
+MO = PO.with_suffix(".mo")
+TSV_DIRS = [ROOT / "dev" / "i18n", ROOT / ".dev" / "briefs"]
+METHODS = [
+    ("**/tests/**", "ignore"),
+    ("**.py", "python"),
+    ("**/templates/**.html", "ckan.lib.extract:extract_ckan"),
+]
+KEYWORDS = {**frontend.DEFAULT_KEYWORDS, "translate": None}
+
+
+def tsv_translations() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for folder in TSV_DIRS:
+        for tsv in sorted(folder.glob("*.tsv")) if folder.exists() else []:
+            for line in tsv.read_text(encoding="utf-8").splitlines():
+                if "\t" in line and not line.startswith("#"):
+                    msgid, msgstr = line.split("\t", 1)
+                    found[msgid.replace("\\n", "\n")] = msgstr.replace("\\n", "\n")
+    return found
+
+
+def build() -> Catalog:
+    previous: dict[str, str] = {}
+    if PO.exists():
+        with PO.open("rb") as f:
+            for message in pofile.read_po(f):
+                if message.id and message.string:
+                    previous[message.id] = message.string
+    translations = {**previous, **tsv_translations()}
+    catalog = Catalog(locale="fr", domain="ckanext-communes", project="ckanext-communes",
+                      charset="utf-8", fuzzy=False)
+    for filename, lineno, message, comments, context in extract_from_dir(
+        str(PACKAGE), METHODS, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
+    ):
+        if isinstance(message, tuple):  # plural: keep the singular as id
+            message = message[0]
+        if not message:
+            continue
+        existing = catalog.get(message)
+        location = (f"ckanext/communes/{filename}", lineno)
+        if existing:
+            existing.locations.append(location)
+        else:
+            catalog.add(message, translations.get(message, ""), locations=[location])
+    return catalog
+
+
+def main() -> int:
+    catalog = build()
+    missing = [m.id for m in catalog if m.id and not m.string]
+    if "--check" in sys.argv:
+        for msgid in missing:
+            print(f"untranslated: {msgid!r}")
+        return 1 if missing else 0
+    PO.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    pofile.write_po(buf, catalog, width=100, sort_output=True)
+    PO.write_bytes(buf.getvalue())
+    buf = io.BytesIO()
+    mofile.write_mo(buf, catalog)
+    MO.write_bytes(buf.getvalue())
+    print(f"{PO.relative_to(ROOT)}: {len(catalog)} messages, {len(missing)} untranslated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
