@@ -11,19 +11,25 @@ cd "$ROOT"
 stop() { bash "$ROOT/dev/stack.sh" down; }
 trap stop EXIT
 
-$CKAN db init >/dev/null
-$CKAN db upgrade >/dev/null   # plugin migrations (activity, harvest)
+LOG="$ROOT/.dev/run/init.log"; mkdir -p "$(dirname "$LOG")"; : > "$LOG"
+quiet() { "$@" >>"$LOG" 2>&1 || { tail -n 40 "$LOG" >&2; echo "[run] failed: $*" >&2; exit 1; }; }
+
+echo "[run] initialising the database (core and plugin migrations)"
+quiet $CKAN db init
+quiet $CKAN db upgrade   # plugin migrations (activity, harvest)
 
 ADMIN_NAME="${CKAN_SYSADMIN_NAME:-admin}"
 ADMIN_PASSWORD="${CKAN_SYSADMIN_PASSWORD:-admin-communes-2019}"
 ADMIN_EMAIL="${CKAN_SYSADMIN_EMAIL:-admin@example.org}"
 if ! $CKAN user show "$ADMIN_NAME" 2>/dev/null | grep -q "name=$ADMIN_NAME"; then
-  $CKAN user add "$ADMIN_NAME" email="$ADMIN_EMAIL" password="$ADMIN_PASSWORD" >/dev/null
+  echo "[run] creating sysadmin $ADMIN_NAME"
+  quiet $CKAN user add "$ADMIN_NAME" email="$ADMIN_EMAIL" password="$ADMIN_PASSWORD"
 fi
-$CKAN sysadmin add "$ADMIN_NAME" >/dev/null 2>&1 || true
+quiet $CKAN sysadmin add "$ADMIN_NAME"
 
-if $CKAN communes --help >/dev/null 2>&1; then
-  $CKAN communes seed
+if $CKAN communes seed --help >/dev/null 2>&1; then
+  echo "[run] seeding the Métropole and its communes"
+  $CKAN communes seed 2>>"$LOG"
 fi
 
 echo

@@ -1,9 +1,71 @@
-"""Template helpers."""
+"""Template helpers of the commune pages and the organisation form."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import ckan.plugins.toolkit as tk
+
+from ckanext.communes.communes import programme
+
+
+def communes_is_programme_operator() -> bool:
+    """Whether the logged-in user may change identity and programme fields."""
+    user = getattr(tk, "current_user", None)
+    name = getattr(user, "name", None) if user is not None and getattr(user, "is_authenticated", False) else None
+    return bool(name) and programme.is_programme_operator(name)
+
+
+def communes_profile(org: dict[str, Any] | str | None) -> dict[str, Any] | None:
+    """commune_show for an organisation (dict or name); None when it is not a commune or the Métropole."""
+    if not org:
+        return None
+    key = org.get("id") if isinstance(org, dict) else org
+    if isinstance(org, dict) and org.get("kind") not in programme.KINDS:
+        return None
+    try:
+        return tk.get_action("commune_show")({}, {"id": key})
+    except (tk.ObjectNotFound, tk.ValidationError):
+        return None
+
+
+def communes_partner_status_label(status: str | None) -> str:
+    return programme.partner_status_label(status)
+
+
+def communes_partner_statuses() -> list[dict[str, str]]:
+    return [{"value": s, "label": programme.partner_status_label(s)} for s in programme.PARTNER_STATUSES]
+
+
+def communes_protected_field_value(field: dict[str, Any], data: dict[str, Any]) -> str:
+    """A protected field's stored value as shown read-only (choice labels for selects)."""
+    value = (data or {}).get(field["field_name"])
+    if value in (None, ""):
+        return ""
+    if field.get("choices"):
+        label = tk.h.scheming_choices_label(field["choices"], value)
+        return str(label)
+    return str(value)
+
+
+def communes_number(value: Any) -> str:
+    """A whole number with French thousand separators (narrow no-break space)."""
+    if value in (None, ""):
+        return ""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    text = f"{number:,.0f}" if number == int(number) else f"{number:,.1f}"
+    return text.replace(",", "\u202f").replace(".", ",")
+
 
 def get_helpers() -> dict[str, Any]:
-    return {}
+    return {
+        "communes_is_programme_operator": communes_is_programme_operator,
+        "communes_profile": communes_profile,
+        "communes_partner_status_label": communes_partner_status_label,
+        "communes_partner_statuses": communes_partner_statuses,
+        "communes_protected_field_value": communes_protected_field_value,
+        "communes_number": communes_number,
+    }

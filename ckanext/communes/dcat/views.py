@@ -1,9 +1,141 @@
-"""Flask blueprints."""
+"""Per-commune DCAT catalogue: ``/communes/{insee}/catalog.{ttl,rdf,xml,jsonld}``.
+
+What a harvester such as data.gouv.fr needs to harvest one commune (ckanext-dcat only has the
+portal-wide ``/catalog.{format}``, its issue #166). It reuses ckanext-dcat end to end: the same search
+and paging (``ckanext.dcat.datasets_per_page``, ``page`` and ``modified_since`` parameters, Hydra
+paging triples), the same auth function (``dcat_catalog_show``) and RDFSerializer.serialize_catalog;
+only the catalogue's URI and description differ (a dcat:Catalog per commune, published by it).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+from flask import Blueprint, make_response, redirect, request
+from rdflib import URIRef
+
+from ckanext.communes.dcat import uris
+from ckanext.dcat import utils as dcat_utils
+from ckanext.dcat.exceptions import RDFProfileException
+from ckanext.dcat.logic import _pagination_info, _search_ckan_datasets
+from ckanext.dcat.processors import RDF_PROFILES_CONFIG_OPTION, RDFSerializer
+
+PROFILE_NAME = "communes_dcat_ap_3"
+FORMATS = ("ttl", "rdf", "xml", "jsonld")
+
+communes_dcat = Blueprint("communes_dcat", __name__)
+
+
+class CommuneCatalogSerializer(RDFSerializer):
+    """ckanext-dcat's serializer with the catalogue node at a commune's catalogue URI instead of the
+    site's (RDFSerializer.graph_from_catalog always uses catalog_uri())."""
+
+    def __init__(self, catalog_uri: str, profiles: list[str] | None = None) -> None:
+        super().__init__(profiles=profiles)
+        self.catalog_ref = URIRef(catalog_uri)
+
+    def graph_from_catalog(self, catalog_dict: dict[str, Any] | None = None) -> URIRef:
+        for profile_class in self._profiles:
+            profile = profile_class(self.g, compatibility_mode=self.compatibility_mode)
+            profile.graph_from_catalog(catalog_dict, self.catalog_ref)
+        return self.catalog_ref
+
+
+def catalogue_profiles() -> list[str]:
+    """The configured RDF profiles, with ours last: a commune catalogue needs it for its publisher."""
+    profiles = (tk.config.get(RDF_PROFILES_CONFIG_OPTION) or "euro_dcat_ap_3").split()
+    if PROFILE_NAME not in profiles:
+        profiles.append(PROFILE_NAME)
+    return profiles
+
+
+def _latest_modification(org_id: str) -> str | None:
+    result = tk.get_action("package_search")(
+        {"ignore_auth": True},
+        {"fq": f'owner_org:"{org_id}"', "sort": "metadata_modified desc", "rows": 1, "fl": "metadata_modified"},
+    )
+    results = result.get("results") or []
+    return results[0].get("metadata_modified") if results else None
+
+
+def serialize_commune_catalog(insee: str, fmt: str, page: Any = None, modified_since: Any = None) -> str:
+    """The RDF of a commune's catalogue (one page of its public datasets). Raises
+    tk.ValidationError for a bad page or date, RDFProfileException for a bad profile setting.
+    Must run in a request context (paging URLs are built from the request path)."""
+    from ckanext.communes.communes.programme import commune_group_for
+    from ckanext.communes.communes.registry import get_commune
+
+    commune = get_commune(insee)
+    if commune is None:
+        raise tk.ObjectNotFound(tk._("Unknown commune"))
+    context: dict[str, Any] = {}
+    data_dict: dict[str, Any] = {"page": page, "modified_since": modified_since, "format": fmt}
+    tk.check_access("dcat_catalog_show", context, data_dict)
+
+    group = commune_group_for(commune.insee)
+    if group is not None:
+        # Public, active datasets of the commune only: package_search leaves out private and drafts.
+        query = _search_ckan_datasets(context, {**data_dict, "fq": f'owner_org:"{group.id}"'})
+    else:
+        query = {"count": 0, "results": []}  # a commune without organisation yet: an empty catalogue
+    pagination_info = _pagination_info(query, data_dict)
+
+    publisher_page = uris.commune_uri(commune.insee)
+    catalog_dict = {
+        # Untagged here; the profile writes them tagged fr and en.
+        "title": commune.name,
+        "description": commune.name,
+        "homepage": publisher_page,
+        "language": uris.LANGUAGE_FRA,
+        "communes_insee": commune.insee,
+        "modified": _latest_modification(group.id) if group is not None else None,
+    }
+    serializer = CommuneCatalogSerializer(uris.commune_catalog_uri(commune.insee), profiles=catalogue_profiles())
+    return serializer.serialize_catalog(
+        catalog_dict, query["results"], _format=fmt, pagination_info=pagination_info
+    )
+
+
+def read_commune_catalog(insee: str, _format: str | None = None) -> Any:
+    if _format is None:
+        # /communes/{insee}/catalog: content negotiation, Turtle by default.
+        _format = dcat_utils.check_access_header() or "ttl"
+    if _format not in FORMATS:
+        return tk.abort(404, tk._("Unknown RDF format"))
+
+    from ckanext.communes.communes.registry import get_commune
+
+    commune = get_commune(insee)
+    if commune is None:
+        return tk.abort(404, tk._("Unknown commune"))
+    if commune.insee != insee:
+        # A former code (69152 Pierre-Bénite -> 69149), an arrondissement of Lyon or a SIREN:
+        # the catalogue lives at the current code's URL, permanently.
+        target = tk.url_for("communes_dcat.catalog", insee=commune.insee, _format=_format, **request.args)
+        return redirect(target, code=301)
+
+    try:
+        output = serialize_commune_catalog(
+            commune.insee, _format, request.args.get("page"), request.args.get("modified_since")
+        )
+    except tk.NotAuthorized:
+        return tk.abort(403)
+    except (tk.ValidationError, RDFProfileException) as e:
+        return tk.abort(409, str(e))
+
+    response = make_response(output)
+    response.headers["Content-Type"] = dcat_utils.CONTENT_TYPES[_format]
+    return response
+
+
+communes_dcat.add_url_rule(
+    "/communes/<insee>/catalog.<_format>", endpoint="catalog", view_func=read_commune_catalog
+)
+communes_dcat.add_url_rule(
+    "/communes/<insee>/catalog", endpoint="catalog_negotiated", view_func=read_commune_catalog
+)
 
 
 def get_blueprints() -> list[Blueprint]:
-    return []
+    return [communes_dcat]

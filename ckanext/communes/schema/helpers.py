@@ -1,9 +1,94 @@
-"""Template helpers."""
+"""Template helpers of the dataset schema: commune defaults for the new-dataset form, labels of
+vocabulary values and of search facet items."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.communes.schema import indexing, owner
+from ckanext.communes.vocabularies import get_vocabulary
+
+
+def _form_owner(data: dict[str, Any]) -> owner.OwnerProfile | None:
+    """The organisation the dataset form is for: the one in the data, else the first the user may
+    create datasets in (the option the organisation select shows first)."""
+    org = data.get("owner_org") or data.get("group_id")
+    if not org:
+        try:
+            available = tk.h.organizations_available("create_dataset", include_dataset_count=False)
+        except Exception:  # outside a request (no user): no default organisation
+            available = []
+        org = available[0]["id"] if available else None
+    return owner.owner_profile(org) if org else None
+
+
+def communes_owner_form_defaults(data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Values the form pre-fills from the commune profile: organisation title, publisher (shown,
+    never typed), spatial_coverage and contact (lists of subfield dicts, dcat format)."""
+    profile = _form_owner(dict(data or {}))
+    if profile is None:
+        return {}
+    spatial = owner.spatial_for(profile)
+    contact = owner.contact_for(profile)
+    return {
+        "organization": profile.display_name,
+        "publisher": owner.publisher_for(profile),
+        "spatial_coverage": [spatial] if spatial else [],
+        "contact": [contact] if contact else [],
+    }
+
+
+def communes_file_type_label(value: str | None) -> str:
+    """Short label of a stored format (EU file-type URI -> "CSV"); the value itself if unknown."""
+    if not value:
+        return ""
+    term = get_vocabulary("file-type").lookup(value)
+    return term.code if term else value
+
+
+def communes_file_type_choices() -> list[dict[str, str]]:
+    """EU file types for the resource format select: value URI, label "CSV — label"."""
+    lang = tk.h.lang() or "fr"
+    return [
+        {"value": term.uri, "label": term.code if term.label(lang) == term.code
+         else f"{term.code} — {term.label(lang)}"}
+        for term in get_vocabulary("file-type").terms
+    ]
+
+
+def communes_scdl_schema(value: str | None) -> dict[str, str] | None:
+    """The SCDL schema a conforms_to value designates ({uri, label}), None for another URI."""
+    term = get_vocabulary("scdl-schema").lookup(value or "")
+    return {"uri": term.uri, "label": term.label(tk.h.lang() or "fr")} if term else None
+
+
+def communes_as_list(value: Any) -> list[str]:
+    """A stored multi-valued field (list or JSON string) as a list, for templates."""
+    return indexing.as_list(value)
+
+
+def communes_facet_label(facet: str, value: str) -> str:
+    return indexing.facet_item_label(facet, value, tk.h.lang() or "fr")
+
+
+def communes_facet_label_function(facet: str) -> Callable[[dict[str, Any]], str] | None:
+    """A ``label_function`` for CKAN's facet_list snippet: labels of our facets' items (None for the
+    other facets, which keep CKAN's display_name)."""
+    if facet not in indexing.VOCABULARY_OF_FACET and facet != indexing.COMMUNE_FIELD:
+        return None
+    return lambda item: communes_facet_label(facet, item["name"])
 
 
 def get_helpers() -> dict[str, Any]:
-    return {}
+    return {
+        "communes_owner_form_defaults": communes_owner_form_defaults,
+        "communes_file_type_label": communes_file_type_label,
+        "communes_file_type_choices": communes_file_type_choices,
+        "communes_scdl_schema": communes_scdl_schema,
+        "communes_as_list": communes_as_list,
+        "communes_facet_label": communes_facet_label,
+        "communes_facet_label_function": communes_facet_label_function,
+    }

@@ -1,0 +1,206 @@
+"""Controlled vocabularies the portal uses: EU NALs (data themes, frequencies, file types,
+access rights, languages) and the SCDL schemas of schema.data.gouv.fr.
+
+Each vocabulary is a CSV file in ``data/`` with at least the columns ``code, uri, label_fr,
+label_en``; any other column lands in ``Term.extra``. Columns holding several values
+(``aliases``, ``media_types``, ``extensions``) separate them with `` | ``.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+
+# Vocabulary name -> data file. The names are the public API (scheming `vocabulary:` keys use them).
+VOCABULARY_FILES: dict[str, str] = {
+    "data-theme": "data-theme.csv",
+    "frequency": "frequency.csv",
+    "file-type": "file-type.csv",
+    "access-right": "access-right.csv",
+    "language": "language.csv",
+    "scdl-schema": "scdl-schema.csv",
+}
+
+CORE_COLUMNS = ("code", "uri", "label_fr", "label_en")
+# Extra columns whose values identify a term too (lookup() matches them, case-insensitively).
+IDENTIFYING_EXTRAS = ("udata_id", "aliases")
+MULTI_VALUE_SEPARATOR = "|"
+
+# Media types that say nothing about the format: ignored by guess_file_type.
+GENERIC_MEDIA_TYPES = frozenset(
+    {"application/octet-stream", "binary/octet-stream", "application/force-download", "application/download"}
+)
+
+
+def split_multi(value: str | None) -> list[str]:
+    """`` a | b `` -> ["a", "b"] (the multi-value cell format of the data files)."""
+    return [part.strip() for part in (value or "").split(MULTI_VALUE_SEPARATOR) if part.strip()]
+
+
+def _uri_key(value: str) -> str:
+    """URI comparison key: scheme, case and trailing slash do not matter
+    (sources write http://, https:// or nothing for the same vocabulary URI)."""
+    key = value.strip().lower()
+    key = re.sub(r"^[a-z]+://", "", key)
+    return key.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Term:
+    uri: str
+    code: str
+    label_fr: str
+    label_en: str
+    # e.g. udata_id, media_types, extensions, aliases, kind, version_seen (strings as in the file)
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def label(self, lang: str = "fr") -> str:
+        if (lang or "fr").lower().startswith("en"):
+            return self.label_en or self.label_fr
+        return self.label_fr or self.label_en
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    name: str
+    terms: tuple[Term, ...]
+
+    def __post_init__(self) -> None:
+        # Indices in priority order; within one index the first term of the file wins
+        # (e.g. udata "continuous" -> UPDATE_CONT, the first of the two EU terms mapping to it).
+        by_uri: dict[str, Term] = {}
+        by_code: dict[str, Term] = {}
+        by_label: dict[str, Term] = {}
+        by_other: dict[str, Term] = {}
+        for term in self.terms:
+            by_uri.setdefault(_uri_key(term.uri), term)
+            by_code.setdefault(term.code.lower(), term)
+            for text in (term.label_fr, term.label_en):
+                if text:
+                    by_label.setdefault(text.strip().lower(), term)
+            for column in IDENTIFYING_EXTRAS:
+                for alias in split_multi(term.extra.get(column)):
+                    by_other.setdefault(alias.lower(), term)
+        object.__setattr__(self, "_indices", (by_uri, by_code, by_label, by_other))
+
+    def by_uri(self, uri: str) -> Term | None:
+        if not uri:
+            return None
+        return self._indices[0].get(_uri_key(uri))  # type: ignore[attr-defined]
+
+    def lookup(self, value: str) -> Term | None:
+        """The term a value designates: its URI (any scheme, trailing slash), code, French or
+        English label (case-insensitive), udata id or alias. None when nothing matches exactly."""
+        if not value or not value.strip():
+            return None
+        by_uri, by_code, by_label, by_other = self._indices  # type: ignore[attr-defined]
+        text = value.strip().lower()
+        return by_uri.get(_uri_key(value)) or by_code.get(text) or by_label.get(text) or by_other.get(text)
+
+    def label(self, uri: str, lang: str = "fr") -> str:
+        """Label of a term in ``lang`` (fr or en); the value itself when it is not a term."""
+        term = self.lookup(uri) if uri else None
+        return term.label(lang) if term else (uri or "")
+
+    def choices(self, lang: str = "fr") -> list[dict[str, str]]:
+        """``[{"value": uri, "label": label}]`` in file order, the shape of scheming choices."""
+        return [{"value": term.uri, "label": term.label(lang)} for term in self.terms]
+
+
+def _read_terms(path: str) -> tuple[Term, ...]:
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        terms = []
+        for row in reader:
+            extra = {k: (v or "").strip() for k, v in row.items() if k not in CORE_COLUMNS}
+            terms.append(
+                Term(
+                    uri=row["uri"].strip(),
+                    code=row["code"].strip(),
+                    label_fr=(row.get("label_fr") or "").strip(),
+                    label_en=(row.get("label_en") or "").strip(),
+                    extra=extra,
+                )
+            )
+    return tuple(terms)
+
+
+@functools.cache
+def get_vocabulary(name: str) -> Vocabulary:
+    """A vocabulary by name (see VOCABULARY_FILES); loaded once per process."""
+    try:
+        filename = VOCABULARY_FILES[name]
+    except KeyError:
+        raise KeyError(f"Unknown vocabulary {name!r}; known: {', '.join(VOCABULARY_FILES)}") from None
+    return Vocabulary(name=name, terms=_read_terms(os.path.join(DATA_DIR, filename)))
+
+
+@functools.lru_cache(maxsize=1)
+def _file_type_indices() -> tuple[dict[str, Term], dict[str, Term]]:
+    """(extension -> term, media type -> term), first term of the file wins."""
+    by_extension: dict[str, Term] = {}
+    by_media_type: dict[str, Term] = {}
+    for term in get_vocabulary("file-type").terms:
+        for extension in split_multi(term.extra.get("extensions")):
+            by_extension.setdefault(extension.lower().lstrip("."), term)
+        for media_type in split_multi(term.extra.get("media_types")):
+            by_media_type.setdefault(media_type.lower(), term)
+    return by_extension, by_media_type
+
+
+# OGC service names as they appear in `service=` query parameters.
+OGC_SERVICES = {"wms": "WMS_SRVC", "wfs": "WFS_SRVC", "wmts": "WMTS_SRVC", "wcs": "WCS_SRVC"}
+
+
+def _guess_from_url(url: str) -> Term | None:
+    vocabulary = get_vocabulary("file-type")
+    by_extension, _ = _file_type_indices()
+    parts = urlsplit(url.strip())
+    path = parts.path.lower()
+    # OGC services: ?SERVICE=WMS&REQUEST=GetCapabilities, or a path ending in /wms, /wfs...
+    query = {k.lower(): v for k, v in parse_qs(parts.query).items()}
+    service = (query.get("service") or [""])[0].lower()
+    last_segment = path.rstrip("/").rsplit("/", 1)[-1]
+    if service in OGC_SERVICES:
+        return vocabulary.lookup(OGC_SERVICES[service])
+    if last_segment in OGC_SERVICES:
+        return vocabulary.lookup(OGC_SERVICES[last_segment])
+    if "/mapserver" in path:
+        return vocabulary.lookup("MAP_SRVC")
+    # Longest extension first, so "x.tar.gz" is TAR_GZ and "x.shp.zip" is SHP.
+    name_parts = last_segment.split(".")
+    for start in range(1, len(name_parts)):
+        term = by_extension.get(".".join(name_parts[start:]))
+        if term:
+            return term
+    # Opendatasoft exports: /api/explore/v2.1/catalog/datasets/{id}/exports/{csv,json,geojson,shp}
+    segments = [s for s in path.split("/") if s]
+    if len(segments) >= 2 and segments[-2] == "exports":
+        return by_extension.get(segments[-1])
+    return None
+
+
+def guess_file_type(url: str | None = None, media_type: str | None = None) -> Term | None:
+    """The EU file type of a resource from its URL (extension, OGC service, Opendatasoft export
+    path) or, failing that, its media type (parameters ignored, generic ones skipped)."""
+    if url:
+        term = _guess_from_url(url)
+        if term:
+            return term
+    if media_type:
+        _, by_media_type = _file_type_indices()
+        full = media_type.strip().lower()
+        base = full.split(";", 1)[0].strip()
+        if base not in GENERIC_MEDIA_TYPES:
+            return by_media_type.get(re.sub(r"\s*;\s*", "; ", full)) or by_media_type.get(base)
+    return None
+
+
+__all__ = ["VOCABULARY_FILES", "Term", "Vocabulary", "get_vocabulary", "guess_file_type", "split_multi"]
