@@ -50,10 +50,7 @@ bench: stack
 	VENV=$(VENV) bash dev/bench.sh
 
 lint: install
-	$(VENV)/bin/ruff check ckanext
-	$(VENV)/bin/ruff format --check ckanext
+	$(VENV)/bin/ruff check ckanext dev
 
 i18n: install
-	$(PY) setup.py -q extract_messages
-	$(PY) setup.py -q update_catalog -l fr
-	$(PY) setup.py -q compile_catalog -l fr
+	$(PY) dev/i18n_build.py
