@@ -50,7 +50,7 @@ def build() -> Catalog:
     translations = {**previous, **tsv_translations()}
     catalog = Catalog(locale="fr", domain="ckanext-communes", project="ckanext-communes",
                       charset="utf-8", fuzzy=False)
-    for filename, lineno, message, comments, context in extract_from_dir(
+    for filename, lineno, message, _comments, _context in extract_from_dir(
         str(PACKAGE), METHODS, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
     ):
         if isinstance(message, tuple):  # plural: keep the singular as id

@@ -24,6 +24,8 @@ from ckanext.communes.schema import indexing
 from ckanext.communes.schema import validators as schema_validators
 
 # Scheming files of ours, plus the presets of scheming and ckanext-dcat that our YAML uses.
+# They must be in the ini file (test.ini, dev/ckan-options.ini, docker/.env.example): scheming reads
+# them in its own update_config, which CKAN calls before ours, so this plugin cannot default them.
 SCHEMING_DEFAULTS = {
     "scheming.dataset_schemas": "ckanext.communes.schema:dataset.yaml",
     "scheming.organization_schemas": "ckanext.communes.communes:organization.yaml",
@@ -50,8 +52,6 @@ class CommunesPlugin(p.SingletonPlugin):
         tk.add_template_directory(config_, "templates")
         tk.add_public_directory(config_, "public")
         tk.add_resource("assets", "communes")
-        for key, value in SCHEMING_DEFAULTS.items():
-            config_.setdefault(key, value)
         # CKAN's default list has no Licence Ouverte: serve our registry unless an operator chose another.
         if not config_.get("licenses_group_url"):
             config_["licenses_group_url"] = "file://" + licences.CKAN_LICENCES_FILE
@@ -91,6 +91,9 @@ class CommunesPlugin(p.SingletonPlugin):
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
         return indexing.before_dataset_index(pkg_dict)
+
+    def after_dataset_search(self, search_results: dict[str, Any], search_params: dict[str, Any]) -> dict[str, Any]:
+        return indexing.after_dataset_search(search_results, search_params)
 
     # IFacets
     def dataset_facets(self, facets_dict: dict[str, Any], package_type: str) -> dict[str, Any]:

@@ -53,7 +53,6 @@ def convention_of(values: dict[str, Any], warning_days: int = programme.DEFAULT_
     return {
         "signed": values.get("convention_signed") or None,
         "end": state["end"],
-        "end_is_default": bool(state["end"] and not values.get("convention_end")),
         "state": state["state"],
         "state_label": programme.convention_state_label(state["state"]),
         "days_left": state["days_left"],
@@ -244,7 +243,7 @@ def _prepare_update(context: dict[str, Any], data_dict: dict[str, Any]) -> None:
     stored = programme.stored_values(group)
     sent = commune_auth.submitted_values(data_dict)
     for name in programme.PROTECTED_FIELDS:
-        if name not in sent and stored.get(name) not in (None, ""):
+        if name not in sent and name in stored:
             data_dict[name] = stored[name]
     if context.get("for_edit") and not programme.is_programme_operator(context.get("user")):
         changed = programme.changed_protected_fields(commune_auth.submitted_values(data_dict), stored)

@@ -24,7 +24,7 @@ def seed(force: bool, path: str | None) -> None:
         report = seeding.seed(path=source, force=force)
     except registry.DataFileError as error:
         click.secho(f"{source}: line {error.line}: {error.message}. Nothing was changed.", fg="red", err=True)
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(1) from None
     click.echo(report.counts())
     if report.kept:
         click.echo(f"kept {len(report.kept)} value(s) changed since the last seed (use --force to overwrite):")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+from ckan import model
 
 from ckanext.communes.communes import programme
 
@@ -38,8 +39,11 @@ def communes_partner_statuses() -> list[dict[str, str]]:
 
 
 def communes_protected_field_value(field: dict[str, Any], data: dict[str, Any]) -> str:
-    """A protected field's stored value as shown read-only (choice labels for selects)."""
-    value = (data or {}).get(field["field_name"])
+    """A protected field's value as shown read-only (choice labels for selects). The stored value, not
+    the submitted one: after a refused (forged) change the form must not display the forged value."""
+    data = data or {}
+    group = model.Group.get(str(data["id"])) if data.get("id") else None
+    value = programme.stored_values(group).get(field["field_name"]) if group else data.get(field["field_name"])
     if value in (None, ""):
         return ""
     if field.get("choices"):

@@ -23,6 +23,7 @@ parser and the same profiles gives the values the dataset stores.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import weakref
@@ -294,6 +295,10 @@ class CommunesDCATAP3Profile(RDFProfile):
             for lang, text in SITE_DESCRIPTIONS.items():
                 g.add((catalog_ref, DCT.description, Literal(text, lang=lang)))
 
+        # foaf:homepage of a catalogue is a foaf:Document (DCAT-AP 3 class constraint).
+        for homepage in g.objects(catalog_ref, FOAF.homepage):
+            g.add((homepage, RDF.type, FOAF.Document))
+
         # Theme taxonomy (recommended): the EU data-theme NAL our themes come from.
         scheme = URIRef(uris.SCHEMES["data-theme"])
         g.add((catalog_ref, DCAT.themeTaxonomy, scheme))
@@ -305,6 +310,12 @@ class CommunesDCATAP3Profile(RDFProfile):
     # ----------------------------------------------------------------- parsing
 
     def parse_dataset(self, dataset_dict: dict[str, Any], dataset_ref: Node) -> dict[str, Any]:
+        # List fields: ckanext-dcat's parser leaves JSON strings except for scheming_multiple_text
+        # fields; our schema's vocabulary lists (communes_vocabulary_list) store lists too.
+        self._load_json_lists(dataset_dict, self._list_fields("dataset_fields"))
+        for resource_dict in dataset_dict.get("resources", []):
+            self._load_json_lists(resource_dict, self._list_fields("resource_fields"))
+
         # Licence: from the dataset's dct:license (our registry knows EU URIs and canonical URLs),
         # which ckanext-dcat's exact URL/title match against CKAN's list may miss.
         dataset_licence = next(iter(self.g.objects(dataset_ref, DCT.license)), None)
@@ -327,6 +338,23 @@ class CommunesDCATAP3Profile(RDFProfile):
                 elif licence_id:
                     resource_dict["license"] = licence_id
         return dataset_dict
+
+    def _list_fields(self, section: str) -> set[str]:
+        fields = (self._dataset_schema or {}).get(section, [])
+        return {
+            field["field_name"]
+            for field in fields
+            if "scheming_load_json" in str(field.get("output_validators", ""))
+            and "repeating_subfields" not in field
+        }
+
+    @staticmethod
+    def _load_json_lists(data_dict: dict[str, Any], field_names: set[str]) -> None:
+        for name in field_names:
+            value = data_dict.get(name)
+            if isinstance(value, str) and value.startswith("["):
+                with contextlib.suppress(ValueError):
+                    data_dict[name] = json.loads(value)
 
     def _stores_adms_status(self) -> bool:
         field = self._schema_resource_field("status")

@@ -81,12 +81,15 @@ def serialize_commune_catalog(insee: str, fmt: str, page: Any = None, modified_s
         query = {"count": 0, "results": []}  # a commune without organisation yet: an empty catalogue
     pagination_info = _pagination_info(query, data_dict)
 
-    publisher_page = uris.commune_uri(commune.insee)
+    # The catalogue's home page: the commune's organisation page (the commune's URI names the commune).
+    homepage = (
+        tk.url_for("organization.read", id=group.name, _external=True) if group is not None else tk.config.get("ckan.site_url")
+    )
     catalog_dict = {
         # Untagged here; the profile writes them tagged fr and en.
         "title": commune.name,
         "description": commune.name,
-        "homepage": publisher_page,
+        "homepage": homepage,
         "language": uris.LANGUAGE_FRA,
         "communes_insee": commune.insee,
         "modified": _latest_modification(group.id) if group is not None else None,

@@ -16,7 +16,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
 
 from ckanext.communes.licences.registry import Licence, all_licences, get_licence
 

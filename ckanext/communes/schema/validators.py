@@ -17,11 +17,12 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import StopOnError, missing
-from ckanext.scheming.helpers import scheming_field_required
-from ckanext.scheming.validation import scheming_validator
 
+from ckanext.communes.licences.policy import is_harvest
 from ckanext.communes.schema import owner
 from ckanext.communes.vocabularies import Term, get_vocabulary, guess_file_type
+from ckanext.scheming.helpers import scheming_field_required
+from ckanext.scheming.validation import scheming_validator
 
 Key = tuple[Any, ...]
 FlatData = dict[Key, Any]
@@ -299,16 +300,22 @@ def _submitted_publisher(data: FlatData) -> dict[str, str]:
 def _names_another_organisation(
     submitted: dict[str, str], derived: dict[str, str], profile: owner.OwnerProfile | None
 ) -> bool:
+    """Whether a submitted publisher designates an organisation other than the owner. The SIREN
+    decides when both sides have one; then the URI; then the name (owner's title, official name or
+    slug, case-insensitive). Re-sending the derived publisher (package_show output) is fine."""
     if not submitted:
         return False
     if profile is None:
         return True  # nothing to derive from: a hand-typed publisher cannot be checked
-    if submitted.get("uri") and submitted["uri"].rstrip("/") != derived.get("uri", "").rstrip("/"):
-        return True
-    if submitted.get("identifier") and submitted["identifier"].replace(" ", "") != profile.siren:
-        return True
-    own_names = {n.casefold() for n in (derived.get("name"), profile.title, profile.name) if n}
-    return bool(submitted.get("name")) and submitted["name"].casefold() not in own_names
+    identifier = submitted.get("identifier", "").replace(" ", "")
+    if identifier and profile.siren:
+        return identifier != profile.siren
+    if submitted.get("uri") and submitted["uri"].rstrip("/") == derived.get("uri", "").rstrip("/"):
+        return False
+    if submitted.get("name"):
+        own_names = {n.casefold() for n in (derived.get("name"), profile.title, profile.name) if n}
+        return submitted["name"].casefold() not in own_names
+    return bool(submitted.get("uri"))
 
 
 def communes_owner_derived_fields(
@@ -322,7 +329,10 @@ def communes_owner_derived_fields(
     profile = None if owner_errors else owner.owner_profile(data.get(("owner_org",)))
     derived = owner.publisher_for(profile) if profile else {}
 
-    if _names_another_organisation(_submitted_publisher(data), derived, profile):
+    # Harvesters route a source's datasets to the commune's organisation: the source's own wording of
+    # the publisher (another URI, "Ville de Bron") is replaced, not refused.
+    harvested = is_harvest(context)
+    if not harvested and _names_another_organisation(_submitted_publisher(data), derived, profile):
         for error_key in [k for k in errors if k and k[0] == "publisher"]:
             del errors[error_key]
         errors[("publisher",)] = [

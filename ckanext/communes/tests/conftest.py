@@ -23,16 +23,18 @@ def clean_db(reset_db, migrate_db_for):
 
 
 @pytest.fixture
-def live_server(app):
+def live_server(app, ckan_config, monkeypatch):
     """The test app served over real HTTP on 127.0.0.1 (random port), for browser tests.
 
     Same process, same database and Solr core as the test: data made by factories is
-    visible to the browser. Yields the base URL."""
+    visible to the browser. Yields the base URL, which is also ckan.site_url for the test
+    (CKAN redirects to absolute URLs on it; test.ini's host does not resolve)."""
     import threading
 
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app.flask_app, threaded=True)
+    monkeypatch.setitem(ckan_config, "ckan.site_url", f"http://127.0.0.1:{server.server_port}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import configparser
 import pathlib
 
-import pytest
-
 import ckan.plugins as p
+import pytest
 from ckan.tests import factories, helpers
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -40,6 +39,8 @@ def test_dataset_created_through_the_api_is_found_by_solr_search():
         context={"user": factories.Sysadmin()["name"]},
         name="arbres-remarquables",
         title="Arbres remarquables de Bron",
+        notes="Inventaire des arbres remarquables.",
+        theme=["http://publications.europa.eu/resource/authority/data-theme/ENVI"],
         owner_org=org["id"],
     )
     found = helpers.call_action("package_search", q="remarquables")
@@ -48,36 +49,48 @@ def test_dataset_created_through_the_api_is_found_by_solr_search():
     assert helpers.call_action("package_search", q="inexistant")["count"] == 0
 
 
-def _plugins_of(path: pathlib.Path) -> list[str]:
+def _ini_options(path: pathlib.Path) -> dict[str, str]:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # keep keys as written
     parser.read(path, encoding="utf-8")
-    return parser["app:main"]["ckan.plugins"].split()
+    return dict(parser["app:main"])
 
 
-def test_dev_test_and_docker_configs_load_the_same_plugins_and_dcat_profiles():
-    in_test = _plugins_of(REPO / "test.ini")
-    in_dev = _plugins_of(REPO / "dev" / "ckan-options.ini")
-    env = dict(
-        line.split("=", 1)
-        for line in (REPO / "docker" / ".env.example").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )
-    in_docker = [name for name in env["CKAN__PLUGINS"].split() if name != "envvars"]  # the image's env loader
+def _docker_options() -> dict[str, str]:
+    """docker/.env.example read the way the base image's envvars plugin reads the environment:
+    CKAN__X__Y -> ckan.x.y, CKANEXT__X__Y -> ckanext.x.y, CKAN___X__Y -> x.y."""
+    options = {}
+    for line in (REPO / "docker" / ".env.example").read_text(encoding="utf-8").splitlines():
+        if "=" not in line or line.startswith("#"):
+            continue
+        name, value = line.split("=", 1)
+        if name.startswith("CKAN___"):
+            key = name[len("CKAN___") :]
+        elif name.startswith(("CKAN__", "CKANEXT__")):
+            key = name
+        else:
+            continue
+        options[key.lower().replace("__", ".")] = value
+    return options
+
+
+SHARED_OPTIONS = [
+    "ckan.plugins",
+    "scheming.dataset_schemas",
+    "scheming.organization_schemas",
+    "scheming.presets",
+    "ckanext.dcat.rdf.profiles",
+    "ckan.auth.user_create_organizations",
+    "ckan.auth.user_delete_organizations",
+    "ckan.auth.create_user_via_web",
+]
+
+
+@pytest.mark.parametrize("key", SHARED_OPTIONS)
+def test_dev_test_and_docker_configs_agree_on(key):
+    in_test = _ini_options(REPO / "test.ini")[key]
+    in_dev = _ini_options(REPO / "dev" / "ckan-options.ini")[key]
+    in_docker = _docker_options()[key]
+    if key == "ckan.plugins":  # the docker base image adds its env loader, last
+        in_docker = " ".join(name for name in in_docker.split() if name != "envvars")
     assert in_test == in_dev == in_docker
-
-
-def _option_of(path: pathlib.Path, key: str) -> str:
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.read(path, encoding="utf-8")
-    return parser["app:main"][key]
-
-
-def test_dcat_profiles_are_the_same_in_dev_test_and_docker():
-    env = dict(
-        line.split("=", 1)
-        for line in (REPO / "docker" / ".env.example").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )
-    key = "ckanext.dcat.rdf.profiles"
-    assert _option_of(REPO / "test.ini", key) == _option_of(REPO / "dev" / "ckan-options.ini", key)
-    assert _option_of(REPO / "test.ini", key) == env["CKANEXT__DCAT__RDF__PROFILES"]

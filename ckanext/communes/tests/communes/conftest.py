@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from ckan.tests import factories, helpers
 
 from ckanext.communes.communes import registry, seeding
@@ -50,8 +49,7 @@ class People:
 ROLES = ("sysadmin", "operator", "commune_admin", "commune_editor", "other_admin", "anonymous")
 
 
-@pytest.fixture
-def people(few_communes) -> People:
+def make_people() -> People:
     sysadmin = factories.Sysadmin()
     operator, commune_admin, commune_editor, other_admin = (factories.User() for _ in range(4))
     context = {"user": sysadmin["name"]}
@@ -64,6 +62,35 @@ def people(few_communes) -> People:
         helpers.call_action("organization_member_create", context=context, id=org,
                             username=user["name"], role=role)
     return People(sysadmin, operator, commune_admin, commune_editor, other_admin)
+
+
+@pytest.fixture
+def people(few_communes) -> People:
+    """A clean database with a few communes and the people of the permission matrix."""
+    return make_people()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> People:
+    """Like `people`, but set up once per test module (a database reset costs seconds here).
+
+    Tests using it must only assert what they change themselves (compare before/after, set a value of
+    their own): other tests of the module run on the same organisations."""
+    import ckan.plugins
+    from ckan.cli.db import _run_migrations
+    from ckan.lib import search
+
+    ckan.plugins.load_all()  # with_plugins (function-scoped) has not run yet
+    try:
+        factories.fake.unique.clear()
+        helpers.reset_db()
+        for plugin in ("activity", "harvest"):
+            _run_migrations(plugin, "head", True)
+        search.clear_all()
+        seeding.seed(path=str(write_communes_csv(tmp_path_factory.mktemp("communes") / "few.csv", FEW)))
+        return make_people()
+    finally:
+        ckan.plugins.unload_all()
 
 
 def api_post(app: Any, action: str, data: dict[str, Any], token: str | None, status: int | None = None) -> Any:

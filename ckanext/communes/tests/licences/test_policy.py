@@ -5,15 +5,19 @@ communes_harvest context flag), plus the computed licence_compliance flag."""
 
 from __future__ import annotations
 
-import pytest
-
 import ckan.plugins.toolkit as tk
+import pytest
 from ckan.tests import factories, helpers
 
 pytestmark = pytest.mark.usefixtures("clean_db", "clean_index")
 
 POLICY = "ckanext.communes.licence_policy"
 NOT_LISTED_FR = "ne figure pas sur la liste des licences"  # French refusal, CRPA D323-2-1
+# Actions called from Python run outside a request, so their messages are the English msgids;
+# the French ones are checked over HTTP (API and form), where the portal's locale (fr) applies.
+THEME = "http://publications.europa.eu/resource/authority/data-theme/ENVI"
+# What the dataset schema requires besides the licence.
+REQUIRED = {"title": "Jeu de test", "notes": "Un jeu de données de test.", "theme": [THEME]}
 
 
 @pytest.fixture
@@ -32,7 +36,7 @@ def create(commune, context_extra=None, **fields):
     context = {"user": commune["user"]["name"], **(context_extra or {})}
     return helpers.call_action(
         "package_create", context=context, owner_org=commune["org"]["id"],
-        name=fields.pop("name", "jeu-de-test"), title="Jeu de test", **fields,
+        name=fields.pop("name", "jeu-de-test"), **{**REQUIRED, **fields},
     )
 
 
@@ -66,8 +70,8 @@ def test_enforce_refuses_a_licence_not_listed_for_data_citing_crpa_d323_2_1_and_
 ):
     with pytest.raises(tk.ValidationError) as raised:
         create(commune, license_id=licence_id)
-    errors = raised.value.error_dict["license_id"]
-    assert any("D323-2-1" in e and NOT_LISTED_FR in e for e in errors), errors
+    [error] = raised.value.error_dict["license_id"]
+    assert "D323-2-1" in error and "Licence Ouverte 2.0 or ODbL 1.0" in error
     assert count_datasets() == 0
 
 
@@ -75,13 +79,14 @@ def test_enforce_refuses_licence_ouverte_1_pointing_to_licence_ouverte_2(commune
     with pytest.raises(tk.ValidationError) as raised:
         create(commune, license_id="fr-lo")
     [error] = raised.value.error_dict["license_id"]
-    assert "Licence Ouverte 1.0 est remplacée" in error and "Licence Ouverte 2.0" in error and "D323-2-1" in error
+    assert "Licence Ouverte 1.0 is superseded" in error and "choose Licence Ouverte 2.0" in error
+    assert "D323-2-1" in error
 
 
 def test_enforce_refuses_a_software_licence_on_data(commune):
     with pytest.raises(tk.ValidationError) as raised:
         create(commune, license_id="MIT")
-    assert "pour les logiciels, pas pour les données" in raised.value.error_dict["license_id"][0]
+    assert "for software, not for data" in raised.value.error_dict["license_id"][0]
 
 
 @pytest.mark.parametrize("licence_id", [None, "", "notspecified"])
@@ -111,11 +116,10 @@ def test_a_sysadmin_is_not_a_harvester_and_is_refused_too(commune):
 @pytest.mark.parametrize("mode", ["enforce", "warn", "off"])
 @pytest.mark.parametrize("value", ["Licence Ouverte (Etalab)", "Licence Etalab", "licence-maison"])
 def test_unknown_or_ambiguous_licence_is_a_french_field_error_in_every_mode(commune, mode, value):
-    with helpers.changed_config(POLICY, mode):
-        with pytest.raises(tk.ValidationError) as raised:
-            create(commune, license_id=value)
+    with helpers.changed_config(POLICY, mode), pytest.raises(tk.ValidationError) as raised:
+        create(commune, license_id=value)
     [error] = raised.value.error_dict["license_id"]
-    assert error == f"Licence inconnue « {value} » : choisissez une licence de la liste."
+    assert error == f'Unknown licence "{value}": choose a licence from the list.'
     assert count_datasets() == 0
 
 
@@ -200,21 +204,28 @@ def test_a_normal_user_named_harvest_is_not_a_harvester(commune):
 # --- over HTTP: the API and the dataset form -------------------------------------------------
 
 
-def test_http_api_answers_409_with_the_french_field_error_and_saves_nothing(app, commune):
+@pytest.mark.parametrize(("licence_id", "french"), [
+    ("CC-BY-4.0", "Cette licence ne figure pas sur la liste des licences qu'une administration peut fixer "
+                  "pour des données (art. D323-2-1 du CRPA)"),
+    ("fr-lo", "La Licence Ouverte 1.0 est remplacée"),
+    ("MIT", "pour les logiciels, pas pour les données"),
+], ids=["not-listed", "superseded", "software"])
+def test_http_api_answers_409_with_the_french_field_error_and_saves_nothing(app, commune, licence_id, french):
     token = factories.APIToken(user=commune["user"]["name"])["token"]
     response = app.post("/api/3/action/package_create", headers={"Authorization": token}, json={
-        "name": "jeu-http", "title": "Jeu HTTP", "owner_org": commune["org"]["id"], "license_id": "CC-BY-4.0",
+        "name": "jeu-http", **REQUIRED, "owner_org": commune["org"]["id"], "license_id": licence_id,
     }, status=409)
     error = response.json["error"]
     assert error["__type"] == "Validation Error"
-    assert "D323-2-1" in error["license_id"][0] and NOT_LISTED_FR in error["license_id"][0]
+    assert set(error) == {"__type", "license_id"}
+    assert french in error["license_id"][0] and "D323-2-1" in error["license_id"][0]
     assert count_datasets() == 0
 
 
 def test_http_api_unknown_licence_is_409(app, commune):
     token = factories.APIToken(user=commune["user"]["name"])["token"]
     response = app.post("/api/3/action/package_create", headers={"Authorization": token}, json={
-        "name": "jeu-http", "owner_org": commune["org"]["id"], "license_id": "pas-une-licence",
+        "name": "jeu-http", **REQUIRED, "owner_org": commune["org"]["id"], "license_id": "pas-une-licence",
     }, status=409)
     assert response.json["error"]["license_id"] == [
         "Licence inconnue « pas-une-licence » : choisissez une licence de la liste."
@@ -224,7 +235,7 @@ def test_http_api_unknown_licence_is_409(app, commune):
 def _post_dataset_form(app, commune, licence_id):
     token = factories.APIToken(user=commune["user"]["name"])["token"]
     return app.post(tk.url_for("dataset.new"), headers={"Authorization": token}, data={
-        "name": "jeu-formulaire", "title": "Jeu du formulaire", "owner_org": commune["org"]["id"],
+        "name": "jeu-formulaire", **REQUIRED, "owner_org": commune["org"]["id"],
         "license_id": licence_id, "save": "", "_ckan_phase": 1,
     }, follow_redirects=False)
 

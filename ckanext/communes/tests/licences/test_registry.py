@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import ckan.model as model
+import pytest
 
 from ckanext.communes.licences import CKAN_LICENCES_FILE
 from ckanext.communes.licences.registry import (

@@ -1,0 +1,181 @@
+"""Who may change what, through the API: sysadmin, programme operator (admin of the Métropole), commune
+admin, commune editor, another commune's admin and anonymous, for every protected field and action.
+
+All tests share one seeded database (`world`); a test that changes Bron puts the stored values back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ckan.tests import factories, helpers
+
+from ckanext.communes.communes import programme
+from ckanext.communes.tests.communes.conftest import ROLES, api_post
+
+OPERATORS = ("sysadmin", "operator")
+VALID_SIRENS = ("216900290", "216900332")
+
+
+def _new_value(field: str, current: Any) -> str:
+    """A valid value different from the current one."""
+    current = "" if current is None else str(current)
+    choices: dict[str, tuple[str, str]] = {
+        "name": ("bron", "bron-renommee"),
+        "insee_code": ("69029", "69033"),
+        "siren": VALID_SIRENS,
+        "official_name": ("Bron", "Commune de Bron"),
+        "kind": ("commune", "metropole"),
+        "population_year": ("2022", "2021"),
+        "agents_fte": ("75", "76"),
+        "partner_status": ("generalisation", "candidate"),
+        "convention_signed": ("2020-01-01", "2020-01-02"),
+        "convention_end": ("2031-01-01", "2031-01-02"),
+        "convention_url": ("https://example.org/convention-1.pdf", "https://example.org/convention-2.pdf"),
+        "programme_notes": ("Bilan de phase 1 rendu.", "Bilan de phase 1 attendu."),
+        "seeded_values": ('{"title": "x"}', '{"title": "y"}'),
+    }
+    if field == "population":
+        return str(int(current or 1000) + 1)
+    first, second = choices[field]
+    return second if current == first else first
+
+
+def _bron(org_id: str = "bron") -> dict[str, Any]:
+    """Bron's organisation, without its members (their last_active moves with every API call)."""
+    return helpers.call_action("organization_show", id=org_id, include_users=False)
+
+
+def _restore(original: dict[str, Any], sysadmin: dict[str, Any]) -> None:
+    fields = {name: original.get(name) or "" for name in programme.PROTECTED_FIELDS}
+    helpers.call_action("organization_patch", context={"user": sysadmin["name"]}, id=original["id"], **fields)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_protected_field_is_changed_only_by_sysadmins_and_programme_operators(app, world, role):
+    token = world.token(role)
+    original = _bron()
+    outcomes = {}
+    try:
+        for field in programme.PROTECTED_FIELDS:
+            before = _bron(original["id"])
+            value = _new_value(field, before.get(field))
+            response = api_post(app, "organization_patch", {"id": before["id"], field: value}, token)
+            outcomes[field] = response.status_code
+            after = _bron(original["id"])
+            if role in OPERATORS:
+                assert response.status_code == 200, (field, response.json)
+                assert after[field] == value, field
+            else:
+                assert response.status_code == 403, (field, response.json)
+                assert after == before, field
+                if role == "commune_admin":
+                    # The refusal names the field, in French.
+                    message = response.json["error"]["message"]
+                    assert "Seuls les opérateurs du programme" in message, message
+                    with app.flask_app.test_request_context(headers={"Accept-Language": "fr"}):
+                        assert programme.field_label(field) in message, (field, message)
+    finally:
+        _restore(original, world.sysadmin)
+    assert set(outcomes) == set(programme.PROTECTED_FIELDS)
+
+
+CONTACT_FIELDS = {
+    "title": "Ville de Bron",
+    "description": "La commune de Bron publie ses données.",
+    "referent_name": "Camille Martin",
+    "referent_role": "Cheffe de projet données",
+    "referent_email": "opendata@ville-bron.fr",
+    "website": "https://www.ville-bron.fr",
+    "image_url": "https://www.ville-bron.fr/logo.png",
+}
+MAY_EDIT_CONTACTS = ("sysadmin", "operator", "commune_admin")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_contacts_are_edited_by_the_commune_admins_and_operators_only(app, world, role):
+    token = world.token(role)
+    for field, value in CONTACT_FIELDS.items():
+        before = _bron()
+        response = api_post(app, "organization_patch", {"id": "bron", field: f"{value} ({role})"
+                                                        if field not in ("referent_email", "website", "image_url")
+                                                        else value}, token)
+        if role in MAY_EDIT_CONTACTS:
+            assert response.status_code == 200, (field, response.json)
+        else:
+            assert response.status_code == 403, (field, response.json)
+            assert _bron() == before
+
+
+def test_commune_admin_update_without_protected_fields_keeps_them(app, world):
+    before = _bron()
+    # A full update (not a patch) naming no identity or programme field, as the form sends it.
+    api_post(app, "organization_update", {"id": before["id"], "title": before["title"],
+                                          "description": "Mise à jour par la commune."},
+             world.token("commune_admin"), status=200)
+    after = _bron()
+    for field in programme.PROTECTED_FIELDS:
+        assert after.get(field) == before.get(field), field
+    assert after["description"] == "Mise à jour par la commune."
+
+
+def test_commune_admin_cannot_slip_a_protected_field_in_through_extras(app, world):
+    before = _bron()
+    response = api_post(app, "organization_patch", {
+        "id": "bron", "extras": [{"key": "siren", "value": "216900332"}],
+    }, world.token("commune_admin"), status=403)
+    assert "SIREN" in response.json["error"]["message"]
+    assert _bron()["siren"] == before["siren"]
+
+
+def test_commune_admin_cannot_change_a_protected_field_through_group_update(app, world):
+    before = _bron()
+    api_post(app, "group_update", dict(before, population="1"), world.token("commune_admin"), status=403)
+    assert _bron()["population"] == before["population"]
+
+
+def test_operator_edits_a_commune_it_is_not_a_member_of_but_a_commune_editor_does_not(app, world):
+    api_post(app, "organization_patch", {"id": "lyon", "referent_name": "Opérateur"},
+             world.token("operator"), status=200)
+    api_post(app, "organization_patch", {"id": "lyon", "referent_name": "Éditeur de Bron"},
+             world.token("commune_editor"), status=403)
+    api_post(app, "organization_patch", {"id": "lyon", "referent_name": "Admin de Lyon"},
+             world.token("other_admin"), status=200)
+    assert helpers.call_action("organization_show", id="lyon")["referent_name"] == "Admin de Lyon"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_sysadmins_and_operators_create_and_delete_organisations(app, world, role):
+    token = world.token(role)
+    name = f"essai-{role.replace('_', '-')}"
+    created = api_post(app, "organization_create", {"name": name, "title": "Essai"}, token)
+    assert created.status_code == (200 if role in OPERATORS else 403), created.json
+    if role not in OPERATORS:
+        # An organisation the user administers: being its admin is still not enough to delete it.
+        factories.Organization(name=name, users=[{"name": getattr(world, role)["name"], "capacity": "admin"}]
+                               if role != "anonymous" else [])
+    deleted = api_post(app, "organization_delete", {"id": name}, token)
+    assert deleted.status_code == (200 if role in OPERATORS else 403), deleted.json
+    state = helpers.call_action("organization_show", id=name)["state"]
+    assert state == ("deleted" if role in OPERATORS else "active")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_everyone_reads_commune_list_and_commune_show(app, world, role):
+    token = world.token(role)
+    headers = {"Authorization": token} if token else {}
+    listed = app.get("/api/3/action/commune_list", headers=headers, status=200).json["result"]
+    assert listed["count"] == 6
+    shown = app.get("/api/3/action/commune_show?id=69029", headers=headers, status=200).json["result"]
+    assert shown["name"] == "bron"
+
+
+def test_programme_operator_is_an_admin_of_the_metropole_not_an_editor(world):
+    assert programme.is_programme_operator(world.operator["name"])
+    assert programme.is_programme_operator(world.sysadmin["name"])
+    assert not programme.is_programme_operator(world.commune_admin["name"])
+    assert not programme.is_programme_operator(None)
+    editor = factories.User()
+    helpers.call_action("organization_member_create", context={"ignore_auth": True}, id="metropole-de-lyon",
+                        username=editor["name"], role="editor")
+    assert not programme.is_programme_operator(editor["name"])
