@@ -73,7 +73,7 @@ def test_commune_address_redirects_to_its_organisation_page(app, world, code, na
 
 
 def test_commune_address_of_an_unknown_code_is_404(app, world):
-    app.get("/communes/75056", status=404)
+    assert app.get("/communes/75056").status_code == 404
 
 
 def test_commune_page_shows_profile_and_programme_above_its_datasets(app, world):
@@ -114,8 +114,9 @@ def test_edit_form_gives_inputs_to_a_programme_operator(app, world):
 
 
 def test_commune_editor_cannot_open_the_edit_form(app, world):
-    app.get("/organization/edit/bron", headers={"Authorization": world.token("commune_editor")}, status=403)
-    app.get("/organization/edit/bron", headers={"Authorization": world.token("other_admin")}, status=403)
+    for role in ("commune_editor", "other_admin"):
+        response = app.get("/organization/edit/bron", headers={"Authorization": world.token(role)})
+        assert response.status_code == 403, role
 
 
 def _post_form(app, token: str, fields: dict[str, str]):

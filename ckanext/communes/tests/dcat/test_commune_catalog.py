@@ -85,16 +85,16 @@ def test_catalogue_pages_with_hydra_like_ckanext_dcat(app, sysadmin, bron, ckan_
 
 
 def test_unknown_insee_code_is_not_found(app):
-    app.get("/communes/75056/catalog.ttl", status=404)
-    app.get("/communes/nope/catalog.ttl", status=404)
+    assert app.get("/communes/75056/catalog.ttl").status_code == 404
+    assert app.get("/communes/nope/catalog.ttl").status_code == 404
 
 
 def test_unknown_format_is_not_found(app, bron):
-    app.get("/communes/69029/catalog.csv", status=404)
+    assert app.get("/communes/69029/catalog.csv").status_code == 404
 
 
 def test_bad_page_is_a_conflict_like_ckanext_dcat(app, bron):
-    app.get("/communes/69029/catalog.ttl?page=0", status=409)
+    assert app.get("/communes/69029/catalog.ttl?page=0").status_code == 409
 
 
 def test_former_code_redirects_permanently_to_the_current_code(app, make_org):
