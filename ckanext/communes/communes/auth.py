@@ -5,6 +5,8 @@
 - Other users keep CKAN's rules (an organisation's admins edit it), except that they may not change a
   protected field (identity, programme): the data_dict is compared with the stored organisation, so
   sending a protected field unchanged (or not at all) is fine, changing it is refused.
+- Operators also manage the members of every organisation (a commune's admins manage their own, as in
+  CKAN): they appoint a commune's first admin once its convention is signed.
 - commune_list / commune_show are public.
 """
 
@@ -100,6 +102,32 @@ def group_delete(next_auth: Any, context: dict[str, Any], data_dict: dict[str, A
     return _delete(next_auth, context, data_dict)
 
 
+def _membership(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
+    """Operators manage the members of any organisation; everyone else keeps CKAN's rule."""
+    if programme.is_programme_operator(context.get("user")):
+        group = logic_auth.get_group_object(context, data_dict)
+        if group.is_organization:
+            return {"success": True}
+    return next_auth(context, data_dict)
+
+
+@tk.chained_auth_function
+def organization_member_create(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
+    return _membership(next_auth, context, data_dict)
+
+
+@tk.chained_auth_function
+def member_create(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
+    # organization_member_create and member_delete both end here (CKAN checks 'update' on the group).
+    return _membership(next_auth, context, data_dict)
+
+
+@tk.chained_auth_function
+def group_edit_permissions(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
+    # The members page of the web UI.
+    return _membership(next_auth, context, data_dict)
+
+
 @tk.auth_allow_anonymous_access
 def commune_list(context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
     return {"success": True}
@@ -117,6 +145,9 @@ def get_auth_functions() -> dict[str, Any]:
         "organization_create": organization_create,
         "organization_delete": organization_delete,
         "group_delete": group_delete,
+        "organization_member_create": organization_member_create,
+        "member_create": member_create,
+        "group_edit_permissions": group_edit_permissions,
         "commune_list": commune_list,
         "commune_show": commune_show,
     }

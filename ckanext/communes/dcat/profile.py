@@ -34,6 +34,7 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
 from ckanext.communes.dcat import uris
+from ckanext.communes.schema.values import as_list
 from ckanext.dcat.profiles import (
     ADMS,
     DCAT,
@@ -164,21 +165,6 @@ def licence_id_for(value: str | None) -> str | None:
     return match.licence.id if match.licence is not None else None
 
 
-def _as_list(value: Any) -> list[str]:
-    """A stored multi-value field (list, JSON list or single string) as a list of strings."""
-    if isinstance(value, list):
-        return [str(v) for v in value if v]
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                return [str(v) for v in json.loads(text) if v]
-            except ValueError:
-                pass
-        return [text]
-    return []
-
-
 class CommunesDCATAP3Profile(RDFProfile):
     """DCAT-AP 3 for the communes' portal, completing ckanext-dcat's ``euro_dcat_ap_3``."""
 
@@ -197,7 +183,7 @@ class CommunesDCATAP3Profile(RDFProfile):
         if owner and not any(self.g.objects(dataset_ref, DCAT.contactPoint)) and owner.get("contact"):
             self._add_contact_to_graph(dataset_ref, DCAT.contactPoint, owner["contact"])
 
-        for value in _as_list(dataset_dict.get("theme")):
+        for value in as_list(dataset_dict.get("theme")):
             uri = self._replace_term(dataset_ref, DCAT.theme, value, "data-theme")
             if uri:
                 self._describe_theme(uri)
@@ -205,7 +191,7 @@ class CommunesDCATAP3Profile(RDFProfile):
             uri = self._replace_term(dataset_ref, DCT.accrualPeriodicity, dataset_dict["frequency"], "frequency")
             if uri:
                 self.g.add((URIRef(uri), RDF.type, DCT.Frequency))
-        for value in _as_list(dataset_dict.get("language")):
+        for value in as_list(dataset_dict.get("language")):
             self._replace_language(dataset_ref, value)
         if isinstance(dataset_dict.get("access_rights"), str) and dataset_dict["access_rights"]:
             self._replace_access_rights(dataset_ref, dataset_dict["access_rights"])
@@ -252,7 +238,7 @@ class CommunesDCATAP3Profile(RDFProfile):
         if uri:
             self._set_licence(distribution, uri, licence_id)
 
-        for value in _as_list(resource_dict.get("language")):
+        for value in as_list(resource_dict.get("language")):
             self._replace_language(distribution, value)
 
         availability = resource_dict.get("availability")

@@ -9,6 +9,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes.schema import indexing, owner
+from ckanext.communes.schema.values import as_list
 from ckanext.communes.vocabularies import get_vocabulary
 
 
@@ -67,7 +68,7 @@ def communes_scdl_schema(value: str | None) -> dict[str, str] | None:
 
 def communes_as_list(value: Any) -> list[str]:
     """A stored multi-valued field (list or JSON string) as a list, for templates."""
-    return indexing.as_list(value)
+    return as_list(value)
 
 
 def communes_facet_label(facet: str, value: str) -> str:

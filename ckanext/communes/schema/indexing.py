@@ -19,6 +19,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes.schema import owner
+from ckanext.communes.schema.values import as_list
 from ckanext.communes.vocabularies import get_vocabulary
 
 COMMUNE_FIELD = "vocab_commune"
@@ -29,22 +30,6 @@ LICENCE_FIELD = "license_id"
 
 # Facet field -> vocabulary whose codes it holds.
 VOCABULARY_OF_FACET = {THEME_FIELD: "data-theme", FREQUENCY_FIELD: "frequency", FORMAT_FIELD: "file-type"}
-
-
-def as_list(value: Any) -> list[str]:
-    """A stored multi-valued field: a list, or the JSON list string kept in the extras."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                return [text]
-        else:
-            return [text] if text else []
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value if v]
-    return []
 
 
 def _codes_and_uris(vocabulary: str, values: list[str]) -> tuple[list[str], list[str]]:

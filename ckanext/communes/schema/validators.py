@@ -20,6 +20,7 @@ from ckan.lib.navl.dictization_functions import StopOnError, missing
 
 from ckanext.communes.licences.policy import is_harvest
 from ckanext.communes.schema import owner
+from ckanext.communes.schema.values import as_list, is_blank
 from ckanext.communes.vocabularies import Term, get_vocabulary, guess_file_type
 from ckanext.scheming.helpers import scheming_field_required
 from ckanext.scheming.validation import scheming_validator
@@ -50,31 +51,8 @@ def _required_message(vocabulary: str) -> str:
     return tk._("Missing value")
 
 
-def _is_blank(value: Any) -> bool:
-    return value is missing or value is None or (isinstance(value, str) and not value.strip()) or value == []
-
-
 def _is_uri(value: str) -> bool:
     return bool(re.match(r"^https?://[^\s/]+\.[^\s]+$", value.strip()))
-
-
-def _as_list(value: Any) -> list[str]:
-    """A multi-valued input as a list of non-blank strings: a list (API, repeated form inputs), a
-    JSON list string (stored value, dcat's multiple_text) or one string."""
-    if _is_blank(value):
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                return [text]
-        else:
-            return [text]
-    if not isinstance(value, (list, tuple)):
-        return [str(value)]
-    return [str(item).strip() for item in value if not _is_blank(item)]
 
 
 def _lookup(vocabulary: str, value: str) -> Term | None:
@@ -98,7 +76,7 @@ def communes_vocabulary_uri(field: dict[str, Any], schema: dict[str, Any]) -> Va
     required = scheming_field_required(field)
 
     def validator(key: Key, data: FlatData, errors: dict[Key, list[str]], context: Any) -> None:
-        values = _as_list(data.get(key, missing))
+        values = as_list(data.get(key, missing))
         if not values:
             if default:
                 data[key] = default
@@ -131,7 +109,7 @@ def communes_vocabulary_list(field: dict[str, Any], schema: dict[str, Any]) -> V
     required = scheming_field_required(field)
 
     def validator(key: Key, data: FlatData, errors: dict[Key, list[str]], context: Any) -> None:
-        values = _as_list(data.get(key, missing))
+        values = as_list(data.get(key, missing))
         if not values:
             if defaults:
                 data[key] = json.dumps(defaults)
@@ -202,7 +180,7 @@ def communes_date(key: Key, data: FlatData, errors: dict[Key, list[str]], contex
 
     Stricter than ckanext-dcat's dcat_date, which accepts 2024-02-30 by regular expression."""
     value = data.get(key, missing)
-    if _is_blank(value):
+    if is_blank(value):
         _stop_ignoring(key, data)
     if _parse_date_bounds(value) is None:
         errors[key].append(
@@ -217,7 +195,7 @@ def communes_date(key: Key, data: FlatData, errors: dict[Key, list[str]], contex
 def communes_resource_url(key: Key, data: FlatData, errors: dict[Key, list[str]], context: Any) -> None:
     """A distribution needs its access or download URL (DCAT-AP mandatory dcat:accessURL)."""
     value = data.get(key, missing)
-    if _is_blank(value):
+    if is_blank(value):
         errors[key].append(tk._("A resource needs an access or download URL."))
         raise StopOnError
     data[key] = str(value).strip()
@@ -228,7 +206,7 @@ def communes_resource_format(key: Key, data: FlatData, errors: dict[Key, list[st
     when empty. A media type typed in the format box ("text/csv") is understood too."""
     resource = key[:-1]
     value = data.get(key, missing)
-    if _is_blank(value):
+    if is_blank(value):
         url = data.get(resource + ("url",))
         media_type = data.get(resource + ("mimetype",))
         term = guess_file_type(
@@ -264,7 +242,7 @@ def _drop_blank_entries(data: FlatData, field_name: str) -> dict[int, dict[str, 
     """Remove entries whose subfields are all empty (the blank panel the form always submits)."""
     entries = _entries(data, field_name)
     for index, entry in list(entries.items()):
-        if all(_is_blank(value) for value in entry.values()):
+        if all(is_blank(value) for value in entry.values()):
             for subfield in entry:
                 data.pop((field_name, index, subfield), None)
             del entries[index]
@@ -353,8 +331,8 @@ def communes_owner_derived_fields(
 def communes_temporal_order(key: Key, data: FlatData, errors: dict[Key, list[str]], context: Any) -> None:
     """Each temporal coverage period ends on or after its start (partial dates span their period)."""
     for index, entry in _entries(data, "temporal_coverage").items():
-        start = _parse_date_bounds(entry.get("start")) if not _is_blank(entry.get("start")) else None
-        end = _parse_date_bounds(entry.get("end")) if not _is_blank(entry.get("end")) else None
+        start = _parse_date_bounds(entry.get("start")) if not is_blank(entry.get("start")) else None
+        end = _parse_date_bounds(entry.get("end")) if not is_blank(entry.get("end")) else None
         if start and end and end[1] < start[0]:
             errors.setdefault(("temporal_coverage", index, "end"), []).append(
                 tk._("The end of the temporal coverage is before its start.")

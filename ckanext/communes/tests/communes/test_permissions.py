@@ -179,3 +179,50 @@ def test_programme_operator_is_an_admin_of_the_metropole_not_an_editor(world):
     helpers.call_action("organization_member_create", context={"ignore_auth": True}, id="metropole-de-lyon",
                         username=editor["name"], role="editor")
     assert not programme.is_programme_operator(editor["name"])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_members_of_a_commune_are_managed_by_operators_and_its_own_admins_only(app, world, role):
+    newcomer = factories.User()
+    response = api_post(
+        app, "organization_member_create", {"id": "bron", "username": newcomer["name"], "role": "editor"},
+        world.token(role),
+    )
+    members = {m[0]: m[2] for m in helpers.call_action("member_list", id="bron", object_type="user")}
+    try:
+        if role in ("sysadmin", "operator", "commune_admin"):
+            assert response.status_code == 200, response.json
+            assert members.get(newcomer["id"]) == "Editor"
+        else:
+            assert response.status_code == 403, response.json
+            assert newcomer["id"] not in members
+    finally:
+        if newcomer["id"] in members:
+            helpers.call_action(
+                "organization_member_delete", context={"user": world.sysadmin["name"]}, id="bron",
+                username=newcomer["name"],
+            )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_removing_a_commune_member_is_reserved_to_operators_and_its_own_admins(app, world, role):
+    member = factories.User()
+    helpers.call_action(
+        "organization_member_create", context={"user": world.sysadmin["name"]}, id="bron",
+        username=member["name"], role="member",
+    )
+    response = api_post(app, "organization_member_delete", {"id": "bron", "username": member["name"]}, world.token(role))
+    members = {m[0] for m in helpers.call_action("member_list", id="bron", object_type="user")}
+    try:
+        if role in ("sysadmin", "operator", "commune_admin"):
+            assert response.status_code == 200, response.json
+            assert member["id"] not in members
+        else:
+            assert response.status_code == 403, response.json
+            assert member["id"] in members
+    finally:
+        if member["id"] in members:
+            helpers.call_action(
+                "organization_member_delete", context={"user": world.sysadmin["name"]}, id="bron",
+                username=member["name"],
+            )
