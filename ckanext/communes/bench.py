@@ -46,15 +46,7 @@ def load_app(ini: str) -> Any:
     from ckan.cli import load_config
     from ckan.config.middleware import make_app
 
-    from ckanext.communes.plugin import SCHEMING_DEFAULTS
-
-    conf = load_config(ini)
-    # CKAN calls IConfigurer.update_config of later-listed plugins first, so scheming reads its
-    # options before our plugin's defaults are set; give them up front (reported to the lead).
-    for key, value in SCHEMING_DEFAULTS.items():
-        if not conf.get(key):
-            conf[key] = value
-    return make_app(conf)
+    return make_app(load_config(ini))
 
 
 def wipe() -> None:

@@ -4,6 +4,7 @@ normaliser, policy), vocabularies/ (EU and SCDL lists), dcat/ (RDF profile, cata
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import ckan.plugins as p
@@ -22,16 +23,7 @@ from ckanext.communes.licences import validators as licence_validators
 from ckanext.communes.schema import helpers as schema_helpers
 from ckanext.communes.schema import indexing
 from ckanext.communes.schema import validators as schema_validators
-
-# Scheming files of ours, plus the presets of scheming and ckanext-dcat that our YAML uses.
-# They must be in the ini file (test.ini, dev/ckan-options.ini, docker/.env.example): scheming reads
-# them in its own update_config, which CKAN calls before ours, so this plugin cannot default them.
-SCHEMING_DEFAULTS = {
-    "scheming.dataset_schemas": "ckanext.communes.schema:dataset.yaml",
-    "scheming.organization_schemas": "ckanext.communes.communes:organization.yaml",
-    "scheming.presets": "ckanext.scheming:presets.json ckanext.dcat.schemas:presets.yaml "
-    "ckanext.communes.schema:presets.yaml",
-}
+from ckanext.communes.vocabularies import helpers as vocabulary_helpers
 
 
 @tk.blanket.config_declarations
@@ -78,6 +70,7 @@ class CommunesPlugin(p.SingletonPlugin):
             **commune_helpers.get_helpers(),
             **schema_helpers.get_helpers(),
             **licence_helpers.get_helpers(),
+            **vocabulary_helpers.get_helpers(),
         }
 
     # IClick
@@ -101,8 +94,6 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # ITranslation
     def i18n_directory(self) -> str:
-        import os
-
         return os.path.join(os.path.dirname(__file__), "i18n")
 
     def i18n_locales(self) -> list[str]:

@@ -24,9 +24,12 @@ parser and the same profiles gives the values the dataset stores.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import weakref
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ckan import model
@@ -49,9 +52,46 @@ from ckanext.dcat.utils import resource_uri
 
 log = logging.getLogger(__name__)
 
-# Organisation information is looked up once per graph (one serialisation = one request), never
-# cached across requests: an operator's change to an organisation shows in the next response.
-_OWNERS_BY_GRAPH: weakref.WeakKeyDictionary[Any, dict[str, dict[str, Any] | None]] = weakref.WeakKeyDictionary()
+
+@dataclass
+class _SerialisationMemo:
+    """What one serialisation (one rdflib graph, built within one request) has already looked up or
+    written, so a catalogue of N datasets of one commune does not redo it N times. Never shared
+    across graphs, hence across requests: an operator's change to an organisation shows in the next
+    response, and nothing here needs invalidating by time.
+
+    - ``owners``: org id -> what its datasets inherit (schema/owner.py), one database read per org;
+    - ``licence_ids``: stored licence value -> registry id (licence_id_for is a pure function of the
+      packaged registry);
+    - ``described``: node -> keys of the descriptions this profile has written about it in this
+      graph (a publisher agent, a theme concept, a licence document...). Writing the same description
+      again is a no-op, so it is skipped; every node this profile removes is forgotten here, and a
+      description is redone when its sentinel triple has gone (another profile removed the node).
+    """
+
+    owners: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    licence_ids: dict[str, str | None] = field(default_factory=dict)
+    described: dict[Node, set[Hashable]] = field(default_factory=dict)
+
+
+# id(graph) -> (weak reference to the graph, its memo). Keyed by identity, not by rdflib's graph
+# equality (two graphs with the same identifier are equal), and weakly: the entry goes with the graph.
+_MEMO_BY_GRAPH: dict[int, tuple[weakref.ref[Any], _SerialisationMemo]] = {}
+
+
+def _memo_of(graph: Any) -> _SerialisationMemo:
+    key = id(graph)
+    entry = _MEMO_BY_GRAPH.get(key)
+    if entry is not None and entry[0]() is graph:
+        return entry[1]
+
+    def forget(ref: weakref.ref[Any]) -> None:
+        if _MEMO_BY_GRAPH.get(key, (None,))[0] is ref:
+            _MEMO_BY_GRAPH.pop(key, None)
+
+    memo = _SerialisationMemo()
+    _MEMO_BY_GRAPH[key] = (weakref.ref(graph, forget), memo)
+    return memo
 
 CATALOG_TITLES = {
     "fr": "Données ouvertes – {name}",
@@ -233,7 +273,7 @@ class CommunesDCATAP3Profile(RDFProfile):
 
         # Licence: the resource's own, else the dataset's.
         stored = resource_dict.get("license") or dataset_dict.get("license_id")
-        licence_id = licence_id_for(stored) if isinstance(stored, str) else None
+        licence_id = self._licence_id_for(stored) if isinstance(stored, str) else None
         uri = licence_uri(licence_id) or (stored if isinstance(stored, str) and stored.startswith("http") else None)
         if uri:
             self._set_licence(distribution, uri, licence_id)
@@ -353,13 +393,42 @@ class CommunesDCATAP3Profile(RDFProfile):
 
     # ----------------------------------------------------------------- helpers
 
+    @functools.cached_property
+    def _memo(self) -> _SerialisationMemo:
+        """This graph's memo (ckanext-dcat creates one profile instance per dataset and graph)."""
+        return _memo_of(self.g)
+
+    def _is_described(self, node: Node, key: Hashable, sentinel: tuple[Node, Node, Node]) -> bool:
+        """Whether this profile already wrote description ``key`` of ``node`` into this graph and it
+        is still there (its sentinel triple, which removing the node removes, is in the graph)."""
+        if key in self._memo.described.get(node, ()):
+            if sentinel in self.g:
+                return True
+            self._memo.described.pop(node, None)
+        return False
+
+    def _mark_described(self, node: Node, key: Hashable) -> None:
+        self._memo.described.setdefault(node, set()).add(key)
+
+    def _remove_node(self, node: Node) -> None:
+        """Remove every triple about ``node``, and forget what this profile wrote about it."""
+        self.g.remove((node, None, None))
+        self._memo.described.pop(node, None)
+
+    def _licence_id_for(self, value: str) -> str | None:
+        """licence_id_for, once per value and graph."""
+        licence_ids = self._memo.licence_ids
+        if value not in licence_ids:
+            licence_ids[value] = licence_id_for(value)
+        return licence_ids[value]
+
     def _owner_of(self, dataset_dict: dict[str, Any]) -> dict[str, Any] | None:
         """Publisher, default spatial coverage and contact derived from the owner organisation,
         looked up once per organisation and graph."""
         org_id = dataset_dict.get("owner_org") or (dataset_dict.get("organization") or {}).get("id")
         if not org_id:
             return None
-        cache = _OWNERS_BY_GRAPH.setdefault(self.g, {})
+        cache = self._memo.owners
         if org_id not in cache:
             from ckanext.communes.schema.owner import (
                 contact_for,
@@ -393,8 +462,15 @@ class CommunesDCATAP3Profile(RDFProfile):
             if old != agent:
                 g.remove((subject, DCT.publisher, old))
                 if not any(g.subjects(None, old)):
-                    g.remove((old, None, None))
+                    self._remove_node(old)
         g.add((subject, DCT.publisher, agent))
+        # The agent's own triples depend only on the publisher dict and on what the graph already
+        # says of the agent (each is written only when missing): once written, writing them again
+        # for the next dataset of the same publisher changes nothing.
+        description = ("publisher", tuple(sorted((key, str(value)) for key, value in publisher.items())))
+        if self._is_described(agent, description, (agent, RDF.type, FOAF.Organization)):
+            self._label_publisher_types(agent)
+            return
         g.add((agent, RDF.type, FOAF.Agent))
         g.add((agent, RDF.type, FOAF.Organization))
         if publisher.get("name") and (agent, FOAF.name, None) not in g:
@@ -411,14 +487,24 @@ class CommunesDCATAP3Profile(RDFProfile):
             g.add((identifier, ADMS.schemaAgency, Literal(SIREN_AGENCY)))
         if publisher.get("type") and (agent, DCT.type, None) not in g:
             g.add((agent, DCT.type, URIRef(publisher["type"])))
-        for publisher_type in list(g.objects(agent, DCT.type)):
-            if str(publisher_type) == uris.PUBLISHER_TYPE_LOCAL_AUTHORITY:
-                # dct:type of an agent is a skos:Concept, which needs a preferred label.
-                g.add((publisher_type, RDF.type, SKOS.Concept))
-                for lang, label in PUBLISHER_TYPE_LABELS.items():
-                    g.add((publisher_type, SKOS.prefLabel, Literal(label, lang=lang)))
+        self._label_publisher_types(agent)
         if publisher.get("url") and (agent, FOAF.homepage, None) not in g:
             g.add((agent, FOAF.homepage, URIRef(publisher["url"])))
+        # Memoised last: the sentinel rdf:type foaf:Organization was added above.
+        self._mark_described(agent, description)
+
+    def _label_publisher_types(self, agent: URIRef) -> None:
+        """dct:type of an agent is a skos:Concept, which needs a preferred label. Run for every
+        dataset: ckanext-dcat may give the agent another type from a later dataset's record."""
+        for publisher_type in list(self.g.objects(agent, DCT.type)):
+            if str(publisher_type) != uris.PUBLISHER_TYPE_LOCAL_AUTHORITY:
+                continue
+            if self._is_described(publisher_type, "concept", (publisher_type, RDF.type, SKOS.Concept)):
+                continue
+            self.g.add((publisher_type, RDF.type, SKOS.Concept))
+            for lang, label in PUBLISHER_TYPE_LABELS.items():
+                self.g.add((publisher_type, SKOS.prefLabel, Literal(label, lang=lang)))
+            self._mark_described(publisher_type, "concept")
 
     def _add_location(self, dataset_ref: URIRef, spatial: dict[str, str]) -> None:
         location = URIRef(spatial["uri"])
@@ -438,7 +524,7 @@ class CommunesDCATAP3Profile(RDFProfile):
             return uri
         for old in (URIRef(value), Literal(value)):
             self.g.remove((subject, predicate, old))
-            self.g.remove((old, None, None))
+            self._remove_node(old)
         self.g.add((subject, predicate, URIRef(uri)))
         return uri
 
@@ -454,19 +540,22 @@ class CommunesDCATAP3Profile(RDFProfile):
         for old in list(self.g.objects(subject, DCT.accessRights)):
             self.g.remove((subject, DCT.accessRights, old))
             if isinstance(old, BNode):
-                self.g.remove((old, None, None))
+                self._remove_node(old)
         self.g.add((subject, DCT.accessRights, URIRef(uri)))
         self.g.add((URIRef(uri), RDF.type, DCT.RightsStatement))
 
     def _describe_theme(self, uri: str) -> None:
-        term = _vocabulary("data-theme").by_uri(uri)
         node = URIRef(uri)
+        if self._is_described(node, "theme", (node, RDF.type, SKOS.Concept)):
+            return
+        term = _vocabulary("data-theme").by_uri(uri)
         self.g.add((node, RDF.type, SKOS.Concept))
         if term is not None:
             for lang in ("fr", "en"):
                 label = getattr(term, f"label_{lang}")
                 if label:
                     self.g.add((node, SKOS.prefLabel, Literal(label, lang=lang)))
+        self._mark_described(node, "theme")
 
     def _set_licence(self, subject: Node, uri: str, licence_id: str | None) -> None:
         g = self.g
@@ -475,15 +564,20 @@ class CommunesDCATAP3Profile(RDFProfile):
             if old != node:
                 g.remove((subject, DCT.license, old))
                 if isinstance(old, Literal) or not any(g.subjects(DCT.license, old)):
-                    g.remove((old, None, None))
+                    self._remove_node(old)
         g.add((subject, DCT.license, node))
-        g.add((node, RDF.type, DCT.LicenseDocument))
-        # ckanext-dcat types every distribution licence "UnknownIPR": false for the licences we know.
+        # ckanext-dcat types every distribution licence "UnknownIPR", for each dataset: false for the
+        # licences we know, so removed every time.
         g.remove((node, DCT.type, URIRef(uris.LICENCE_TYPE_UNKNOWN)))
+        description = ("licence", licence_id)
+        if self._is_described(node, description, (node, RDF.type, DCT.LicenseDocument)):
+            return
+        g.add((node, RDF.type, DCT.LicenseDocument))
         title = licence_title(licence_id) if licence_id and not licence_id.startswith("http") else None
         if title and (node, DCT.title, None) not in g:
             # ckanext-dcat's parser matches licences on their title when the URI is unknown to it.
             g.add((node, DCT.title, Literal(title)))
+        self._mark_described(node, description)
 
 
 __all__ = ["CommunesDCATAP3Profile", "publisher_for_commune", "publisher_for_org", "site_publisher"]

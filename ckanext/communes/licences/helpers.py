@@ -10,7 +10,6 @@ import ckan.plugins.toolkit as tk
 from ckanext.communes.licences import policy
 from ckanext.communes.licences.normalise import normalize_licence
 from ckanext.communes.licences.registry import NOT_SPECIFIED_ID, all_licences, licence_rdf_uri
-from ckanext.communes.vocabularies import helpers as vocabulary_helpers
 
 # Bootstrap 5 badge classes (CKAN 2.12's theme) per compliance value.
 MARK_CLASSES = {
@@ -107,7 +106,6 @@ def communes_licence_rdf_uri(license_id: str | None) -> str:
 
 def get_helpers() -> dict[str, Any]:
     return {
-        **vocabulary_helpers.get_helpers(),
         "communes_licence_compliance": communes_licence_compliance,
         "communes_licence_mark": communes_licence_mark,
         "communes_licence_form_groups": communes_licence_form_groups,
