@@ -10,6 +10,7 @@ cd "$ROOT"
 
 stop() { bash "$ROOT/dev/stack.sh" down; }
 trap stop EXIT
+trap 'exit 130' INT TERM   # Ctrl-C: leave through the EXIT trap, which stops the services
 
 LOG="$ROOT/.dev/run/init.log"; mkdir -p "$(dirname "$LOG")"; : > "$LOG"
 quiet() { "$@" >>"$LOG" 2>&1 || { tail -n 40 "$LOG" >&2; echo "[run] failed: $*" >&2; exit 1; }; }
