@@ -6,7 +6,7 @@ CKAN := $(VENV)/bin/ckan
 DEV_INI := .dev/ckan.ini
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install stack stack-down seed lint i18n clean-dev help
+.PHONY: run test bench install system stack stack-down seed lint i18n help
 
 help:
 	@echo "make run     install, start PostgreSQL/Redis/Solr, initialise and seed, serve CKAN on http://127.0.0.1:5000"
@@ -26,7 +26,10 @@ $(STAMP): $(PY) requirements.txt requirements-extensions.txt dev-requirements.tx
 
 install: $(STAMP)
 
-stack: install
+system:
+	bash dev/system-deps.sh
+
+stack: system install
 	VENV=$(VENV) bash dev/stack.sh up
 
 stack-down:
