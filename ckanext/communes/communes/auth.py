@@ -51,7 +51,8 @@ def protected_change_refusal(group: model.Group, data_dict: dict[str, Any]) -> A
     }
 
 
-def _update(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
+@tk.chained_auth_function
+def update_organisation(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
     if programme.is_programme_operator(context.get("user")):
         return {"success": True}
     result = next_auth(context, data_dict)
@@ -66,24 +67,14 @@ def _update(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) 
 
 
 @tk.chained_auth_function
-def organization_update(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
-    return _update(next_auth, context, data_dict)
-
-
-@tk.chained_auth_function
-def group_update(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
-    # group_update on an organisation's id runs the organisation's schema: same rules.
-    return _update(next_auth, context, data_dict)
-
-
-@tk.chained_auth_function
 def organization_create(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
     if programme.is_programme_operator(context.get("user")):
         return {"success": True}
     return {"success": False, "msg": tk._("Only programme operators and sysadmins may create organisations.")}
 
 
-def _delete(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
+@tk.chained_auth_function
+def delete_organisation(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
     group = logic_auth.get_group_object(context, data_dict)
     if not group.is_organization:
         return next_auth(context, data_dict)
@@ -93,39 +84,13 @@ def _delete(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) 
 
 
 @tk.chained_auth_function
-def organization_delete(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
-    return _delete(next_auth, context, data_dict)
-
-
-@tk.chained_auth_function
-def group_delete(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
-    return _delete(next_auth, context, data_dict)
-
-
-def _membership(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
+def manage_members(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
     """Operators manage the members of any organisation; everyone else keeps CKAN's rule."""
     if programme.is_programme_operator(context.get("user")):
         group = logic_auth.get_group_object(context, data_dict)
         if group.is_organization:
             return {"success": True}
     return next_auth(context, data_dict)
-
-
-@tk.chained_auth_function
-def organization_member_create(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
-    return _membership(next_auth, context, data_dict)
-
-
-@tk.chained_auth_function
-def member_create(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
-    # organization_member_create and member_delete both end here (CKAN checks 'update' on the group).
-    return _membership(next_auth, context, data_dict)
-
-
-@tk.chained_auth_function
-def group_edit_permissions(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
-    # The members page of the web UI.
-    return _membership(next_auth, context, data_dict)
 
 
 @tk.auth_allow_anonymous_access
@@ -140,14 +105,17 @@ def commune_show(context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResu
 
 def get_auth_functions() -> dict[str, Any]:
     return {
-        "organization_update": organization_update,
-        "group_update": group_update,
+        # One rule under each name CKAN checks: group_* run on an organisation's id use the organisation's
+        # schema; member_create is where organization_member_create and member_delete end; the web UI's
+        # members page asks group_edit_permissions.
+        "organization_update": update_organisation,
+        "group_update": update_organisation,
         "organization_create": organization_create,
-        "organization_delete": organization_delete,
-        "group_delete": group_delete,
-        "organization_member_create": organization_member_create,
-        "member_create": member_create,
-        "group_edit_permissions": group_edit_permissions,
+        "organization_delete": delete_organisation,
+        "group_delete": delete_organisation,
+        "organization_member_create": manage_members,
+        "member_create": manage_members,
+        "group_edit_permissions": manage_members,
         "commune_list": commune_list,
         "commune_show": commune_show,
     }

@@ -46,9 +46,8 @@ def communes_protected_field_value(field: dict[str, Any], data: dict[str, Any]) 
     value = programme.stored_values(group).get(field["field_name"]) if group else data.get(field["field_name"])
     if value in (None, ""):
         return ""
-    if field.get("choices"):
-        label = tk.h.scheming_choices_label(field["choices"], value)
-        return str(label)
+    if field.get("choices") or field.get("choices_helper"):
+        return str(tk.h.scheming_choices_label(tk.h.scheming_field_choices(field), value))
     return str(value)
 
 

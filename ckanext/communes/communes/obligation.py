@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import ckan.plugins.toolkit as tk
+from ckanext.communes.communes.translation import N_, gettext
 
 POPULATION_THRESHOLD = 3500  # obliged only *above* this population
 AGENTS_THRESHOLD = 50  # obliged from this many agents (full-time equivalent)
@@ -27,27 +27,15 @@ class Obligation:
         return {"status": self.status, "label": status_label(self.status), "reason": self.reason}
 
 
-def N_(text: str) -> str:
-    """Marks a msgid for extraction; translated later, when shown."""
-    return text
-
-
-def gettext(text: str) -> str:
-    """tk._ that also works outside an app context (named gettext so that msgids are extracted)."""
-    # Outside a Flask app context (plain scripts) there is no translator: keep the English text.
-    try:
-        return tk._(text)
-    except (RuntimeError, KeyError, AttributeError):
-        return text
+STATUS_LABELS = {
+    "obliged": N_("Obliged to open data by default"),
+    "probably_obliged": N_("Probably obliged (agents unknown)"),
+    "not_obliged": N_("Not obliged"),
+}
 
 
 def status_label(status: str) -> str:
-    labels = {
-        "obliged": N_("Obliged to open data by default"),
-        "probably_obliged": N_("Probably obliged (agents unknown)"),
-        "not_obliged": N_("Not obliged"),
-    }
-    return gettext(labels.get(status, status))
+    return gettext(STATUS_LABELS.get(status, status))
 
 
 def _number(value: Any) -> float | None:

@@ -14,6 +14,7 @@ import ckan.plugins.toolkit as tk
 from ckan import authz, model
 
 from ckanext.communes.communes import registry
+from ckanext.communes.communes.translation import N_, gettext
 
 # Organisation fields (extras) only sysadmins and programme operators may change.
 IDENTITY_FIELDS: tuple[str, ...] = (
@@ -33,11 +34,6 @@ EXTRA_FIELDS: tuple[str, ...] = tuple(f for f in PROTECTED_FIELDS if f != "name"
 KINDS: tuple[str, ...] = ("commune", "metropole")
 PARTNER_STATUSES: tuple[str, ...] = ("none", "candidate", "phase1", "phase2", "generalisation")
 DEFAULT_EXPIRY_WARNING_DAYS = 60
-
-
-def N_(text: str) -> str:
-    """Marks a msgid for extraction; translated later, when shown."""
-    return text
 
 
 def metropole_org_name() -> str:
@@ -145,35 +141,39 @@ def stored_values(group: model.Group) -> dict[str, Any]:
     return values
 
 
+FIELD_LABELS = {
+    "name": N_("URL name"),
+    "insee_code": N_("INSEE code"),
+    "siren": N_("SIREN"),
+    "official_name": N_("Official name"),
+    "kind": N_("Kind"),
+    "population": N_("Municipal population"),
+    "population_year": N_("Population vintage"),
+    "agents_fte": N_("Agents (full-time equivalent)"),
+    "partner_status": N_("Partner status"),
+    "convention_signed": N_("Convention signature date"),
+    "convention_end": N_("Convention end date"),
+    "convention_url": N_("Convention document"),
+    "programme_notes": N_("Programme notes"),
+    "seeded_values": N_("Seeded values"),
+}
+
+
 def field_label(field_name: str) -> str:
-    labels = {
-        "name": N_("URL name"),
-        "insee_code": N_("INSEE code"),
-        "siren": N_("SIREN"),
-        "official_name": N_("Official name"),
-        "kind": N_("Kind"),
-        "population": N_("Municipal population"),
-        "population_year": N_("Population vintage"),
-        "agents_fte": N_("Agents (full-time equivalent)"),
-        "partner_status": N_("Partner status"),
-        "convention_signed": N_("Convention signature date"),
-        "convention_end": N_("Convention end date"),
-        "convention_url": N_("Convention document"),
-        "programme_notes": N_("Programme notes"),
-        "seeded_values": N_("Seeded values"),
-    }
-    return tk._(labels.get(field_name, field_name))
+    return gettext(FIELD_LABELS.get(field_name, field_name))
+
+
+PARTNER_STATUS_LABELS = {
+    "none": N_("Not a partner"),
+    "candidate": N_("Candidate"),
+    "phase1": N_("Phase 1 (pilot)"),
+    "phase2": N_("Phase 2"),
+    "generalisation": N_("Generalisation"),
+}
 
 
 def partner_status_label(status: str | None) -> str:
-    labels = {
-        "none": N_("Not a partner"),
-        "candidate": N_("Candidate"),
-        "phase1": N_("Phase 1 (pilot)"),
-        "phase2": N_("Phase 2"),
-        "generalisation": N_("Generalisation"),
-    }
-    return tk._(labels.get(status or "none", status or ""))
+    return gettext(PARTNER_STATUS_LABELS.get(status or "none", status or ""))
 
 
 def _date(value: Any) -> datetime.date | None:
@@ -217,11 +217,13 @@ def convention_state(
     return {"state": state, "end": end_date.isoformat(), "days_left": days_left}
 
 
+CONVENTION_STATE_LABELS = {
+    "none": N_("No convention"),
+    "active": N_("Convention in force"),
+    "expiring": N_("Convention ending soon"),
+    "ended": N_("Convention ended"),
+}
+
+
 def convention_state_label(state: str) -> str:
-    labels = {
-        "none": N_("No convention"),
-        "active": N_("Convention in force"),
-        "expiring": N_("Convention ending soon"),
-        "ended": N_("Convention ended"),
-    }
-    return tk._(labels.get(state, state))
+    return gettext(CONVENTION_STATE_LABELS.get(state, state))

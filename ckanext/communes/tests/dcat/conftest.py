@@ -14,33 +14,16 @@ from ckan.tests import factories, helpers
 from rdflib.namespace import DCTERMS, RDF, SH, SKOS
 
 from ckanext.communes.dcat import uris
+from ckanext.communes.tests import shared
+from ckanext.communes.tests.shared import ANNUAL, CSV, ENG, ENVI, EU, FRA, GEOJSON, PUBLIC, REGI
 
 PROFILES = "euro_dcat_ap_3 communes_dcat_ap_3"
 HERE = pathlib.Path(__file__).resolve().parent
 SHACL_DIR = HERE / "shacl"
 
-EU = "http://publications.europa.eu/resource/authority"
-THEME_ENVI = f"{EU}/data-theme/ENVI"
-THEME_REGI = f"{EU}/data-theme/REGI"
-FREQ_ANNUAL = f"{EU}/frequency/ANNUAL"
-FRA = f"{EU}/language/FRA"
-ENG = f"{EU}/language/ENG"
-PUBLIC = f"{EU}/access-right/PUBLIC"
-CSV = f"{EU}/file-type/CSV"
-GEOJSON = f"{EU}/file-type/GEOJSON"
 SCDL_EQUIPEMENTS = "https://schema.data.gouv.fr/scdl/equipements/"
 
-BRON = {
-    "name": "bron",
-    "title": "Bron",
-    "insee_code": "69029",
-    "siren": "216900290",
-    "kind": "commune",
-    "official_name": "Commune de Bron",
-    "referent_name": "Camille Martin",
-    "referent_email": "opendata@ville-bron.fr",
-    "website": "https://www.ville-bron.fr",
-}
+BRON = {**shared.BRON, "website": "https://www.ville-bron.fr"}
 MIONS = {
     "name": "mions",
     "title": "Mions",
@@ -94,7 +77,7 @@ def minimal_fields(org: dict[str, Any], name: str = "arbres-minimal") -> dict[st
         "title": "Arbres d'alignement",
         "notes": "Les arbres d'alignement de la commune.",
         "owner_org": org["id"],
-        "theme": [THEME_ENVI],
+        "theme": [ENVI],
         "license_id": "etalab-2.0",
     }
 
@@ -107,9 +90,9 @@ def full_fields(org: dict[str, Any], name: str = "equipements-complet") -> dict[
         "notes": "Les équipements publics de la commune (SCDL).",
         "owner_org": org["id"],
         "tag_string": "équipements,services publics",
-        "theme": [THEME_REGI, THEME_ENVI],
+        "theme": [REGI, ENVI],
         "license_id": "etalab-2.0",
-        "frequency": FREQ_ANNUAL,
+        "frequency": ANNUAL,
         "spatial_coverage": [{"uri": uris.commune_spatial_uri("69029"), "text": "Bron"}],
         "temporal_coverage": [{"start": "2020-01-01", "end": "2024-12-31"}],
         "contact": [{"name": "Service SIG", "email": "sig@ville-bron.fr"}],

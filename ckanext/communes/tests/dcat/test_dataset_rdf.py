@@ -9,8 +9,6 @@ from rdflib.namespace import DCTERMS, FOAF, RDF, SKOS
 
 from ckanext.communes.dcat import uris
 from ckanext.communes.tests.dcat.conftest import (
-    CSV,
-    EU,
     PROFILES,
     create_dataset,
     dataset_graph,
@@ -18,6 +16,7 @@ from ckanext.communes.tests.dcat.conftest import (
     minimal_fields,
     several_resources_fields,
 )
+from ckanext.communes.tests.shared import CSV, EU
 from ckanext.dcat.processors import RDFSerializer
 
 pytestmark = pytest.mark.usefixtures("clean_db", "clean_index")

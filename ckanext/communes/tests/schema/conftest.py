@@ -7,16 +7,7 @@ from typing import Any
 import pytest
 from ckan.tests import factories
 
-BRON = {
-    "name": "bron",
-    "title": "Bron",
-    "insee_code": "69029",
-    "siren": "216900290",
-    "kind": "commune",
-    "official_name": "Commune de Bron",
-    "referent_name": "Camille Martin",
-    "referent_email": "opendata@ville-bron.fr",
-}
+from ckanext.communes.tests.shared import BRON
 
 
 @pytest.fixture

@@ -9,16 +9,8 @@ import ckan.logic as logic
 import pytest
 from ckan.tests import factories, helpers
 
-EU = "http://publications.europa.eu/resource/authority"
-ENVI = f"{EU}/data-theme/ENVI"
-TRAN = f"{EU}/data-theme/TRAN"
-ANNUAL = f"{EU}/frequency/ANNUAL"
-PUBLIC = f"{EU}/access-right/PUBLIC"
-RESTRICTED = f"{EU}/access-right/RESTRICTED"
-FRA = f"{EU}/language/FRA"
-ENG = f"{EU}/language/ENG"
-CSV = f"{EU}/file-type/CSV"
-GEOJSON = f"{EU}/file-type/GEOJSON"
+from ckanext.communes.tests.shared import ANNUAL, CSV, ENG, ENVI, EU, FRA, GEOJSON, PUBLIC, RESTRICTED, TRAN
+
 SCDL_SUBVENTIONS = "https://schema.data.gouv.fr/scdl/subventions/"
 
 pytestmark = pytest.mark.usefixtures("clean_db", "clean_index")
