@@ -1,5 +1,6 @@
-"""Build the French catalogue: extract msgids from the code, keep existing translations,
-add those listed in dev/i18n/*.tsv (msgid<TAB>msgstr), write the .po and compile the .mo.
+"""Build the French catalogue: extract msgids from the code, keep the translations already in
+the .po, add new ones given in dev/i18n/*.tsv (msgid<TAB>msgstr, a convenient way to hand in a
+batch; merge them and delete the file), write the .po and compile the .mo.
 
     .venv/bin/python dev/i18n_build.py          build
     .venv/bin/python dev/i18n_build.py --check  exit 1 if a msgid has no French translation
@@ -20,7 +21,7 @@ PACKAGE = ROOT / "ckanext" / "communes"
 I18N = PACKAGE / "i18n"
 PO = I18N / "fr" / "LC_MESSAGES" / "ckanext-communes.po"
 MO = PO.with_suffix(".mo")
-TSV_DIRS = [ROOT / "dev" / "i18n", ROOT / ".dev" / "briefs"]
+TSV_DIRS = [ROOT / "dev" / "i18n"]
 METHODS = [
     ("**/tests/**", "ignore"),
     ("**.py", "python"),

@@ -34,7 +34,9 @@ def communes_partner_status_label(status: str | None) -> str:
     return programme.partner_status_label(status)
 
 
-def communes_partner_statuses() -> list[dict[str, str]]:
+def communes_partner_statuses(field: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """The partner statuses with their labels; also the scheming choices_helper of partner_status
+    (scheming passes the field)."""
     return [{"value": s, "label": programme.partner_status_label(s)} for s in programme.PARTNER_STATUSES]
 
 

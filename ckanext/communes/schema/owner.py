@@ -14,6 +14,7 @@ from typing import Any
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
+from ckanext.communes.communes.registry import get_commune
 from ckanext.communes.dcat import uris
 
 # URIs are minted by the DCAT concern (dcat/uris.py): commune as agent {base}/communes/{insee},
@@ -23,7 +24,7 @@ LOCAL_AUTHORITY_KINDS = ("commune", "metropole")
 
 @dataclass(frozen=True)
 class OwnerProfile:
-    """The organisation fields a dataset's defaults come from (organisation extras of helper A's schema)."""
+    """The organisation fields a dataset's defaults come from (extras of the organisation schema)."""
 
     id: str
     name: str
@@ -73,11 +74,7 @@ def owner_profile(org_id_or_name: Any) -> OwnerProfile | None:
 
 
 def commune_name(insee: str) -> str:
-    """Current name of a commune from helper A's registry ("" when unknown)."""
-    try:
-        from ckanext.communes.communes.registry import get_commune
-    except ImportError:  # the registry is another concern's module: degrade to no name
-        return ""
+    """Current name of a commune from the communes registry ("" when unknown)."""
     commune = get_commune(insee)
     return commune.name if commune else ""
 
