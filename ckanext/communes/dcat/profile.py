@@ -36,7 +36,7 @@ from ckan import model
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from ckanext.communes.dcat import uris
+from ckanext.communes import uris
 from ckanext.communes.schema.values import as_list
 from ckanext.dcat.profiles import (
     ADMS,

@@ -15,7 +15,7 @@ import ckan.plugins.toolkit as tk
 from flask import Blueprint, make_response, redirect, request
 from rdflib import URIRef
 
-from ckanext.communes.dcat import uris
+from ckanext.communes import uris
 from ckanext.dcat import utils as dcat_utils
 from ckanext.dcat.exceptions import RDFProfileException
 from ckanext.dcat.logic import _pagination_info, _search_ckan_datasets

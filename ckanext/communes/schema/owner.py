@@ -14,11 +14,11 @@ from typing import Any
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 
+from ckanext.communes import uris
 from ckanext.communes.communes.registry import get_commune
-from ckanext.communes.dcat import uris
 
-# URIs are minted by the DCAT concern (dcat/uris.py): commune as agent {base}/communes/{insee},
-# other organisation by SIREN, territory http://id.insee.fr/geo/commune/{insee}.
+# URIs are minted in one neutral module (uris.py) that the DCAT concern uses too: commune as agent
+# {base}/communes/{insee}, other organisation by SIREN, territory http://id.insee.fr/geo/commune/{insee}.
 LOCAL_AUTHORITY_KINDS = ("commune", "metropole")
 
 

@@ -13,7 +13,7 @@ import rdflib
 from ckan.tests import factories, helpers
 from rdflib.namespace import DCTERMS, RDF, SH, SKOS
 
-from ckanext.communes.dcat import uris
+from ckanext.communes import uris
 from ckanext.communes.tests import shared
 from ckanext.communes.tests.shared import ANNUAL, CSV, ENG, ENVI, EU, FRA, GEOJSON, PUBLIC, REGI
 

@@ -8,7 +8,7 @@ import rdflib
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, RDF
 
-from ckanext.communes.dcat import uris
+from ckanext.communes import uris
 from ckanext.communes.tests.dcat.conftest import (
     MIONS,
     OULLINS_PIERRE_BENITE,

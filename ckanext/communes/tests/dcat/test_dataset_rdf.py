@@ -7,7 +7,7 @@ import rdflib
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, RDF, SKOS
 
-from ckanext.communes.dcat import uris
+from ckanext.communes import uris
 from ckanext.communes.tests.dcat.conftest import (
     PROFILES,
     create_dataset,
