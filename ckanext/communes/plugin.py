@@ -20,8 +20,9 @@ from ckanext.communes.communes import views as commune_views
 from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.licences import helpers as licence_helpers
 from ckanext.communes.licences import validators as licence_validators
+from ckanext.communes.schema import auth as schema_auth
 from ckanext.communes.schema import helpers as schema_helpers
-from ckanext.communes.schema import indexing
+from ckanext.communes.schema import indexing, owner_sync
 from ckanext.communes.schema import validators as schema_validators
 from ckanext.communes.vocabularies import helpers as vocabulary_helpers
 
@@ -50,11 +51,11 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # IActions
     def get_actions(self) -> dict[str, Any]:
-        return commune_actions.get_actions()
+        return {**commune_actions.get_actions(), **owner_sync.get_actions()}
 
     # IAuthFunctions
     def get_auth_functions(self) -> dict[str, Any]:
-        return commune_auth.get_auth_functions()
+        return {**commune_auth.get_auth_functions(), **schema_auth.get_auth_functions()}
 
     # IValidators
     def get_validators(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from ckanext.communes.communes import auth as commune_auth
 from ckanext.communes.communes import programme, registry
 from ckanext.communes.communes.obligation import STATUSES as OBLIGATION_STATUSES
 from ckanext.communes.communes.obligation import obligation
+from ckanext.communes.schema import owner_sync
 
 # Keys organization_show adds (derived, never stored): dropped when a show output is sent back to update.
 DERIVED_KEYS = ("obligation", "convention_state")
@@ -236,7 +237,7 @@ def _prepare_update(context: dict[str, Any], data_dict: dict[str, Any]) -> None:
     shows them read-only, so they are absent: nothing is lost), and in the web form turn a
     forbidden change into a field-level error (the API gets the auth function's 403)."""
     group = model.Group.get(str(data_dict.get("id") or ""))
-    if group is None or not group.is_organization:
+    if group is None or not programme.is_commune_like(group):
         return
     for key in DERIVED_KEYS:
         data_dict.pop(key, None)
@@ -253,16 +254,26 @@ def _prepare_update(context: dict[str, Any], data_dict: dict[str, Any]) -> None:
             raise tk.ValidationError({name: [message] for name in changed})
 
 
+def _update_and_sync(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    """Run the update; when it changed what the organisation's datasets derive from it (publisher,
+    commune facet), bring them in step (schema/owner_sync.py)."""
+    _prepare_update(context, data_dict)
+    group = model.Group.get(str(data_dict.get("id") or ""))
+    before = owner_sync.identity_of(group.id) if group is not None else None
+    result = next_action(context, data_dict)
+    if group is not None and not context.get("defer_commit") and owner_sync.identity_of(group.id) != before:
+        owner_sync.schedule_organisation_sync(group.id)
+    return result
+
+
 @tk.chained_action
 def organization_update(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    _prepare_update(context, data_dict)
-    return next_action(context, data_dict)
+    return _update_and_sync(next_action, context, data_dict)
 
 
 @tk.chained_action
 def group_update(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    _prepare_update(context, data_dict)
-    return next_action(context, data_dict)
+    return _update_and_sync(next_action, context, data_dict)
 
 
 @tk.chained_action

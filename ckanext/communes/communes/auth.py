@@ -59,7 +59,7 @@ def update_organisation(next_auth: Any, context: dict[str, Any], data_dict: dict
     if not result.get("success"):
         return result
     group = logic_auth.get_group_object(context, data_dict)
-    if group.is_organization:
+    if programme.is_commune_like(group):
         refusal = protected_change_refusal(group, data_dict or {})
         if refusal:
             return refusal
@@ -74,9 +74,22 @@ def organization_create(next_auth: Any, context: dict[str, Any], data_dict: dict
 
 
 @tk.chained_auth_function
+def group_create(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
+    """A plain group stays CKAN's business; a group created with another type (group_create accepts
+    "type": "organization") or with a commune's identity would pass for a commune: operators only."""
+    data_dict = data_dict or {}
+    sent = submitted_values(data_dict)
+    looks_like_commune = (data_dict.get("type") or "group") != "group" or any(
+        sent.get(key) for key in programme.COMMUNE_MARKERS)
+    if looks_like_commune and not programme.is_programme_operator(context.get("user")):
+        return {"success": False, "msg": tk._("Only programme operators and sysadmins may create organisations.")}
+    return next_auth(context, data_dict)
+
+
+@tk.chained_auth_function
 def delete_organisation(next_auth: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> AuthResult:
     group = logic_auth.get_group_object(context, data_dict)
-    if not group.is_organization:
+    if not programme.is_commune_like(group):
         return next_auth(context, data_dict)
     if programme.is_programme_operator(context.get("user")):
         return {"success": True}
@@ -88,7 +101,7 @@ def manage_members(next_auth: Any, context: dict[str, Any], data_dict: dict[str,
     """Operators manage the members of any organisation; everyone else keeps CKAN's rule."""
     if programme.is_programme_operator(context.get("user")):
         group = logic_auth.get_group_object(context, data_dict)
-        if group.is_organization:
+        if programme.is_commune_like(group):
             return {"success": True}
     return next_auth(context, data_dict)
 
@@ -111,10 +124,15 @@ def get_auth_functions() -> dict[str, Any]:
         "organization_update": update_organisation,
         "group_update": update_organisation,
         "organization_create": organization_create,
+        "group_create": group_create,
         "organization_delete": delete_organisation,
         "group_delete": delete_organisation,
         "organization_member_create": manage_members,
+        "organization_member_delete": manage_members,
+        "group_member_create": manage_members,
+        "group_member_delete": manage_members,
         "member_create": manage_members,
+        "member_delete": manage_members,
         "group_edit_permissions": manage_members,
         "commune_list": commune_list,
         "commune_show": commune_show,

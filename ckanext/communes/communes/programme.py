@@ -25,11 +25,17 @@ PROGRAMME_FIELDS: tuple[str, ...] = (
 )
 # Bookkeeping of `ckan communes seed`: the values it wrote last time.
 INTERNAL_FIELDS: tuple[str, ...] = ("seeded_values",)
-PROTECTED_FIELDS: tuple[str, ...] = IDENTITY_FIELDS + PROGRAMME_FIELDS + INTERNAL_FIELDS
+# Columns of the group table that decide whether a commune exists and is one: CKAN's default group
+# schema lets an organisation's admins set them (group_dict_save writes every column it is given), so a
+# commune admin could otherwise delete the commune, or turn it into a plain group, by a patch.
+LIFECYCLE_FIELDS: tuple[str, ...] = ("state", "is_organization", "type", "approval_status")
+PROTECTED_FIELDS: tuple[str, ...] = IDENTITY_FIELDS + PROGRAMME_FIELDS + INTERNAL_FIELDS + LIFECYCLE_FIELDS
 # Extras of the organisation schema (everything but core title/name/description/image_url).
-EXTRA_FIELDS: tuple[str, ...] = tuple(f for f in PROTECTED_FIELDS if f != "name") + (
+EXTRA_FIELDS: tuple[str, ...] = IDENTITY_FIELDS[1:] + PROGRAMME_FIELDS + INTERNAL_FIELDS + (
     "referent_name", "referent_role", "referent_email", "website",
 )
+# Extras that make a group a commune or the Métropole, whatever its is_organization flag says.
+COMMUNE_MARKERS: tuple[str, ...] = ("kind", "insee_code", "siren")
 
 KINDS: tuple[str, ...] = ("commune", "metropole")
 PARTNER_STATUSES: tuple[str, ...] = ("none", "candidate", "phase1", "phase2", "generalisation")
@@ -110,20 +116,37 @@ def commune_org_for(insee_or_org: Any) -> dict[str, Any] | None:
     )
 
 
+# Beyond this many digits a value is not a count of inhabitants or agents: compared as text, so that
+# "1e1000000" is not expanded into a million digits.
+MAX_NUMBER_DIGITS = 30
+
+
 def normalise_value(value: Any) -> str:
-    """A comparable form of a field value: the API may send 42850 where the database holds "42850"."""
+    """A comparable form of a field value: the API may send 42850 where the database holds "42850",
+    and false or "false" where the is_organization column holds False."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()[:10]
     text = str(value).strip()
+    if text.lower() in ("true", "false"):
+        return text.lower()
     try:
         number = Decimal(text)
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         return text
-    if not number.is_finite():
+    if not number.is_finite() or abs(number.adjusted()) > MAX_NUMBER_DIGITS:
         return text
     return format(number.normalize(), "f")
+
+
+def is_commune_like(group: model.Group) -> bool:
+    """An organisation, or a group that carries a commune's identity (one a sysadmin turned into a
+    plain group keeps its extras): the protected-field rules apply to both."""
+    extras = group.extras or {}
+    return bool(group.is_organization or any(extras.get(key) for key in COMMUNE_MARKERS))
 
 
 def changed_protected_fields(data_dict: dict[str, Any], stored: dict[str, Any]) -> list[str]:
@@ -138,6 +161,8 @@ def stored_values(group: model.Group) -> dict[str, Any]:
     """Core name plus the active extras of an organisation, straight from the database."""
     values: dict[str, Any] = dict(group.extras or {})
     values["name"] = group.name
+    for column in LIFECYCLE_FIELDS:
+        values[column] = getattr(group, column)
     return values
 
 
@@ -156,6 +181,10 @@ FIELD_LABELS = {
     "convention_url": N_("Convention document"),
     "programme_notes": N_("Programme notes"),
     "seeded_values": N_("Seeded values"),
+    "state": N_("State (active or deleted)"),
+    "is_organization": N_("Organisation flag"),
+    "type": N_("Organisation type"),
+    "approval_status": N_("Approval status"),
 }
 
 

@@ -74,7 +74,9 @@ def communes_positive_integer(value: Any, context: dict[str, Any]) -> str:
     text = _text(value).replace("\u202f", "").replace("\u00a0", "").replace(" ", "")
     if not text:
         return ""
-    if not re.fullmatch(r"\+?\d+", text) or int(text) <= 0:
+    # More than 9 digits is no commune's population; int() of a 5,000-digit string raises (Python's
+    # integer string conversion limit), so the length is checked first.
+    if not re.fullmatch(r"\+?\d{1,9}", text) or int(text) <= 0:
         raise tk.Invalid(tk._("Enter a positive whole number."))
     return str(int(text))
 
@@ -88,6 +90,9 @@ def communes_year(value: Any, context: dict[str, Any]) -> str:
     return text
 
 
+MAX_AGENTS_FTE = Decimal(1_000_000)
+
+
 def communes_agents_fte(value: Any, context: dict[str, Any]) -> str:
     """Full-time equivalent: a decimal number (comma or point) of zero or more."""
     text = _text(value).replace(",", ".").replace(" ", "")
@@ -97,7 +102,8 @@ def communes_agents_fte(value: Any, context: dict[str, Any]) -> str:
         number = Decimal(text)
     except InvalidOperation:
         number = None
-    if number is None or not number.is_finite() or number < 0:
+    # No commune employs a million agents; the bound also keeps "1e1000000" from being expanded.
+    if number is None or not number.is_finite() or number < 0 or number >= MAX_AGENTS_FTE:
         raise tk.Invalid(tk._("Enter a number of agents (full-time equivalent) of zero or more."))
     return programme.normalise_value(number)
 

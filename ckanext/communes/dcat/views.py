@@ -12,19 +12,61 @@ from __future__ import annotations
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+from dateutil.parser import parse as dateutil_parse
 from flask import Blueprint, make_response, redirect, request
 from rdflib import URIRef
 
 from ckanext.communes import uris
 from ckanext.dcat import utils as dcat_utils
 from ckanext.dcat.exceptions import RDFProfileException
-from ckanext.dcat.logic import _pagination_info, _search_ckan_datasets
+from ckanext.dcat.logic import DATASETS_PER_PAGE, _pagination_info, _search_ckan_datasets
 from ckanext.dcat.processors import RDF_PROFILES_CONFIG_OPTION, RDFSerializer
 
 PROFILE_NAME = "communes_dcat_ap_3"
 FORMATS = ("ttl", "rdf", "xml", "jsonld")
+# Catalogue endpoints whose query parameters are checked before ckanext-dcat sees them: its own
+# /catalog.{format} and ours.
+CATALOGUE_ENDPOINTS = frozenset({"dcat.read_catalog", "communes_dcat.catalog", "communes_dcat.catalog_negotiated"})
+# Deepest offset a catalogue page may ask of Solr: Solr's `start` is a 32-bit int, and a huge start makes
+# it allocate a queue of start + rows documents. A million datasets is far beyond this portal.
+MAX_CATALOGUE_OFFSET = 1_000_000
 
 communes_dcat = Blueprint("communes_dcat", __name__)
+
+
+def catalogue_parameter_error(args: Any) -> str | None:
+    """The French (translated) message for a bad `page` or `modified_since` of a catalogue request,
+    None when both are fine. ckanext-dcat answers 409 for page=abc and a server error for a page or a
+    date too large for Solr or for Python's dates; a bad parameter is the client's error: 400."""
+    page = args.get("page")
+    if page not in (None, ""):
+        per_page = int(tk.config.get("ckanext.dcat.datasets_per_page") or DATASETS_PER_PAGE)
+        text = str(page).strip()
+        if not text.isdigit() or len(text) > 9 or int(text) < 1:
+            return tk._("Invalid page parameter: give a page number (1, 2, 3…).")
+        if (int(text) - 1) * per_page > MAX_CATALOGUE_OFFSET:
+            return tk._("Invalid page parameter: page {page} is beyond the last page of any catalogue.").format(
+                page=text)
+    modified_since = args.get("modified_since")
+    if modified_since not in (None, ""):
+        try:
+            moment = dateutil_parse(str(modified_since)[:64])
+            moment.isoformat()
+        except (ValueError, OverflowError, TypeError):
+            return tk._("Invalid modified_since parameter: give an ISO 8601 date, e.g. 2024-01-31.")
+    return None
+
+
+@communes_dcat.before_app_request
+def check_catalogue_parameters() -> Any:
+    if request.endpoint not in CATALOGUE_ENDPOINTS:
+        return None
+    message = catalogue_parameter_error(request.args)
+    if message is None:
+        return None
+    response = make_response(message + "\n", 400)
+    response.headers["Content-Type"] = "text/plain; charset=utf-8"
+    return response
 
 
 class CommuneCatalogSerializer(RDFSerializer):

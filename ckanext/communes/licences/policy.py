@@ -24,9 +24,10 @@ POLICY_OPTION = "ckanext.communes.licence_policy"
 POLICY_MODES = ("enforce", "warn", "off")
 DEFAULT_POLICY = "enforce"
 
-# Context flag our harvesters set (ckanext-harvest's own harvesters are recognised by their user).
+# Context flag our harvesting code sets. The API builds its context server-side, so no caller can set it.
 HARVEST_CONTEXT_FLAG = "communes_harvest"
-# ckanext-harvest acts as a sysadmin named "harvest" when one exists, else as the site user.
+# ckanext-harvest's own harvesters act as a sysadmin named "harvest" when one exists, else as the
+# site user (named after ckan.site_id): recognised only when that account IS a sysadmin.
 HARVEST_USER_NAME = "harvest"
 
 Compliance = Literal["authorised", "open_not_listed", "not_open", "unspecified", "unknown"]
@@ -43,23 +44,19 @@ def licence_policy() -> str:
 
 
 def is_harvest(context: dict[str, Any]) -> bool:
-    """Whether the action runs for a harvester: our harvesters set the context flag
-    ``communes_harvest``; ckanext-harvest (and ckanext-dcat's RDF harvester) act as the site
-    user, or as a sysadmin named "harvest" when one exists. No human logs in as either."""
+    """Whether the action runs for a harvester: our harvesting code sets the context flag
+    ``communes_harvest``; ckanext-harvest's harvesters (and ckanext-dcat's RDF harvester) act as the
+    site user or as a sysadmin named "harvest". A name alone proves nothing (anyone may register
+    the site id as a user name): the account must be a sysadmin."""
     if context.get(HARVEST_CONTEXT_FLAG):
         return True
     user = context.get("user")
-    if not user:
+    if not user or user not in (tk.config.get("ckan.site_id"), HARVEST_USER_NAME):
         return False
-    if user == tk.config.get("ckan.site_id"):  # get_site_user names the site user after the site id
-        return True
-    if user == HARVEST_USER_NAME:
-        model = context.get("model")
-        if model is None:
-            from ckan import model
-        account = model.User.get(user)
-        return bool(account and account.sysadmin)
-    return False
+    from ckan import model
+
+    account = model.User.get(user)
+    return bool(account and account.sysadmin and account.state == "active")
 
 
 def compliance_of(licence: Licence | None, value: Any) -> Compliance:

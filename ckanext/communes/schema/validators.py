@@ -12,6 +12,7 @@ import calendar
 import datetime
 import json
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,15 @@ FlatData = dict[Key, Any]
 Validator = Callable[[Key, FlatData, dict[Key, list[str]], Any], Any]
 
 
+# Longest submitted value echoed back in an error message (a caller may send megabytes).
+MAX_ECHOED_CHARS = 120
+
+
+def shorten(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= MAX_ECHOED_CHARS else text[:MAX_ECHOED_CHARS] + "…"
+
+
 def _unknown_term_message(vocabulary: str, value: str) -> str:
     """French-translatable message naming what was unknown, per vocabulary."""
     messages = {
@@ -42,7 +52,7 @@ def _unknown_term_message(vocabulary: str, value: str) -> str:
         "scdl-schema": tk._("Unknown schema: {value}. Pick a SCDL schema or give the URI of another schema."),
     }
     message = messages.get(vocabulary) or tk._("Unknown value: {value}.")
-    return message.format(value=value)
+    return message.format(value=shorten(value))
 
 
 def _required_message(vocabulary: str) -> str:
@@ -142,6 +152,18 @@ _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
 
 
+def parse_iso_datetime(text: str) -> datetime.datetime:
+    """datetime.fromisoformat, also for the forms Python 3.10's refuses and sources write: a "Z"
+    zone, a zone without colon (+0100), a space instead of "T". Raises ValueError."""
+    text = text.strip().replace(" ", "T", 1)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    zone = re.search(r"([+-])(\d{2})(\d{2})$", text)
+    if zone and "T" in text:
+        text = text[: zone.start()] + f"{zone.group(1)}{zone.group(2)}:{zone.group(3)}"
+    return datetime.datetime.fromisoformat(text)
+
+
 def _parse_date_bounds(value: Any) -> tuple[datetime.datetime, datetime.datetime] | None:
     """(first instant, last instant) of a date value: "2024" spans the whole year. None if invalid,
     including impossible calendar dates such as 2024-02-30."""
@@ -168,7 +190,7 @@ def _parse_date_bounds(value: Any) -> tuple[datetime.datetime, datetime.datetime
             start = datetime.datetime(year, month, day)
             return start, start.replace(hour=23, minute=59, second=59)
         if _DATETIME_RE.match(text):
-            moment = datetime.datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=None)
+            moment = parse_iso_datetime(text).replace(tzinfo=None)
             return moment, moment
     except ValueError:  # month 13, day 30 of February...
         return None
@@ -185,7 +207,7 @@ def communes_date(key: Key, data: FlatData, errors: dict[Key, list[str]], contex
     if _parse_date_bounds(value) is None:
         errors[key].append(
             tk._("Invalid date: {value}. Use YYYY, YYYY-MM or YYYY-MM-DD, with a day that exists.").format(
-                value=value)
+                value=shorten(value))
         )
         raise StopOnError
     if isinstance(value, str):
@@ -198,7 +220,27 @@ def communes_resource_url(key: Key, data: FlatData, errors: dict[Key, list[str]]
     if is_blank(value):
         errors[key].append(tk._("A resource needs an access or download URL."))
         raise StopOnError
-    data[key] = str(value).strip()
+    text = str(value).strip()
+    try:
+        # Everything downstream (format guess, RDF, link checks) splits the URL: a malformed one such
+        # as "http://[x/a.csv" (an unclosed IPv6 bracket) is refused here, not a server error later.
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        errors[key].append(tk._("Invalid URL: {url}.").format(url=shorten(text)))
+        raise StopOnError from None
+    data[key] = text
+
+
+def communes_guess_media_type(key: Key, data: FlatData, errors: dict[Key, list[str]], context: Any) -> None:
+    """CKAN's if_empty_guess_format, which raises on a malformed URL ("mimetype" is validated before
+    "url"): the guess is skipped, and communes_resource_url reports the URL as a field error."""
+    from ckan.logic.validators import if_empty_guess_format
+
+    try:
+        if_empty_guess_format(key, data, errors, context)
+    except ValueError:
+        return
 
 
 def communes_resource_format(key: Key, data: FlatData, errors: dict[Key, list[str]], context: Any) -> None:
@@ -346,6 +388,7 @@ def get_validators() -> dict[str, Any]:
         "communes_date": communes_date,
         "communes_resource_url": communes_resource_url,
         "communes_resource_format": communes_resource_format,
+        "communes_guess_media_type": communes_guess_media_type,
         "communes_owner_derived_fields": communes_owner_derived_fields,
         "communes_temporal_order": communes_temporal_order,
     }

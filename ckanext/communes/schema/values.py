@@ -24,7 +24,7 @@ def as_list(value: Any) -> list[str]:
             return [text]
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # "[[[[…" nested beyond the parser's depth
             return [text]
     if not isinstance(value, (list, tuple)):
         return [str(value)]

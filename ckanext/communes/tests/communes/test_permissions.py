@@ -17,28 +17,53 @@ OPERATORS = ("sysadmin", "operator")
 VALID_SIRENS = ("216900290", "216900332")
 
 
-def _new_value(field: str, current: Any) -> str:
-    """A valid value different from the current one."""
+# Every protected field named here, with a valid value different from Bron's (two values to alternate
+# between), so that the test does not follow the code's own list: a field dropped from the code's list
+# of protected fields makes this test fail.
+PROTECTED_CHANGES: dict[str, tuple[Any, Any]] = {
+    "name": ("bron", "bron-renommee"),
+    "insee_code": ("69029", "69033"),
+    "siren": VALID_SIRENS,
+    "official_name": ("Bron", "Commune de Bron"),
+    "kind": ("commune", "metropole"),
+    "population": ("42000", "42001"),
+    "population_year": ("2022", "2021"),
+    "agents_fte": ("75", "76"),
+    "partner_status": ("generalisation", "candidate"),
+    "convention_signed": ("2020-01-01", "2020-01-02"),
+    "convention_end": ("2031-01-01", "2031-01-02"),
+    "convention_url": ("https://example.org/convention-1.pdf", "https://example.org/convention-2.pdf"),
+    "programme_notes": ("Bilan de phase 1 rendu.", "Bilan de phase 1 attendu."),
+    "seeded_values": ('{"title": "x"}', '{"title": "y"}'),
+    # Columns of the group table: whether the commune exists, and whether it is an organisation.
+    "state": ("active", "deleted"),
+    "is_organization": (True, False),
+    "approval_status": ("approved", "pending"),
+}
+# Every route that writes an organisation's fields (group_patch shows the group first and finds plain
+# groups only: it is tried on a commune turned into a group, below).
+UPDATE_ROUTES = ("organization_patch", "organization_update", "group_update")
+LIFECYCLE_COLUMNS = ("name", "state", "is_organization", "type", "approval_status")
+
+
+def _new_value(field: str, current: Any) -> Any:
+    first, second = PROTECTED_CHANGES[field]
+    if isinstance(first, bool):
+        return not bool(current)
     current = "" if current is None else str(current)
-    choices: dict[str, tuple[str, str]] = {
-        "name": ("bron", "bron-renommee"),
-        "insee_code": ("69029", "69033"),
-        "siren": VALID_SIRENS,
-        "official_name": ("Bron", "Commune de Bron"),
-        "kind": ("commune", "metropole"),
-        "population_year": ("2022", "2021"),
-        "agents_fte": ("75", "76"),
-        "partner_status": ("generalisation", "candidate"),
-        "convention_signed": ("2020-01-01", "2020-01-02"),
-        "convention_end": ("2031-01-01", "2031-01-02"),
-        "convention_url": ("https://example.org/convention-1.pdf", "https://example.org/convention-2.pdf"),
-        "programme_notes": ("Bilan de phase 1 rendu.", "Bilan de phase 1 attendu."),
-        "seeded_values": ('{"title": "x"}', '{"title": "y"}'),
-    }
-    if field == "population":
-        return str(int(current or 1000) + 1)
-    first, second = choices[field]
-    return second if current == first else first
+    return second if current == str(first) else first
+
+
+def _stored(org_id: str) -> dict[str, Any]:
+    """What the database holds for the organisation (readable even once it is deleted or no longer an
+    organisation, when organization_show would answer 404)."""
+    from ckan import model
+
+    model.Session.expire_all()
+    group = model.Group.get(org_id)
+    values = {key: value for key, value in (group.extras or {}).items() if value not in ("", None)}
+    values.update({column: getattr(group, column) for column in LIFECYCLE_COLUMNS})
+    return values
 
 
 def _bron(org_id: str = "bron") -> dict[str, Any]:
@@ -46,29 +71,42 @@ def _bron(org_id: str = "bron") -> dict[str, Any]:
     return helpers.call_action("organization_show", id=org_id, include_users=False)
 
 
-def _restore(original: dict[str, Any], sysadmin: dict[str, Any]) -> None:
-    fields = {name: original.get(name) or "" for name in programme.PROTECTED_FIELDS}
-    helpers.call_action("organization_patch", context={"user": sysadmin["name"]}, id=original["id"], **fields)
+def _restore(org_id: str, original: dict[str, Any], sysadmin: dict[str, Any]) -> None:
+    # organization_patch finds organisations only, group_patch plain groups only.
+    action = "organization_patch" if _stored(org_id)["is_organization"] else "group_patch"
+    values = {name: original.get(name, "") for name in PROTECTED_CHANGES}
+    helpers.call_action(action, context={"user": sysadmin["name"]}, id=org_id, **values)
 
 
+def _request_body(route: str, org_id: str, field: str, value: Any) -> dict[str, Any]:
+    if route.endswith("_patch"):
+        return {"id": org_id, field: value}
+    # A full update: what organization_show gives, with the one field changed.
+    shown = {k: v for k, v in _bron(org_id).items() if k not in ("obligation", "convention_state", "users")}
+    return {**shown, field: value}
+
+
+@pytest.mark.parametrize("route", UPDATE_ROUTES)
 @pytest.mark.parametrize("role", ROLES)
-def test_each_protected_field_is_changed_only_by_sysadmins_and_programme_operators(app, world, role):
+def test_each_protected_field_is_changed_only_by_sysadmins_and_programme_operators_by_every_route(
+    app, world, role, route
+):
     token = world.token(role)
-    original = _bron()
-    outcomes = {}
+    org_id = _bron()["id"]
+    original = _stored(org_id)
     try:
-        for field in programme.PROTECTED_FIELDS:
-            before = _bron(original["id"])
+        for field in PROTECTED_CHANGES:
+            before = _stored(org_id)
             value = _new_value(field, before.get(field))
-            response = api_post(app, "organization_patch", {"id": before["id"], field: value}, token)
-            outcomes[field] = response.status_code
-            after = _bron(original["id"])
+            response = api_post(app, route, _request_body(route, org_id, field, value), token)
+            after = _stored(org_id)
             if role in OPERATORS:
-                assert response.status_code == 200, (field, response.json)
-                assert after[field] == value, field
+                assert response.status_code == 200, (route, field, response.json)
+                assert programme.normalise_value(after[field]) == programme.normalise_value(value), (route, field)
+                _restore(org_id, original, world.sysadmin)
             else:
-                assert response.status_code == 403, (field, response.json)
-                assert after == before, field
+                assert response.status_code == 403, (route, field, response.json)
+                assert after == before, (route, field)
                 if role == "commune_admin":
                     # The refusal names the field, in French.
                     message = response.json["error"]["message"]
@@ -76,8 +114,39 @@ def test_each_protected_field_is_changed_only_by_sysadmins_and_programme_operato
                     with app.flask_app.test_request_context(headers={"Accept-Language": "fr"}):
                         assert programme.field_label(field) in message, (field, message)
     finally:
-        _restore(original, world.sysadmin)
-    assert set(outcomes) == set(programme.PROTECTED_FIELDS)
+        _restore(org_id, original, world.sysadmin)
+    assert _stored(org_id) == original
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_nobody_changes_the_type_of_a_commune(app, world, role):
+    """CKAN itself refuses a type change (409) before any auth check; for everyone else it is a 403."""
+    org_id = _bron()["id"]
+    before = _stored(org_id)
+    for route in UPDATE_ROUTES:
+        response = api_post(app, route, _request_body(route, org_id, "type", "group"), world.token(role))
+        assert response.status_code in (403, 409), (route, response.json)
+        assert _stored(org_id) == before
+
+
+def test_a_commune_turned_into_a_group_by_a_sysadmin_keeps_its_protected_fields(app, world):
+    """Even once a sysadmin has flipped is_organization, the commune's own admin may not flip it back
+    or change its identity through group_patch (the group still carries the commune's identity)."""
+    org_id = _bron()["id"]
+    original = _stored(org_id)
+    helpers.call_action("organization_patch", context={"user": world.sysadmin["name"]}, id=org_id,
+                        is_organization=False)
+    try:
+        for route in ("group_patch", "group_update"):
+            for field, value in (("agents_fte", "10"), ("is_organization", True), ("state", "deleted")):
+                body = {"id": org_id, field: value} if route == "group_patch" else {
+                    **helpers.call_action("group_show", id=org_id, include_users=False), field: value}
+                api_post(app, route, body, world.token("commune_admin"), status=403)
+        assert _stored(org_id)["is_organization"] is False
+        assert _stored(org_id).get("agents_fte") == original.get("agents_fte")
+    finally:
+        _restore(org_id, original, world.sysadmin)
+    assert _stored(org_id) == original
 
 
 CONTACT_FIELDS = {
@@ -114,7 +183,7 @@ def test_commune_admin_update_without_protected_fields_keeps_them(app, world):
                                           "description": "Mise à jour par la commune."},
              world.token("commune_admin"), status=200)
     after = _bron()
-    for field in programme.PROTECTED_FIELDS:
+    for field in PROTECTED_CHANGES:
         assert after.get(field) == before.get(field), field
     assert after["description"] == "Mise à jour par la commune."
 

@@ -1,10 +1,11 @@
 """Benchmarks of ckanext-communes (``make bench``): ratios against baselines measured in the same run,
 on the same machine and the same data. Not a test: it prints a table.
 
-    python -m ckanext.communes.bench --ckan-ini test.ini [--create 200] [--datasets 1000] [--repeat 2]
+    python dev/bench/schema_and_catalogue.py --ckan-ini test.ini [--create 200] [--datasets 1000] [--repeat 2]
 
 WARNING: it WIPES the database and the Solr index the ini file points to (test.ini: the test
-database and core; CKAN_SQLALCHEMY_URL / CKAN_SOLR_URL override them as for the tests).
+database and core; CKAN_SQLALCHEMY_URL / CKAN_SOLR_URL override them as for the tests). It refuses a
+database whose name does not end in ``_test`` unless given ``--allow-wipe``.
 
 (a) package_create with our schema (type ``dataset``: scheming, our validators, derived publisher,
     vocabularies, licence policy) vs CKAN's default schema. Baseline choice: a dataset type no
@@ -47,6 +48,19 @@ def load_app(ini: str) -> Any:
     from ckan.config.middleware import make_app
 
     return make_app(load_config(ini))
+
+
+def database_name() -> str:
+    import ckan.plugins.toolkit as tk
+    from sqlalchemy.engine import make_url
+
+    return make_url(tk.config.get("sqlalchemy.url", "")).database or ""
+
+
+def may_wipe(database: str, allow_wipe: bool) -> bool:
+    """Only a test database (name ending in _test) is wiped without --allow-wipe: pointed at a real
+    portal's ini by mistake, the benchmark must not erase it."""
+    return allow_wipe or database.endswith("_test")
 
 
 def wipe() -> None:
@@ -125,9 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--create", type=int, default=200, help="package_create calls per schema (a)")
     parser.add_argument("--datasets", type=int, default=1000, help="datasets in the commune catalogue (b)")
     parser.add_argument("--repeat", type=int, default=2, help="catalogue requests per endpoint, best kept (b)")
+    parser.add_argument("--allow-wipe", action="store_true",
+                        help="wipe the database even if its name does not end in _test")
     args = parser.parse_args(argv)
 
     app = load_app(args.ckan_ini)
+    if not may_wipe(database_name(), args.allow_wipe):
+        print(f"Refusing to wipe database {database_name()!r}: its name does not end in _test "
+              "(pass --allow-wipe to wipe it anyway).", file=sys.stderr)
+        return 2
     import logging
 
     logging.getLogger("ckan.lib.datapreview").setLevel(logging.ERROR)  # "view plugin not found" noise
