@@ -253,3 +253,103 @@ def test_dataset_form_under_warn_saves_the_dataset(app, commune):
     assert response.status_code == 302
     dataset = helpers.call_action("package_show", id="jeu-formulaire")
     assert dataset["licence_compliance"] == "open_not_listed"
+
+
+# --- a user named after the site id is not the site user ----------------------------------------
+
+
+def test_a_normal_user_named_after_the_site_id_is_not_a_harvester(commune, ckan_config):
+    """Only the context flag of our harvesting code, or a sysadmin account, is trusted: anyone could
+    register the site id as a user name."""
+    impostor = factories.User(name=ckan_config["ckan.site_id"].replace(".", "-"))
+    helpers.call_action("organization_member_create", context={"ignore_auth": True}, id=commune["org"]["id"],
+                        username=impostor["name"], role="editor")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(ckan_config, "ckan.site_id", impostor["name"])
+        with pytest.raises(tk.ValidationError) as raised:
+            create(commune, context_extra={"user": impostor["name"]}, license_id="grandlyon-associee")
+    assert "D323-2-1" in raised.value.error_dict["license_id"][0]
+    assert count_datasets() == 0
+
+
+# --- resource licences go through the same registry and policy ---------------------------------
+
+
+RESOURCE_URL = "https://www.ville-bron.fr/data/arbres.csv"
+
+
+def test_a_resource_licence_typed_as_text_is_refused_and_nothing_is_saved(commune):
+    with pytest.raises(tk.ValidationError) as raised:
+        create(commune, license_id="etalab-2.0",
+               resources=[{"url": RESOURCE_URL, "license": "tous droits reserves"}])
+    [resource_errors] = raised.value.error_dict["resources"]
+    assert "tous droits reserves" in resource_errors["license"][0]
+    assert count_datasets() == 0
+
+
+def test_a_resource_licence_off_the_list_is_refused_under_enforce(commune):
+    with pytest.raises(tk.ValidationError) as raised:
+        create(commune, license_id="etalab-2.0", resources=[{"url": RESOURCE_URL, "license": "CC-BY-4.0"}])
+    [resource_errors] = raised.value.error_dict["resources"]
+    assert "D323-2-1" in resource_errors["license"][0]
+    assert count_datasets() == 0
+
+
+def test_a_resource_licence_is_stored_as_the_registry_id_and_empty_means_the_datasets(commune):
+    dataset = create(commune, license_id="etalab-2.0", resources=[
+        {"url": RESOURCE_URL, "license": "Open Database License (ODbL)"},
+        {"url": RESOURCE_URL.replace(".csv", ".json"), "license": ""},
+    ])
+    licences = [resource.get("license") for resource in dataset["resources"]]
+    assert licences == ["ODbL-1.0", ""]
+
+
+def test_resource_licence_harvested_as_written_is_kept(commune):
+    dataset = create(commune, context_extra={"communes_harvest": True}, license_id="etalab-2.0",
+                     resources=[{"url": RESOURCE_URL, "license": "Tous droits réservés"}])
+    assert dataset["resources"][0]["license"] == "Tous droits réservés"
+
+
+# --- a licence is judged when it is set or changed, not when it stays -------------------------
+
+
+def test_a_dataset_whose_unchanged_licence_is_off_the_list_stays_editable_under_enforce(commune, ckan_config):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(ckan_config, POLICY, "warn")
+        dataset = create(commune, license_id="CC-BY-4.0")
+    # Back under enforce: adding a resource and editing the title keep the licence and are saved.
+    helpers.call_action("resource_create", context={"user": commune["user"]["name"]},
+                        package_id=dataset["id"], url=RESOURCE_URL)
+    updated = helpers.call_action("package_patch", context={"user": commune["user"]["name"]},
+                                  id=dataset["id"], title="Titre corrigé")
+    assert updated["title"] == "Titre corrigé"
+    assert updated["license_id"] == "CC-BY-4.0"
+    assert updated["licence_compliance"] == "open_not_listed"
+    assert len(updated["resources"]) == 1
+    # Changing it to another licence off the list is refused, and the stored one stays.
+    with pytest.raises(tk.ValidationError):
+        helpers.call_action("package_patch", context={"user": commune["user"]["name"]},
+                            id=dataset["id"], license_id="CC-BY-SA-4.0")
+    assert helpers.call_action("package_show", id=dataset["id"])["license_id"] == "CC-BY-4.0"
+
+
+def test_a_harvested_unknown_licence_stays_editable_by_the_commune(commune):
+    dataset = create(commune, context_extra={"communes_harvest": True}, license_id="Licence Etalab")
+    updated = helpers.call_action("package_patch", context={"user": commune["user"]["name"]},
+                                  id=dataset["id"], notes="Description complétée par la commune.")
+    assert updated["license_id"] == "Licence Etalab"
+    assert updated["licence_compliance"] == "unknown"
+
+
+def test_the_form_warns_about_an_unchanged_licence_off_the_list(app, commune, ckan_config):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(ckan_config, POLICY, "warn")
+        dataset = create(commune, license_id="CC-BY-4.0")
+    user = commune["user"]
+    page = app.get(f"/dataset/edit/{dataset['name']}", headers={"Authorization": factories.APIToken(
+        user=user["name"])["token"]}, status=200)
+    assert "communes-licence-warning" in page.body
+    authorised = create(commune, name="jeu-autorise", license_id="etalab-2.0")
+    page = app.get(f"/dataset/edit/{authorised['name']}", headers={"Authorization": factories.APIToken(
+        user=user["name"])["token"]}, status=200)
+    assert "communes-licence-warning" not in page.body

@@ -1,0 +1,98 @@
+"""Junk, huge and malformed input found by probing the portal from outside: each gets a 4xx with a
+French message naming the field or parameter, over HTTP, and nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+from ckan.tests import factories, helpers
+
+from ckanext.communes.tests.shared import BRON, ENVI
+
+pytestmark = pytest.mark.usefixtures("clean_db", "clean_index")
+
+CONTENT = {"title": "Arbres", "notes": "Les arbres de Bron.", "theme": [ENVI], "license_id": "etalab-2.0"}
+
+
+@pytest.fixture
+def bron():
+    sysadmin = factories.Sysadmin()
+    org = factories.Organization(user=sysadmin, **BRON)
+    admin, editor = factories.User(), factories.User()
+    for user, role in ((admin, "admin"), (editor, "editor")):
+        helpers.call_action("organization_member_create", context={"ignore_auth": True}, id=org["id"],
+                            username=user["name"], role=role)
+    tokens = {role: factories.APIToken(user=user["name"])["token"]
+              for role, user in (("sysadmin", sysadmin), ("admin", admin), ("editor", editor))}
+    return {"org": org, "tokens": tokens}
+
+
+def _post(app, action, data, token):
+    return app.post(f"/api/3/action/{action}", json=data, headers={"Authorization": token})
+
+
+def _dataset_count() -> int:
+    return helpers.call_action("package_search", include_private=True, include_drafts=True)["count"]
+
+
+@pytest.mark.parametrize("role", ["sysadmin", "admin"])
+@pytest.mark.parametrize("field, value", [
+    ("population", "1e1000000"),
+    ("population", "9" * 5000),
+    ("population", 1e300),
+    ("agents_fte", "1e1000000"),
+    ("agents_fte", "NaN"),
+])
+def test_huge_or_non_finite_numbers_on_a_commune_are_refused_not_a_server_error(app, bron, role, field, value):
+    before = helpers.call_action("organization_show", id="bron")
+    response = _post(app, "organization_patch", {"id": "bron", field: value}, bron["tokens"][role])
+    # The operator gets the field error (409); the commune's admin may not touch the field at all (403).
+    assert response.status_code == (409 if role == "sysadmin" else 403), response.json
+    if role == "sysadmin":
+        assert field in response.json["error"]
+        assert "Saisissez" in response.json["error"][field][0]
+    after = helpers.call_action("organization_show", id="bron")
+    assert after.get(field) == before.get(field)
+
+
+def test_a_theme_of_a_thousand_brackets_is_a_field_error(app, bron):
+    response = _post(app, "package_create", {**CONTENT, "name": "arbres", "owner_org": bron["org"]["id"],
+                                             "theme": "[" * 1000}, bron["tokens"]["editor"])
+    assert response.status_code == 409, response.json
+    [message] = response.json["error"]["theme"]
+    assert message.startswith("Thème inconnu")
+    assert len(message) < 400  # the value is shortened in the message, not echoed whole
+    assert _dataset_count() == 0
+
+
+@pytest.mark.parametrize("url", ["http://[x/a.csv", "https://exemple.fr:port/a.csv"])
+def test_a_malformed_resource_url_without_format_is_a_field_error(app, bron, url):
+    response = _post(app, "package_create", {**CONTENT, "name": "arbres", "owner_org": bron["org"]["id"],
+                                             "resources": [{"url": url}]}, bron["tokens"]["editor"])
+    assert response.status_code == 409, response.json
+    [resource_errors] = response.json["error"]["resources"]
+    assert resource_errors["url"][0].startswith("URL invalide")
+    assert _dataset_count() == 0
+
+
+@pytest.mark.parametrize("path", ["/communes/69029/catalog.ttl", "/catalog.ttl"])
+@pytest.mark.parametrize("query, parameter", [
+    ("page=99999999999", "page"),
+    ("page=abc", "page"),
+    ("page=0", "page"),
+    ("page=-1", "page"),
+    ("page=1.5", "page"),
+    ("modified_since=99999999999999999999", "modified_since"),
+    ("modified_since=pas-une-date", "modified_since"),
+    ("modified_since=" + "9" * 5000, "modified_since"),
+])
+def test_bad_catalogue_parameters_are_a_400_naming_the_parameter(app, bron, path, query, parameter):
+    response = app.get(f"{path}?{query}")
+    assert response.status_code == 400, response.body[:300]
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert f"Paramètre {parameter} invalide" in response.body
+
+
+@pytest.mark.parametrize("path", ["/communes/69029/catalog.ttl", "/catalog.ttl"])
+def test_good_catalogue_parameters_still_work(app, bron, path):
+    assert app.get(f"{path}?page=1&modified_since=2024-01-31").status_code == 200
+    assert app.get(f"{path}?page=2").status_code == 200
