@@ -19,6 +19,7 @@ from ckanext.communes.communes import validators as commune_validators
 from ckanext.communes.communes import views as commune_views
 from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.licences import helpers as licence_helpers
+from ckanext.communes.licences import views as licence_views
 from ckanext.communes.licences import validators as licence_validators
 from ckanext.communes.schema import auth as schema_auth
 from ckanext.communes.schema import helpers as schema_helpers
@@ -80,7 +81,7 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # IBlueprint
     def get_blueprint(self) -> list[Any]:
-        return commune_views.get_blueprints() + dcat_views.get_blueprints()
+        return commune_views.get_blueprints() + dcat_views.get_blueprints() + licence_views.get_blueprints()
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:

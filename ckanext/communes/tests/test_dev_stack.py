@@ -43,3 +43,21 @@ def test_solr_with_a_core_missing_its_schema_fails_at_once_naming_the_file(tmp_p
     assert "schema.xml" in result.stderr
     assert elapsed < 60, f"took {elapsed:.0f}s: a broken core must fail at once, not after the 120 s wait"
     assert not (tmp_path / "run" / "solr.pid").exists()
+
+
+def test_bench_refuses_to_wipe_a_database_whose_name_does_not_end_in_test(tmp_path):
+    """make bench wipes the database it is pointed at: a real portal's (ckan_dev here) is refused before
+    anything is touched."""
+    import sys
+
+    env = dict(os.environ)
+    test_url = env.get("CKAN_SQLALCHEMY_URL", "postgresql://ckan_default:pass@127.0.0.1:5433/ckan_test")
+    env["CKAN_SQLALCHEMY_URL"] = test_url.rsplit("/", 1)[0] + "/ckan_dev"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "dev" / "bench" / "schema_and_catalogue.py"), "--ckan-ini",
+         str(REPO / "test.ini"), "--create", "1", "--datasets", "1"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Refusing to wipe database 'ckan_dev'" in result.stderr
+    assert "WARNING: wiping" not in result.stdout

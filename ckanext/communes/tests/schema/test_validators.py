@@ -310,3 +310,25 @@ def test_api_answers_409_with_french_field_errors_and_saves_nothing(app, bron):
     assert error["modified"][0].startswith("Date invalide : 2024-02-30")
     assert error["resources"][0]["url"] == ["Une ressource doit avoir une URL d'accès ou de téléchargement."]
     assert helpers.call_action("package_search", q="*:*")["count"] == 0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2024-01-02T10:00:00Z", "2024-01-02T10:00:00+00:00"),
+    ("2024-01-02T10:00:00+0100", "2024-01-02T10:00:00+01:00"),
+    ("2024-01-02T10:00:00+01:00", "2024-01-02T10:00:00+01:00"),
+    ("2024-01-02 10:00", "2024-01-02T10:00:00"),
+    ("2024-01-02T10:00:00.250-0330", "2024-01-02T10:00:00.250000-03:30"),
+])
+def test_date_times_as_sources_write_them_parse_on_every_supported_python(text, expected):
+    """Python 3.10's fromisoformat refuses "Z" and "+0100"; harvested dates carry both."""
+    from ckanext.communes.schema.validators import parse_iso_datetime
+
+    assert parse_iso_datetime(text).isoformat() == expected
+
+
+@pytest.mark.parametrize("text", ["2024-13-02T10:00:00Z", "2024-02-30T10:00:00Z", "hier", ""])
+def test_impossible_date_times_do_not_parse(text):
+    from ckanext.communes.schema.validators import parse_iso_datetime
+
+    with pytest.raises(ValueError):
+        parse_iso_datetime(text)
