@@ -19,8 +19,8 @@ from ckanext.communes.communes import validators as commune_validators
 from ckanext.communes.communes import views as commune_views
 from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.licences import helpers as licence_helpers
-from ckanext.communes.licences import views as licence_views
 from ckanext.communes.licences import validators as licence_validators
+from ckanext.communes.licences import views as licence_views
 from ckanext.communes.schema import auth as schema_auth
 from ckanext.communes.schema import helpers as schema_helpers
 from ckanext.communes.schema import indexing, owner_sync
