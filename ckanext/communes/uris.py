@@ -14,12 +14,16 @@ Design:
   DCAT-AP controlled-vocabulary shape reports this as a *warning* (never a violation).
 - A commune's catalogue is ``{base}/communes/{insee}/catalog``; it is served as
   ``/communes/{insee}/catalog.{ttl,rdf,xml,jsonld}``.
+- A licence with neither an EU licence NAL URI nor a canonical URL (the Métropole's « licence
+  engagée », CKAN's ``other-*``) is ``{base}/licences/{licence_id}``, a page the portal serves.
 
 ``{base}`` is ckanext-dcat's catalogue URI (``ckanext.dcat.base_uri``, else ``ckan.site_url``), so
 our URIs move with the dataset URIs ckanext-dcat mints.
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote, unquote
 
 from ckanext.dcat.utils import catalog_uri
 
@@ -38,6 +42,8 @@ PUBLISHER_TYPE_LOCAL_AUTHORITY = "http://purl.org/adms/publishertype/LocalAuthor
 LICENCE_TYPE_SCHEME = "http://purl.org/adms/licencetype/1.0"
 LICENCE_TYPE_ATTRIBUTION = "http://purl.org/adms/licencetype/Attribution"
 LICENCE_TYPE_UNKNOWN = "http://purl.org/adms/licencetype/UnknownIPR"
+
+EU_LICENCE_SCHEME = f"{EU_AUTHORITY}/licence"
 
 # Vocabulary schemes (skos:ConceptScheme) of the EU NALs our vocabularies come from.
 SCHEMES: dict[str, str] = {
@@ -93,6 +99,27 @@ def commune_catalog_uri(insee: str) -> str:
 def commune_catalog_url(insee: str, fmt: str = "ttl") -> str:
     """Where the commune's catalogue is served in a format (ttl, rdf, xml, jsonld)."""
     return f"{commune_catalog_uri(insee)}.{fmt}"
+
+
+def licence_uri(licence_id: str) -> str:
+    """A licence the portal describes itself (no EU NAL URI, no canonical URL)."""
+    return f"{base_uri()}/licences/{quote(licence_id, safe='')}"
+
+
+def licence_id_from_uri(value: str) -> str | None:
+    """Inverse of licence_uri (None for any other value)."""
+    prefix = f"{base_uri()}/licences/"
+    if not value.startswith(prefix):
+        return None
+    licence_id = unquote(value[len(prefix):].strip("/"))
+    return licence_id if licence_id and "/" not in licence_id else None
+
+
+def insee_code_from_spatial_uri(value: str) -> str | None:
+    """``http://id.insee.fr/geo/commune/69029`` -> ``69029`` (None for another URI)."""
+    if value.startswith(INSEE_COMMUNE_PREFIX):
+        return value[len(INSEE_COMMUNE_PREFIX):].strip("/") or None
+    return None
 
 
 def iana_media_type_uri(media_type: str) -> str:

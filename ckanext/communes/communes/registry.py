@@ -232,3 +232,73 @@ def get_commune_by_name(name: str, on: datetime.date | None = None) -> Commune |
             if _fold(former.name) == wanted and (on is None or on < former.until):
                 return commune
     return None
+
+
+# ------------------------------------------------------------------------------------ geometries
+
+GEOMETRY_FILE = os.path.join(os.path.dirname(__file__), "data", "communes-geo.csv")
+GEOMETRY_COLUMNS = ("insee", "nom", "type", "bbox_wkt", "centroid_wkt", "area_km2")
+_WKT_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class CommuneGeometry:
+    """Where a commune (or one of Lyon's arrondissements) is, for DCAT spatial coverage: its bounding
+    box as a WKT POLYGON and a representative point (always inside the outline) as a WKT POINT, both
+    WGS84 longitude/latitude."""
+
+    insee: str
+    name: str
+    kind: str  # "commune" | "arrondissement_municipal"
+    bbox_wkt: str
+    centroid_wkt: str
+    area_km2: float
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(min longitude, min latitude, max longitude, max latitude)."""
+        numbers = [float(n) for n in _WKT_NUMBER.findall(self.bbox_wkt)]
+        longitudes, latitudes = numbers[0::2], numbers[1::2]
+        return min(longitudes), min(latitudes), max(longitudes), max(latitudes)
+
+
+def _parse_geometry_row(row: dict[str, str | None], line: int) -> CommuneGeometry:
+    if None in row or any(row.get(column) is None for column in GEOMETRY_COLUMNS):
+        raise DataFileError(line, f"expected {len(GEOMETRY_COLUMNS)} columns")
+    values = {key: (value or "").strip() for key, value in row.items() if key is not None}
+    if not INSEE_RE.match(values["insee"]):
+        raise DataFileError(line, f"invalid INSEE code {values['insee']!r}")
+    bbox, centroid = values["bbox_wkt"], values["centroid_wkt"]
+    if not bbox.upper().startswith("POLYGON") or len(_WKT_NUMBER.findall(bbox)) != 10:
+        raise DataFileError(line, f"bbox_wkt is not a 5-point WKT POLYGON: {bbox!r}")
+    if not centroid.upper().startswith("POINT") or len(_WKT_NUMBER.findall(centroid)) != 2:
+        raise DataFileError(line, f"centroid_wkt is not a WKT POINT: {centroid!r}")
+    try:
+        area = float(values["area_km2"])
+    except ValueError:
+        raise DataFileError(line, "area_km2 must be a number") from None
+    return CommuneGeometry(
+        insee=values["insee"], name=values["nom"], kind=values["type"], bbox_wkt=bbox,
+        centroid_wkt=centroid, area_km2=area,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _geometries() -> dict[str, CommuneGeometry]:
+    with open(GEOMETRY_FILE, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        return {
+            geometry.insee: geometry
+            for geometry in (_parse_geometry_row(row, reader.line_num) for row in reader)
+        }
+
+
+def get_commune_geometry(code: str | None) -> CommuneGeometry | None:
+    """The geometry of an INSEE code: an arrondissement of Lyon has its own; a former code or a SIREN
+    gives the current commune's. None for a code outside the Métropole."""
+    code = _normalise_code(code)
+    geometries = _geometries()
+    if code in geometries:
+        return geometries[code]
+    commune = get_commune(code)
+    return geometries.get(commune.insee) if commune is not None else None

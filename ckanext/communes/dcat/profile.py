@@ -11,8 +11,19 @@ for more than CKAN stores:
 - vocabulary values (themes, frequency, languages, access rights, file types, availability, status)
   as EU NAL URIs whatever form the dataset stores (URI, code, label), themes typed skos:Concept with
   labels; media types as IANA URIs;
-- licences as URIs (EU licence NAL where one exists, else the licence's canonical URL) on every
-  distribution (DCAT-AP 3 puts legal information there) and on the dataset;
+- publisher: always the owner organisation's CURRENT profile (a dataset moved to another commune,
+  a corrected official name or SIREN show at once), the stored ``publisher`` field only when the
+  dataset has no owner;
+- licences on every distribution (DCAT-AP 3 puts legal information there, not on the dataset) and on
+  the catalogue (``ckanext.communes.catalogue_licence``): every licence a dct:LicenseDocument node
+  (dcat/licences.py), never a literal, stating whether it is open;
+- spatial coverage: dcat:bbox and dcat:centroid (WKT, WGS84) of each commune territory (the
+  registry's geometry file) and of a stored bounding box;
+- services (WMS, WFS...): a dcat:accessService DataService with the standard it conforms to;
+- checksums with an SPDX algorithm URI; resources' dct:conformsTo as schema.data.gouv.fr URLs, the
+  dataset's single SCDL schema copied down to its tabular distributions;
+- self-contained vocabularies: every EU/ADMS concept written carries skos:inScheme and French (and
+  English) skos:prefLabel (dcat/concepts.py);
 - a contact point from the commune's open-data referent when the dataset has none;
 - catalogues: publisher, EU language URI, theme taxonomy, title and description in French and English
   for a commune's catalogue.
@@ -32,11 +43,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+import ckan.plugins.toolkit as tk
 from ckan import model
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
 from ckanext.communes import uris
+from ckanext.communes.dcat import concepts
+from ckanext.communes.dcat.licences import LicenceNode, licence_id_for, licence_node
+from ckanext.communes.dcat.services import service_kind
 from ckanext.communes.schema.values import as_list
 from ckanext.dcat.profiles import (
     ADMS,
@@ -44,8 +59,12 @@ from ckanext.dcat.profiles import (
     DCATAP,
     DCT,
     FOAF,
+    GSP,
     RDF,
+    RDFS,
     SKOS,
+    SPDX,
+    XSD,
     RDFProfile,
 )
 from ckanext.dcat.utils import resource_uri
@@ -61,8 +80,8 @@ class _SerialisationMemo:
     response, and nothing here needs invalidating by time.
 
     - ``owners``: org id -> what its datasets inherit (schema/owner.py), one database read per org;
-    - ``licence_ids``: stored licence value -> registry id (licence_id_for is a pure function of the
-      packaged registry);
+    - ``licence_nodes``: stored licence value -> its node (licence_node is a pure function of the
+      packaged registry; an unknown text keeps one blank node per graph);
     - ``described``: node -> keys of the descriptions this profile has written about it in this
       graph (a publisher agent, a theme concept, a licence document...). Writing the same description
       again is a no-op, so it is skipped; every node this profile removes is forgotten here, and a
@@ -70,7 +89,7 @@ class _SerialisationMemo:
     """
 
     owners: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-    licence_ids: dict[str, str | None] = field(default_factory=dict)
+    licence_nodes: dict[str, tuple[LicenceNode, Node] | None] = field(default_factory=dict)
     described: dict[Node, set[Hashable]] = field(default_factory=dict)
 
 
@@ -108,8 +127,21 @@ SITE_DESCRIPTIONS = {
     "en": "DCAT-AP 3 catalogue of the public datasets of the communes of the Métropole de Lyon.",
 }
 SIREN_AGENCY = "INSEE (répertoire SIRENE)"
-PUBLISHER_TYPE_LABELS = {"en": "Local Authority", "fr": "Autorité locale"}
-DATA_THEME_SCHEME_TITLE = "Data theme"
+CATALOGUE_LICENCE_OPTION = "ckanext.communes.catalogue_licence"
+DEFAULT_CATALOGUE_LICENCE = "etalab-2.0"
+
+# File types of tabular distributions, to which the dataset's single SCDL schema is copied down.
+TABULAR_FILE_TYPES = frozenset({"CSV", "XLSX", "ODS", "JSON"})
+
+# SPDX checksum algorithms: the URIs the DCAT-AP 3.0.1 controlled-vocabulary shape accepts
+# (pattern ^https://spdx.org/rdf/terms), by stored name and by hexadecimal digest length.
+SPDX_ALGORITHMS = "https://spdx.org/rdf/terms#checksumAlgorithm_"
+CHECKSUM_ALGORITHMS_BY_NAME = {
+    "md5": "md5", "sha1": "sha1", "sha-1": "sha1", "sha224": "sha224", "sha256": "sha256",
+    "sha-256": "sha256", "sha384": "sha384", "sha512": "sha512", "sha-512": "sha512",
+}
+CHECKSUM_ALGORITHMS_BY_LENGTH = {32: "md5", 40: "sha1", 56: "sha224", 64: "sha256", 96: "sha384", 128: "sha512"}
+_HEX = frozenset("0123456789abcdef")
 
 
 def publisher_for_org(org_id: str) -> dict[str, str] | None:
@@ -172,37 +204,59 @@ def _term_uri(vocabulary: str, value: Any) -> str | None:
 
 
 def licence_uri(licence_id: str | None) -> str | None:
-    """RDF URI of a licence id: the EU licence NAL URI where one exists, else the canonical URL;
-    None for a licence unknown to the registry or with neither."""
-    if not licence_id:
+    """URI of a licence's node (EU licence NAL URI, else canonical URL, else the portal's minted URI);
+    None for an empty value or a text unknown to the registry (a blank node in RDF)."""
+    node = licence_node(licence_id or "")
+    return node.uri if node is not None else None
+
+
+def catalogue_licence_id() -> str:
+    return (tk.config.get(CATALOGUE_LICENCE_OPTION) or DEFAULT_CATALOGUE_LICENCE).strip()
+
+
+def checksum_algorithm_uri(algorithm: str | None, digest: str) -> str | None:
+    """The SPDX algorithm URI of a stored hash_algorithm (name or SPDX URI), else guessed from the
+    digest length; None when neither says."""
+    name = (algorithm or "").strip().lower()
+    if "checksumalgorithm_" in name:
+        name = name.rsplit("checksumalgorithm_", 1)[1]
+    name = CHECKSUM_ALGORITHMS_BY_NAME.get(name) or CHECKSUM_ALGORITHMS_BY_LENGTH.get(len(digest) if not name else -1)
+    return f"{SPDX_ALGORITHMS}{name}" if name else None
+
+
+def bbox_of_wkt(value: str) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of a WKT or GeoJSON geometry; None if unreadable."""
+    from geomet import wkt
+
+    try:
+        geometry = json.loads(value) if value.lstrip().startswith("{") else wkt.loads(value.strip().upper())
+    except (ValueError, TypeError, AttributeError):
         return None
-    from ckanext.communes.licences.registry import get_licence, licence_rdf_uri
+    numbers: list[float] = []
 
-    licence = get_licence(licence_id)
-    return (licence_rdf_uri(licence) or None) if licence is not None else None
+    def walk(item: Any) -> None:
+        if isinstance(item, (list, tuple)):
+            if len(item) >= 2 and all(isinstance(n, (int, float)) for n in item[:2]):
+                numbers.extend(float(n) for n in item[:2])
+            else:
+                for sub in item:
+                    walk(sub)
 
-
-def licence_title(licence_id: str) -> str | None:
-    from ckanext.communes.licences.registry import get_licence
-
-    licence = get_licence(licence_id)
-    return licence.title if licence is not None else None
-
-
-def licence_id_for(value: str | None) -> str | None:
-    """The registry id of an RDF licence value: its EU licence NAL URI (which the normaliser does not
-    index: sources never write it), else anything the normaliser recognises (URLs, ids, titles)."""
-    if not value:
+    walk((geometry or {}).get("coordinates"))
+    if not numbers:
         return None
-    from ckanext.communes.licences.normalise import normalize_licence, url_key
-    from ckanext.communes.licences.registry import all_licences
+    longitudes, latitudes = numbers[0::2], numbers[1::2]
+    return min(longitudes), min(latitudes), max(longitudes), max(latitudes)
 
-    key = url_key(value)
-    for licence in all_licences():
-        if licence.eu_uri and url_key(licence.eu_uri) == key:
-            return licence.id
-    match = normalize_licence(value)
-    return match.licence.id if match.licence is not None else None
+
+def bbox_wkt(bbox: tuple[float, float, float, float]) -> str:
+    west, south, east, north = bbox
+    return f"POLYGON(({west} {south}, {east} {south}, {east} {north}, {west} {north}, {west} {south}))"
+
+
+def centre_wkt(bbox: tuple[float, float, float, float]) -> str:
+    west, south, east, north = bbox
+    return f"POINT({round((west + east) / 2, 6)} {round((south + north) / 2, 6)})"
 
 
 class CommunesDCATAP3Profile(RDFProfile):
@@ -211,39 +265,45 @@ class CommunesDCATAP3Profile(RDFProfile):
     # ----------------------------------------------------------------- serialisation: datasets
 
     def graph_from_dataset(self, dataset_dict: dict[str, Any], dataset_ref: URIRef) -> None:
-        # The schema derives publisher, spatial coverage and contact point from the owner organisation
-        # on every save (schema/owner.py); for datasets saved without them (older or harvested ones)
-        # the same derivation is applied here.
+        # Publisher, spatial coverage and contact point derive from the owner organisation's CURRENT
+        # profile (schema/owner.py), whatever the dataset stored when it was last saved.
         owner = self._owner_of(dataset_dict)
-        publisher = self._stored_publisher(dataset_dict) or (owner or {}).get("publisher")
+        publisher = (owner or {}).get("publisher") or self._stored_publisher(dataset_dict)
         if publisher:
             self._set_publisher(dataset_ref, publisher)
         if owner and not any(self.g.objects(dataset_ref, DCT.spatial)) and owner.get("spatial"):
             self._add_location(dataset_ref, owner["spatial"])
         if owner and not any(self.g.objects(dataset_ref, DCAT.contactPoint)) and owner.get("contact"):
             self._add_contact_to_graph(dataset_ref, DCAT.contactPoint, owner["contact"])
+        self._complete_locations(dataset_ref)
 
         for value in as_list(dataset_dict.get("theme")):
             uri = self._replace_term(dataset_ref, DCAT.theme, value, "data-theme")
             if uri:
-                self._describe_theme(uri)
+                self._describe_concept(uri, "data-theme")
         if dataset_dict.get("frequency"):
             uri = self._replace_term(dataset_ref, DCT.accrualPeriodicity, dataset_dict["frequency"], "frequency")
             if uri:
                 self.g.add((URIRef(uri), RDF.type, DCT.Frequency))
+                self._describe_concept(uri, "frequency")
         for value in as_list(dataset_dict.get("language")):
             self._replace_language(dataset_ref, value)
         if isinstance(dataset_dict.get("access_rights"), str) and dataset_dict["access_rights"]:
             self._replace_access_rights(dataset_ref, dataset_dict["access_rights"])
 
-        dataset_licence = licence_uri(dataset_dict.get("license_id"))
-        if dataset_licence:
-            self._set_licence(dataset_ref, dataset_licence, dataset_dict["license_id"])
+        # DCAT-AP 3: the licence is stated on the distributions, not on the dataset.
+        for old in list(self.g.objects(dataset_ref, DCT.license)):
+            self.g.remove((dataset_ref, DCT.license, old))
+            if not any(self.g.subjects(DCT.license, old)):
+                self._remove_node(old)
 
+        schema = self._single_scdl_schema(dataset_dict)
         for resource_dict in dataset_dict.get("resources", []):
-            self._complete_distribution(resource_dict, dataset_dict)
+            self._complete_distribution(resource_dict, dataset_dict, dataset_ref, schema)
 
-    def _complete_distribution(self, resource_dict: dict[str, Any], dataset_dict: dict[str, Any]) -> None:
+    def _complete_distribution(
+        self, resource_dict: dict[str, Any], dataset_dict: dict[str, Any], dataset_ref: URIRef, schema: str | None
+    ) -> None:
         distribution = URIRef(resource_uri(resource_dict))
         g = self.g
 
@@ -261,6 +321,7 @@ class CommunesDCATAP3Profile(RDFProfile):
         if term is not None:
             g.add((distribution, DCT["format"], URIRef(term.uri)))
             g.add((URIRef(term.uri), RDF.type, DCT.MediaTypeOrExtent))
+            self._describe_concept(term.uri, "file-type")
 
         # dcat:mediaType: IANA URIs only (DCAT-AP 3 controlled-vocabulary shape).
         for old in list(g.objects(distribution, DCAT.mediaType)):
@@ -271,22 +332,29 @@ class CommunesDCATAP3Profile(RDFProfile):
                     g.add((distribution, DCAT.mediaType, media_type))
                     g.add((media_type, RDF.type, DCT.MediaType))
 
-        # Licence: the resource's own, else the dataset's.
+        # Licence: the resource's own, else the dataset's; always a node.
         stored = resource_dict.get("license") or dataset_dict.get("license_id")
-        licence_id = self._licence_id_for(stored) if isinstance(stored, str) else None
-        uri = licence_uri(licence_id) or (stored if isinstance(stored, str) and stored.startswith("http") else None)
-        if uri:
-            self._set_licence(distribution, uri, licence_id)
+        if isinstance(stored, str) and stored.strip():
+            self._set_licence(distribution, stored)
 
         for value in as_list(resource_dict.get("language")):
             self._replace_language(distribution, value)
 
         availability = resource_dict.get("availability")
         if isinstance(availability, str) and availability:
-            self._replace_object(distribution, DCATAP.availability, URIRef(uris.planned_availability_uri(availability)))
+            uri = uris.planned_availability_uri(availability)
+            self._replace_object(distribution, DCATAP.availability, URIRef(uri))
+            self._describe_concept(uri)
         status = resource_dict.get("status")
-        if isinstance(status, str) and status in uris.ADMS_STATUS_TO_EU:
-            self._replace_object(distribution, ADMS.status, URIRef(uris.ADMS_STATUS_TO_EU[status]))
+        if isinstance(status, str) and status:
+            uri = uris.ADMS_STATUS_TO_EU.get(status, status)
+            self._replace_object(distribution, ADMS.status, URIRef(uri))
+            self._describe_concept(uri)
+
+        if term is not None:
+            self._add_access_service(distribution, dataset_ref, resource_dict, term.code)
+        self._fix_checksum(distribution, resource_dict)
+        self._set_conforms_to(distribution, resource_dict, term.code if term is not None else None, schema)
 
     # ----------------------------------------------------------------- serialisation: catalogues
 
@@ -306,6 +374,8 @@ class CommunesDCATAP3Profile(RDFProfile):
                 if uri:
                     g.add((catalog_ref, DCT.language, URIRef(uri)))
                     g.add((URIRef(uri), RDF.type, DCT.LinguisticSystem))
+        for language in list(g.objects(catalog_ref, DCT.language)):
+            self._describe_concept(str(language), "language")
 
         # Title and description (both mandatory): language-tagged for a commune's catalogue.
         if insee:
@@ -328,8 +398,10 @@ class CommunesDCATAP3Profile(RDFProfile):
         # Theme taxonomy (recommended): the EU data-theme NAL our themes come from.
         scheme = URIRef(uris.SCHEMES["data-theme"])
         g.add((catalog_ref, DCAT.themeTaxonomy, scheme))
-        g.add((scheme, RDF.type, SKOS.ConceptScheme))
-        g.add((scheme, DCT.title, Literal(DATA_THEME_SCHEME_TITLE, lang="en")))
+        self._describe_scheme(uris.SCHEMES["data-theme"])
+
+        # The licence of the catalogue's metadata.
+        self._set_licence(catalog_ref, catalogue_licence_id())
 
         self._set_publisher(catalog_ref, publisher)
 
@@ -342,12 +414,25 @@ class CommunesDCATAP3Profile(RDFProfile):
         for resource_dict in dataset_dict.get("resources", []):
             self._load_json_lists(resource_dict, self._list_fields("resource_fields"))
 
-        # Licence: from the dataset's dct:license (our registry knows EU URIs and canonical URLs),
-        # which ckanext-dcat's exact URL/title match against CKAN's list may miss.
-        dataset_licence = next(iter(self.g.objects(dataset_ref, DCT.license)), None)
-        dataset_licence_id = licence_id_for(str(dataset_licence)) if dataset_licence is not None else None
-        if dataset_licence_id:
-            dataset_dict["license_id"] = dataset_licence_id
+        # Licences: each distribution's licence node -> a registry id (EU URIs, canonical URLs and
+        # minted URIs alike), or the original text of a licence unknown to the registry. The dataset's
+        # licence is the one most of its distributions state (ties: registry order), and a resource
+        # keeps its own only when it differs.
+        by_distribution = {
+            str(distribution): self._parsed_licence(distribution)
+            for distribution in self.g.objects(dataset_ref, DCAT.distribution)
+        }
+        stated = [licence for licence in by_distribution.values() if licence]
+        if stated:
+            dataset_dict["license_id"] = self._majority_licence(stated)
+        for resource_dict in dataset_dict.get("resources", []):
+            licence = by_distribution.get(resource_dict.get("uri") or "") or (
+                licence_id_for(resource_dict["license"]) if resource_dict.get("license") else None
+            )
+            if not licence or licence == dataset_dict.get("license_id"):
+                resource_dict.pop("license", None)
+            else:
+                resource_dict["license"] = licence
 
         for resource_dict in dataset_dict.get("resources", []):
             if resource_dict.get("mimetype"):
@@ -355,15 +440,40 @@ class CommunesDCATAP3Profile(RDFProfile):
             status = resource_dict.get("status")
             if status in uris.EU_STATUS_TO_ADMS and self._stores_adms_status():
                 resource_dict["status"] = uris.EU_STATUS_TO_ADMS[status]
-            licence = resource_dict.get("license")
-            if licence:
-                licence_id = licence_id_for(licence)
-                if licence_id and licence_id == dataset_dict.get("license_id"):
-                    # Written on the distribution because DCAT-AP 3 wants it there; inherited in CKAN.
-                    del resource_dict["license"]
-                elif licence_id:
-                    resource_dict["license"] = licence_id
+            algorithm = resource_dict.get("hash_algorithm")
+            if isinstance(algorithm, str) and algorithm.startswith(SPDX_ALGORITHMS):
+                resource_dict["hash_algorithm"] = algorithm[len(SPDX_ALGORITHMS):]
+
+        # Spatial coverage: the bbox and centroid the profile adds to a commune's territory are the
+        # registry's, not stored values.
+        for spatial in dataset_dict.get("spatial_coverage") or []:
+            if not isinstance(spatial, dict):
+                continue
+            geometry = self._commune_geometry(spatial.get("uri") or "")
+            if geometry is not None:
+                for key in ("bbox", "centroid"):
+                    spatial.pop(key, None)
         return dataset_dict
+
+    def _parsed_licence(self, distribution: Node) -> str | None:
+        node = next(iter(self.g.objects(distribution, DCT.license)), None)
+        if node is None:
+            return None
+        if isinstance(node, BNode):
+            label = self.g.value(node, RDFS.label)
+            text = str(label) if label is not None else ""
+            return licence_id_for(text) or text or None
+        return licence_id_for(str(node)) or str(node)
+
+    @staticmethod
+    def _majority_licence(stated: list[str]) -> str:
+        from ckanext.communes.licences.registry import all_licences
+
+        order = {licence.id: position for position, licence in enumerate(all_licences())}
+        counts: dict[str, int] = {}
+        for licence in stated:
+            counts[licence] = counts.get(licence, 0) + 1
+        return min(counts, key=lambda licence: (-counts[licence], order.get(licence, len(order)), licence))
 
     def _list_fields(self, section: str) -> set[str]:
         fields = (self._dataset_schema or {}).get(section, [])
@@ -415,13 +525,6 @@ class CommunesDCATAP3Profile(RDFProfile):
         self.g.remove((node, None, None))
         self._memo.described.pop(node, None)
 
-    def _licence_id_for(self, value: str) -> str | None:
-        """licence_id_for, once per value and graph."""
-        licence_ids = self._memo.licence_ids
-        if value not in licence_ids:
-            licence_ids[value] = licence_id_for(value)
-        return licence_ids[value]
-
     def _owner_of(self, dataset_dict: dict[str, Any]) -> dict[str, Any] | None:
         """Publisher, default spatial coverage and contact derived from the owner organisation,
         looked up once per organisation and graph."""
@@ -454,8 +557,9 @@ class CommunesDCATAP3Profile(RDFProfile):
 
     def _set_publisher(self, subject: URIRef, publisher: dict[str, Any]) -> None:
         """The subject's only dct:publisher (DCAT-AP: at most one) is ``publisher`` (ckanext-dcat's
-        publisher format: uri, name, identifier, type, url, email); whatever ckanext-dcat wrote for its
-        organisation fallback goes, and the agent gets what DCAT-AP 3 asks of it."""
+        publisher format: uri, name, identifier, type, url, email); whatever ckanext-dcat wrote from the
+        stored field (possibly an older owner or an older name) goes, and the agent gets what DCAT-AP 3
+        asks of it."""
         g = self.g
         agent = URIRef(publisher["uri"])
         for old in list(g.objects(subject, DCT.publisher)):
@@ -464,47 +568,35 @@ class CommunesDCATAP3Profile(RDFProfile):
                 if not any(g.subjects(None, old)):
                     self._remove_node(old)
         g.add((subject, DCT.publisher, agent))
-        # The agent's own triples depend only on the publisher dict and on what the graph already
-        # says of the agent (each is written only when missing): once written, writing them again
-        # for the next dataset of the same publisher changes nothing.
-        description = ("publisher", tuple(sorted((key, str(value)) for key, value in publisher.items())))
-        if self._is_described(agent, description, (agent, RDF.type, FOAF.Organization)):
-            self._label_publisher_types(agent)
-            return
+        # Name, SIREN, type and website are the current profile's: set (not added) for every dataset,
+        # since ckanext-dcat writes each dataset's stored copy onto the same agent.
         g.add((agent, RDF.type, FOAF.Agent))
         g.add((agent, RDF.type, FOAF.Organization))
-        if publisher.get("name") and (agent, FOAF.name, None) not in g:
-            g.add((agent, FOAF.name, Literal(publisher["name"])))
+        for predicate, value, kind in (
+            (FOAF.name, publisher.get("name"), Literal),
+            (DCT.identifier, publisher.get("identifier"), Literal),
+            (DCT.type, publisher.get("type"), URIRef),
+            (FOAF.homepage, publisher.get("url"), URIRef),
+        ):
+            if value:
+                g.set((agent, predicate, kind(value)))
+            else:
+                g.remove((agent, predicate, None))
         siren = publisher.get("identifier")
-        if siren and (agent, DCT.identifier, None) not in g:
-            g.add((agent, DCT.identifier, Literal(siren)))
-        if siren and (agent, ADMS.identifier, None) not in g:
+        description = ("publisher-identifier", siren)
+        if siren and not self._is_described(agent, description, (agent, ADMS.identifier, None)):
             # The SIREN as an adms:Identifier too, with the register that issues it.
+            for old in list(g.objects(agent, ADMS.identifier)):
+                g.remove((agent, ADMS.identifier, old))
+                self._remove_node(old)
             identifier = BNode()
             g.add((agent, ADMS.identifier, identifier))
             g.add((identifier, RDF.type, ADMS.Identifier))
             g.add((identifier, SKOS.notation, Literal(siren)))
             g.add((identifier, ADMS.schemaAgency, Literal(SIREN_AGENCY)))
-        if publisher.get("type") and (agent, DCT.type, None) not in g:
-            g.add((agent, DCT.type, URIRef(publisher["type"])))
-        self._label_publisher_types(agent)
-        if publisher.get("url") and (agent, FOAF.homepage, None) not in g:
-            g.add((agent, FOAF.homepage, URIRef(publisher["url"])))
-        # Memoised last: the sentinel rdf:type foaf:Organization was added above.
-        self._mark_described(agent, description)
-
-    def _label_publisher_types(self, agent: URIRef) -> None:
-        """dct:type of an agent is a skos:Concept, which needs a preferred label. Run for every
-        dataset: ckanext-dcat may give the agent another type from a later dataset's record."""
-        for publisher_type in list(self.g.objects(agent, DCT.type)):
-            if str(publisher_type) != uris.PUBLISHER_TYPE_LOCAL_AUTHORITY:
-                continue
-            if self._is_described(publisher_type, "concept", (publisher_type, RDF.type, SKOS.Concept)):
-                continue
-            self.g.add((publisher_type, RDF.type, SKOS.Concept))
-            for lang, label in PUBLISHER_TYPE_LABELS.items():
-                self.g.add((publisher_type, SKOS.prefLabel, Literal(label, lang=lang)))
-            self._mark_described(publisher_type, "concept")
+            self._mark_described(agent, description)
+        if publisher.get("type"):
+            self._describe_concept(publisher["type"])
 
     def _add_location(self, dataset_ref: URIRef, spatial: dict[str, str]) -> None:
         location = URIRef(spatial["uri"])
@@ -512,6 +604,42 @@ class CommunesDCATAP3Profile(RDFProfile):
         self.g.add((location, RDF.type, DCT.Location))
         if spatial.get("text"):
             self.g.add((location, SKOS.prefLabel, Literal(spatial["text"])))
+
+    @staticmethod
+    def _commune_geometry(uri: str) -> Any:
+        code = uris.insee_code_from_spatial_uri(uri)
+        if not code:
+            return None
+        from ckanext.communes.communes.registry import get_commune_geometry
+
+        return get_commune_geometry(code)
+
+    def _complete_locations(self, dataset_ref: URIRef) -> None:
+        """dcat:bbox and dcat:centroid (WKT literals, WGS84) on each location of the dataset: a
+        commune's from the registry's geometry file, else computed from a stored bbox or geometry."""
+        g = self.g
+        for location in list(g.objects(dataset_ref, DCT.spatial)):
+            if isinstance(location, Literal):
+                continue
+            has_bbox = (location, DCAT.bbox, None) in g
+            has_centroid = (location, DCAT.centroid, None) in g
+            if has_bbox and has_centroid:
+                continue
+            geometry = self._commune_geometry(str(location)) if isinstance(location, URIRef) else None
+            if geometry is not None:
+                bbox_value, centroid_value = geometry.bbox_wkt, geometry.centroid_wkt
+            else:
+                source = next(
+                    (str(v) for p in (DCAT.bbox, DCAT.centroid) for v in g.objects(location, p)), None
+                ) or next((str(v) for v in g.objects(location, _LOCN_GEOMETRY) if isinstance(v, Literal)), None)
+                bbox = bbox_of_wkt(source) if source else None
+                if bbox is None:
+                    continue
+                bbox_value, centroid_value = bbox_wkt(bbox), centre_wkt(bbox)
+            if not has_bbox:
+                g.add((location, DCAT.bbox, Literal(bbox_value, datatype=GSP.wktLiteral)))
+            if not has_centroid:
+                g.add((location, DCAT.centroid, Literal(centroid_value, datatype=GSP.wktLiteral)))
 
     def _replace_object(self, subject: Node, predicate: URIRef, new: Node) -> None:
         self.g.remove((subject, predicate, None))
@@ -532,52 +660,197 @@ class CommunesDCATAP3Profile(RDFProfile):
         uri = self._replace_term(subject, DCT.language, value, "language")
         if uri:
             self.g.add((URIRef(uri), RDF.type, DCT.LinguisticSystem))
+            self._describe_concept(uri, "language")
 
     def _replace_access_rights(self, subject: Node, value: str) -> None:
         uri = _term_uri("access-right", value)
-        if uri is None or uri == value:
+        if uri is None:
             return
         for old in list(self.g.objects(subject, DCT.accessRights)):
-            self.g.remove((subject, DCT.accessRights, old))
-            if isinstance(old, BNode):
-                self._remove_node(old)
+            if str(old) != uri:
+                self.g.remove((subject, DCT.accessRights, old))
+                if isinstance(old, BNode):
+                    self._remove_node(old)
         self.g.add((subject, DCT.accessRights, URIRef(uri)))
         self.g.add((URIRef(uri), RDF.type, DCT.RightsStatement))
+        self._describe_concept(uri, "access-right")
 
-    def _describe_theme(self, uri: str) -> None:
-        node = URIRef(uri)
-        if self._is_described(node, "theme", (node, RDF.type, SKOS.Concept)):
+    def _describe_scheme(self, scheme_uri: str) -> None:
+        node = URIRef(scheme_uri)
+        if self._is_described(node, "scheme", (node, RDF.type, SKOS.ConceptScheme)):
             return
-        term = _vocabulary("data-theme").by_uri(uri)
-        self.g.add((node, RDF.type, SKOS.Concept))
-        if term is not None:
-            for lang in ("fr", "en"):
-                label = getattr(term, f"label_{lang}")
+        self.g.add((node, RDF.type, SKOS.ConceptScheme))
+        scheme = concepts.scheme(scheme_uri)
+        if scheme is not None and (node, DCT.title, None) not in self.g:
+            for lang, label in (("fr", scheme.label_fr), ("en", scheme.label_en)):
                 if label:
-                    self.g.add((node, SKOS.prefLabel, Literal(label, lang=lang)))
-        self._mark_described(node, "theme")
+                    self.g.add((node, DCT.title, Literal(label, lang=lang)))
+        self._mark_described(node, "scheme")
 
-    def _set_licence(self, subject: Node, uri: str, licence_id: str | None) -> None:
-        g = self.g
+    def _describe_concept(self, uri: str, vocabulary: str | None = None) -> None:
+        """skos:Concept, skos:inScheme and French/English skos:prefLabel of a vocabulary concept, once
+        per graph (nothing for a URI the vocabulary does not know)."""
         node = URIRef(uri)
+        if self._is_described(node, "concept", (node, RDF.type, SKOS.Concept)):
+            return
+        concept = concepts.concept(uri, vocabulary)
+        if concept is None:
+            return
+        self.g.add((node, RDF.type, SKOS.Concept))
+        self.g.add((node, SKOS.inScheme, URIRef(concept.scheme)))
+        for lang, label in (("fr", concept.label_fr), ("en", concept.label_en)):
+            if label:
+                labels = self.g.objects(node, SKOS.prefLabel)
+                if not any(isinstance(old, Literal) and old.language == lang for old in labels):
+                    self.g.add((node, SKOS.prefLabel, Literal(label, lang=lang)))
+        self._describe_scheme(concept.scheme)
+        self._mark_described(node, "concept")
+
+    def _licence_node(self, value: str) -> tuple[LicenceNode, Node] | None:
+        """The licence node of a stored value, once per value and graph."""
+        cache = self._memo.licence_nodes
+        if value not in cache:
+            description = licence_node(value)
+            cache[value] = (
+                (description, URIRef(description.uri) if description.uri else BNode())
+                if description is not None
+                else None
+            )
+        return cache[value]
+
+    def _set_licence(self, subject: Node, value: str) -> None:
+        """``subject`` dct:license the node of the stored licence ``value`` (DCAT-AP: at most one)."""
+        found = self._licence_node(value)
+        if found is None:
+            return
+        description, node = found
+        g = self.g
         for old in list(g.objects(subject, DCT.license)):
             if old != node:
                 g.remove((subject, DCT.license, old))
                 if isinstance(old, Literal) or not any(g.subjects(DCT.license, old)):
                     self._remove_node(old)
         g.add((subject, DCT.license, node))
-        # ckanext-dcat types every distribution licence "UnknownIPR", for each dataset: false for the
-        # licences we know, so removed every time.
-        g.remove((node, DCT.type, URIRef(uris.LICENCE_TYPE_UNKNOWN)))
-        description = ("licence", licence_id)
-        if self._is_described(node, description, (node, RDF.type, DCT.LicenseDocument)):
+        # ckanext-dcat types every distribution licence "UnknownIPR", for each dataset: our own type
+        # (if any) is the one that stays.
+        for old_type in list(g.objects(node, DCT.type)):
+            if str(old_type) != description.licence_type:
+                g.remove((node, DCT.type, old_type))
+        if self._is_described(node, "licence", (node, RDF.type, DCT.LicenseDocument)):
             return
         g.add((node, RDF.type, DCT.LicenseDocument))
-        title = licence_title(licence_id) if licence_id and not licence_id.startswith("http") else None
-        if title and (node, DCT.title, None) not in g:
+        if description.title_fr:
             # ckanext-dcat's parser matches licences on their title when the URI is unknown to it.
-            g.add((node, DCT.title, Literal(title)))
-        self._mark_described(node, description)
+            g.set((node, DCT.title, Literal(description.title_fr, lang="fr")))
+        g.set((node, RDFS.label, Literal(description.label)))
+        if description.see_also:
+            g.add((node, RDFS.seeAlso, URIRef(description.see_also)))
+        comments = licences_comments(description.is_open)
+        g.remove((node, RDFS.comment, None))
+        for lang, text in comments.items():
+            g.add((node, RDFS.comment, Literal(text, lang=lang)))
+        if description.licence_type:
+            g.add((node, DCT.type, URIRef(description.licence_type)))
+            self._describe_concept(description.licence_type)
+        if description.eu:
+            self._describe_concept(str(node), "licence")
+        self._mark_described(node, "licence")
+
+    def _add_access_service(
+        self, distribution: URIRef, dataset_ref: URIRef, resource_dict: dict[str, Any], file_type: str
+    ) -> None:
+        """A service distribution (WMS, WFS...) is accessed through a dcat:DataService: its endpoint
+        (the URL without its query), its GetCapabilities document, the standard it conforms to."""
+        kind = service_kind(file_type)
+        url = resource_dict.get("access_url") or resource_dict.get("url") or ""
+        if kind is None or not url or (distribution, DCAT.accessService, None) in self.g:
+            return
+        g = self.g
+        service = URIRef(f"{distribution}/service")
+        g.add((distribution, DCAT.accessService, service))
+        g.add((service, RDF.type, DCAT.DataService))
+        title = resource_dict.get("name") or kind.standard_title or file_type
+        g.add((service, DCT.title, Literal(title)))
+        g.add((service, DCAT.endpointURL, URIRef(url.split("?", 1)[0])))
+        if "request=getcapabilities" in url.lower():
+            g.add((service, DCAT.endpointDescription, URIRef(url)))
+        g.add((service, DCAT.servesDataset, dataset_ref))
+        if kind.standard:
+            standard = URIRef(kind.standard)
+            g.add((service, DCT.conformsTo, standard))
+            g.add((standard, RDF.type, DCT.Standard))
+            if kind.standard_title:
+                g.set((standard, DCT.title, Literal(kind.standard_title)))
+
+    def _fix_checksum(self, distribution: URIRef, resource_dict: dict[str, Any]) -> None:
+        """spdx:checksum as DCAT-AP 3 wants it (lower-case hexadecimal digest, an SPDX algorithm URI);
+        a hash that cannot be stated so is left out."""
+        g = self.g
+        for checksum in list(g.objects(distribution, SPDX.checksum)):
+            g.remove((distribution, SPDX.checksum, checksum))
+            self._remove_node(checksum)
+        digest = str(resource_dict.get("hash") or "").strip().lower()
+        if not digest or not set(digest) <= _HEX:
+            return
+        algorithm = checksum_algorithm_uri(resource_dict.get("hash_algorithm"), digest)
+        if algorithm is None:
+            return
+        checksum = BNode()
+        g.add((distribution, SPDX.checksum, checksum))
+        g.add((checksum, RDF.type, SPDX.Checksum))
+        g.add((checksum, SPDX.checksumValue, Literal(digest, datatype=XSD.hexBinary)))
+        g.add((checksum, SPDX.algorithm, URIRef(algorithm)))
+        g.add((URIRef(algorithm), RDF.type, SPDX.ChecksumAlgorithm))
+
+    @staticmethod
+    def _single_scdl_schema(dataset_dict: dict[str, Any]) -> str | None:
+        """The dataset's SCDL schema (schema.data.gouv.fr URL) when it declares exactly one."""
+        vocabulary = _vocabulary("scdl-schema")
+        schemas = {term.uri for term in (vocabulary.lookup(str(v)) for v in as_list(dataset_dict.get("conforms_to"))) if term}
+        return next(iter(schemas)) if len(schemas) == 1 else None
+
+    def _set_conforms_to(
+        self, distribution: URIRef, resource_dict: dict[str, Any], file_type: str | None, schema: str | None
+    ) -> None:
+        """The resource's dct:conformsTo with SCDL schemas as schema.data.gouv.fr publishes their URL;
+        a tabular resource without any gets the dataset's single SCDL schema."""
+        g = self.g
+        vocabulary = _vocabulary("scdl-schema")
+        values = [str(v) for v in as_list(resource_dict.get("conforms_to")) if v]
+        if not values and schema and file_type in TABULAR_FILE_TYPES:
+            values = [schema]
+        for value in values:
+            term = vocabulary.lookup(value)
+            uri = term.uri if term is not None else value
+            if uri != value:
+                for old in (URIRef(value), Literal(value)):
+                    g.remove((distribution, DCT.conformsTo, old))
+            node = URIRef(uri) if uri.startswith(("http://", "https://")) else None
+            if node is None:
+                continue
+            g.add((distribution, DCT.conformsTo, node))
+            g.add((node, RDF.type, DCT.Standard))
+            if term is not None and (node, DCT.title, None) not in g:
+                g.add((node, DCT.title, Literal(term.label_fr, lang="fr")))
 
 
-__all__ = ["CommunesDCATAP3Profile", "publisher_for_commune", "publisher_for_org", "site_publisher"]
+_LOCN_GEOMETRY = URIRef("http://www.w3.org/ns/locn#geometry")
+
+
+def licences_comments(is_open: bool | None) -> dict[str, str]:
+    from ckanext.communes.dcat import licences
+
+    if is_open is None:
+        return licences.UNKNOWN_COMMENTS
+    return licences.OPEN_COMMENTS if is_open else licences.NOT_OPEN_COMMENTS
+
+
+__all__ = [
+    "CommunesDCATAP3Profile",
+    "catalogue_licence_id",
+    "licence_id_for",
+    "licence_uri",
+    "publisher_for_commune",
+    "publisher_for_org",
+    "site_publisher",
+]

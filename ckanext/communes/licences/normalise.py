@@ -1,8 +1,10 @@
 """normalize_licence: what sources write -> a registry licence, or nothing.
 
 Sources write licence ids (CKAN: cc-by, odc-odbl...; data.gouv.fr: lov2, fr-lo...), SPDX ids,
-titles in any case (Opendatasoft labels such as "Licence Ouverte v2.0 (Etalab)"), and URLs
-with or without scheme, www. or trailing slash. Matching is exact after a canonical spelling
+titles in any case (Opendatasoft labels such as "Licence Ouverte v2.0 (Etalab)"), URLs
+with or without scheme, www. or trailing slash, and EU licence NAL URIs
+(``http://publications.europa.eu/resource/authority/licence/ETALAB_2_0``: what DCAT-AP
+catalogues, ours included, put behind dct:license). Matching is exact after a canonical spelling
 (case, accents, spacing, typographic dashes; for URLs scheme, www., trailing slash, fragment):
 no edit distance, because a near miss is how udata turned "Licence Etalab" into the wrong
 licence (udata #2618). A value that designates several licences, or none, matches nothing.
@@ -19,11 +21,14 @@ from typing import Literal
 
 from ckanext.communes.licences.registry import Licence, all_licences, get_licence
 
-MatchedBy = Literal["id", "spdx", "udata_id", "url", "alternate_url", "title", "alternate_title"]
+MatchedBy = Literal["id", "spdx", "udata_id", "eu_uri", "url", "alternate_url", "title", "alternate_title"]
 
-# Indices in priority order: a value is looked up in each until one answers.
-MATCH_ORDER: tuple[MatchedBy, ...] = ("id", "spdx", "udata_id", "url", "alternate_url", "title", "alternate_title")
-URL_KINDS = frozenset({"url", "alternate_url"})
+# Indices in priority order: a value is looked up in each until one answers. An EU NAL URI is
+# an identifier (one concept, one licence), so it comes before the looser URL and title indices.
+MATCH_ORDER: tuple[MatchedBy, ...] = (
+    "id", "spdx", "udata_id", "eu_uri", "url", "alternate_url", "title", "alternate_title",
+)
+URL_KINDS = frozenset({"eu_uri", "url", "alternate_url"})
 
 _TYPOGRAPHY = str.maketrans({"–": "-", "—": "-", "‐": "-", "’": "'", "‘": "'", "\u00a0": " "})
 _URL_LIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.|[^\s/]+\.[a-z]{2,}(?:/|$))", re.IGNORECASE)
@@ -81,11 +86,13 @@ def _indices() -> dict[MatchedBy, dict[str, frozenset[str]]]:
         add("id", licence.id, licence.id)
         add("spdx", licence.spdx, licence.id)
         add("udata_id", licence.udata_id, licence.id)
+        add("eu_uri", licence.eu_uri, licence.id)
         add("url", licence.url, licence.id)
         for url in licence.alternate_urls:
             add("alternate_url", url, licence.id)
         add("title", licence.title, licence.id)
-        for title in licence.alternate_titles:
+        # data.gouv.fr's title is what its exports and udata harvests write.
+        for title in (*licence.alternate_titles, licence.udata_title):
             add("alternate_title", title, licence.id)
     return {kind: {k: frozenset(v) for k, v in index.items()} for kind, index in indices.items()}
 

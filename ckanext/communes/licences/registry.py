@@ -4,10 +4,13 @@ data/licences.json (the list CKAN loads through ``licenses_group_url``) is gener
 ``python -m ckanext.communes.licences.registry`` rewrites it, and a test fails when the two
 disagree.
 
-CSV columns (those of the reference seed): id, title (French), spdx, url, alternate_urls,
-alternate_titles (multi-valued, separated by " | "), eu_licence_uri, udata_id, domain
-(data|software), open (yes|no), crpa_d323_2_1 (yes = listed by CRPA art. D323-2-1,
-superseded = replaced by a listed licence, no = not listed).
+CSV columns: those of the reference seed, id, title (French), spdx, url, alternate_urls,
+alternate_titles (multi-valued, separated by " | "), eu_licence_uri (the EU licence NAL URI,
+empty only where the NAL has no concept for the licence), udata_id, domain (data|software),
+open (yes|no), crpa_d323_2_1 (yes = listed by CRPA art. D323-2-1, superseded = replaced by a
+listed licence, no = not listed); plus udata_title, the exact title data.gouv.fr gives its
+licence ``udata_id`` (empty when data.gouv.fr has no such licence), so that what we send
+data.gouv.fr reads as its own licence.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ class Licence:
     url: str  # canonical URL ("" when the licence has none, e.g. the Métropole's own licences)
     alternate_urls: tuple[str, ...]
     alternate_titles: tuple[str, ...]
-    eu_uri: str  # EU licence NAL URI, "" when the NAL has no entry (Licence Ouverte has none)
+    eu_uri: str  # EU licence NAL URI, "" when the NAL has no concept (e.g. Licence Ouverte 1.0, CeCILL-B)
     udata_id: str
+    udata_title: str  # data.gouv.fr's exact title for udata_id, "" when it has none
     domain: str  # "data" | "software"
     is_open: bool
     legal_status: LegalStatus  # with respect to CRPA art. D323-2-1
@@ -67,6 +71,7 @@ def _licence_from_row(row: dict[str, str]) -> Licence:
         alternate_titles=_split(row.get("alternate_titles")),
         eu_uri=(row.get("eu_licence_uri") or "").strip(),
         udata_id=(row.get("udata_id") or "").strip(),
+        udata_title=(row.get("udata_title") or "").strip(),
         domain=(row.get("domain") or "data").strip(),
         is_open=(row.get("open") or "").strip().lower() == "yes",
         legal_status=LEGAL_STATUS_FROM_CSV[legal],
@@ -122,6 +127,7 @@ def ckan_licence_dict(licence: Licence) -> dict[str, Any]:
         "is_generic": licence.id.startswith("other-") or licence.id == NOT_SPECIFIED_ID,
         "spdx": licence.spdx,
         "eu_licence_uri": licence.eu_uri,
+        "udata_title": licence.udata_title,
         "legal_status": licence.legal_status,
     }
 

@@ -3,7 +3,12 @@ access rights, languages) and the SCDL schemas of schema.data.gouv.fr.
 
 Each vocabulary is a CSV file in ``data/`` with at least the columns ``code, uri, label_fr,
 label_en``; any other column lands in ``Term.extra``. Columns holding several values
-(``aliases``, ``media_types``, ``extensions``) separate them with `` | ``.
+(``aliases``, ``media_types``, ``extensions``, ``udata_id``) separate them with `` | ``:
+``udata_id`` holds several ids where udata is finer than the EU NAL (udata's
+``threeTimesADay`` has no EU code, so it maps to OTHER rather than to an invented URI).
+
+Every EU URI of these files is a member of its official NAL (checked by
+tests/vocabularies/test_eu_nal.py against the NAL files in tests/data/eu-nal/).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 
@@ -155,6 +160,18 @@ def _file_type_indices() -> tuple[dict[str, Term], dict[str, Term]]:
     return by_extension, by_media_type
 
 
+# RFC 3986 appendix B: matches every string, so a malformed URL (urlsplit raises ValueError on
+# "http://[x/a.csv", an unclosed IPv6 bracket) still yields a path and a query to guess from.
+_URI_PARTS = re.compile(r"^(?:[^:/?#]+:)?(?://[^/?#]*)?(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?")
+
+
+def _path_and_query(url: str) -> tuple[str, str]:
+    match = _URI_PARTS.match(url.strip())
+    if match is None:  # cannot happen (every part is optional), but never raise here
+        return "", ""
+    return match.group("path") or "", match.group("query") or ""
+
+
 # OGC service names as they appear in `service=` query parameters.
 OGC_SERVICES = {"wms": "WMS_SRVC", "wfs": "WFS_SRVC", "wmts": "WMTS_SRVC", "wcs": "WCS_SRVC"}
 
@@ -162,10 +179,10 @@ OGC_SERVICES = {"wms": "WMS_SRVC", "wfs": "WFS_SRVC", "wmts": "WMTS_SRVC", "wcs"
 def _guess_from_url(url: str) -> Term | None:
     vocabulary = get_vocabulary("file-type")
     by_extension, _ = _file_type_indices()
-    parts = urlsplit(url.strip())
-    path = parts.path.lower()
+    raw_path, raw_query = _path_and_query(url)
+    path = raw_path.lower()
     # OGC services: ?SERVICE=WMS&REQUEST=GetCapabilities, or a path ending in /wms, /wfs...
-    query = {k.lower(): v for k, v in parse_qs(parts.query).items()}
+    query = {k.lower(): v for k, v in parse_qs(raw_query).items()}
     service = (query.get("service") or [""])[0].lower()
     last_segment = path.rstrip("/").rsplit("/", 1)[-1]
     if service in OGC_SERVICES:
@@ -189,7 +206,14 @@ def _guess_from_url(url: str) -> Term | None:
 
 def guess_file_type(url: str | None = None, media_type: str | None = None) -> Term | None:
     """The EU file type of a resource from its URL (extension, OGC service, Opendatasoft export
-    path) or, failing that, its media type (parameters ignored, generic ones skipped)."""
+    path) or, failing that, its media type (parameters ignored, generic ones skipped).
+
+    Never raises: resource URLs are whatever a publisher or a harvested source typed, and a
+    malformed one must leave the format unknown, not fail the save (it used to give HTTP 500)."""
+    if not isinstance(url, str):
+        url = None
+    if not isinstance(media_type, str):
+        media_type = None
     if url:
         term = _guess_from_url(url)
         if term:

@@ -93,8 +93,8 @@ def test_unknown_format_is_not_found(app, bron):
     assert app.get("/communes/69029/catalog.csv").status_code == 404
 
 
-def test_bad_page_is_a_conflict_like_ckanext_dcat(app, bron):
-    assert app.get("/communes/69029/catalog.ttl?page=0").status_code == 409
+def test_bad_page_is_a_client_error(app, bron):
+    assert app.get("/communes/69029/catalog.ttl?page=0").status_code == 400
 
 
 def test_former_code_redirects_permanently_to_the_current_code(app, make_org):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 import rdflib
 from rdflib import Literal, URIRef
-from rdflib.namespace import DCTERMS, FOAF, RDF, SKOS
+from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SKOS
 
 from ckanext.communes import uris
 from ckanext.communes.tests.dcat.conftest import (
     PROFILES,
+    WFS,
+    WFS_URL,
     create_dataset,
     dataset_graph,
     full_fields,
@@ -25,6 +27,7 @@ DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
 ADMS = rdflib.Namespace("http://www.w3.org/ns/adms#")
 VCARD = rdflib.Namespace("http://www.w3.org/2006/vcard/ns#")
 ETALAB = URIRef("https://www.etalab.gouv.fr/licence-ouverte-open-licence")
+ETALAB_EU = URIRef(f"{EU}/licence/ETALAB_2_0")
 ODBL_EU = URIRef(f"{EU}/licence/ODC_BL")
 BRON_AGENT = URIRef("http://test.ckan.net/communes/69029")
 
@@ -33,19 +36,20 @@ def distributions(graph: rdflib.Graph) -> dict[str, URIRef]:
     return {str(graph.value(d, DCAT.accessURL)): d for d in graph.subjects(RDF.type, DCAT.Distribution)}
 
 
-def test_licence_uris_are_on_every_distribution_and_on_the_dataset(app, sysadmin, bron):
+def test_licences_are_eu_uris_on_every_distribution_and_not_on_the_dataset(app, sysadmin, bron):
     dataset = create_dataset(sysadmin, **full_fields(bron))
     graph = dataset_graph(app, dataset["id"])
     dataset_ref = next(graph.subjects(RDF.type, DCAT.Dataset))
-    assert list(graph.objects(dataset_ref, DCTERMS.license)) == [ETALAB]
+    assert list(graph.objects(dataset_ref, DCTERMS.license)) == []
     by_url = distributions(graph)
-    # Inherited licence (no EU NAL entry for Licence Ouverte: canonical URL) and an explicit one (EU URI).
-    assert list(graph.objects(by_url["https://data.ville-bron.fr/equipements.csv"], DCTERMS.license)) == [ETALAB]
+    # Inherited licence (Licence Ouverte 2.0: its EU URI) and an explicit one (ODbL).
+    assert list(graph.objects(by_url["https://data.ville-bron.fr/equipements.csv"], DCTERMS.license)) == [ETALAB_EU]
     assert list(graph.objects(by_url["https://data.ville-bron.fr/equipements.geojson"], DCTERMS.license)) == [
         ODBL_EU
     ]
     assert (ODBL_EU, RDF.type, DCTERMS.LicenseDocument) in graph
-    assert (ETALAB, DCTERMS.type, URIRef(uris.LICENCE_TYPE_UNKNOWN)) not in graph
+    assert (ETALAB_EU, DCTERMS.type, URIRef(uris.LICENCE_TYPE_UNKNOWN)) not in graph
+    assert (ETALAB_EU, RDFS.seeAlso, ETALAB) in graph
 
 
 def test_formats_are_eu_file_types_and_media_types_iana_uris(app, sysadmin, bron):
@@ -57,6 +61,8 @@ def test_formats_are_eu_file_types_and_media_types_iana_uris(app, sysadmin, bron
         "https://data.ville-bron.fr/budget.json": URIRef(f"{EU}/file-type/JSON"),
         "https://data.ville-bron.fr/budget.xlsx": URIRef(f"{EU}/file-type/XLSX"),
         "https://data.ville-bron.fr/budget.pdf": URIRef(f"{EU}/file-type/PDF"),
+        WFS_URL: URIRef(WFS),
+        "https://data.grandlyon.com/budget-detail.csv": URIRef(CSV),
     }
     for media_type in graph.objects(None, DCAT.mediaType):
         assert isinstance(media_type, URIRef) and str(media_type).startswith(uris.IANA_MEDIA_TYPES_PREFIX)

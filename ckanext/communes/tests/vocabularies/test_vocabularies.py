@@ -1,10 +1,13 @@
 """The vocabulary loader: every vocabulary loads from the package, lookups are exact and
-tolerant of case and URI spelling, and file types are guessed from URLs and media types."""
+tolerant of case and URI spelling, and file types are guessed from URLs and media types, never
+failing on a malformed URL. (That the URIs exist in the EU NALs: test_eu_nal.py.)"""
 
 from __future__ import annotations
 
 import pytest
+from ckan.tests import factories
 
+from ckanext.communes.tests.shared import BRON
 from ckanext.communes.vocabularies import VOCABULARY_FILES, get_vocabulary, guess_file_type
 from ckanext.communes.vocabularies import helpers as vocabulary_helpers
 
@@ -37,8 +40,7 @@ def test_eu_vocabulary_uris_end_with_their_code(name):
         assert term.uri == EXPECTED_URI_PREFIX[name] + term.code
 
 
-def test_get_vocabulary_is_cached_and_rejects_unknown_names():
-    assert get_vocabulary("frequency") is get_vocabulary("frequency")
+def test_get_vocabulary_rejects_unknown_names():
     with pytest.raises(KeyError):
         get_vocabulary("colours")
 
@@ -62,6 +64,7 @@ def test_required_terms_are_present():
         ("frequency", "Mensuelle", "MONTHLY"),  # French label
         ("frequency", "semiannual", "ANNUAL_2"),  # udata id
         ("frequency", "punctual", "AS_NEEDED"),  # udata id
+        ("frequency", "threeTimesADay", "OTHER"),  # udata id with no EU code (no DAILY_3 in the NAL)
         ("data-theme", "Environnement", "ENVI"),
         ("data-theme", "regions and cities", "REGI"),
         ("language", "fr", "FRA"),
@@ -70,6 +73,9 @@ def test_required_terms_are_present():
         ("file-type", "Shapefile", "SHP"),
         ("file-type", "geopackage", "GPKG"),
         ("file-type", "xlsx", "XLSX"),
+        ("file-type", "Esri REST", "REST"),
+        ("file-type", "arcgis rest", "REST"),
+        ("file-type", "arcgis mapserver", "MAP_SRVC"),
         ("access-right", "Restreint", "RESTRICTED"),
         ("scdl-schema", "scdl/deliberations", "scdl/deliberations"),
         ("scdl-schema", "https://schema.data.gouv.fr/scdl/deliberations", "scdl/deliberations"),
@@ -80,9 +86,25 @@ def test_lookup_finds_terms_by_uri_code_label_alias_and_udata_id(name, value, co
     assert term is not None and term.code == code
 
 
-@pytest.mark.parametrize("value", ["", "   ", "mensuel-ish", "http://example.org/frequency/MONTHLY", "MONTHL"])
-def test_lookup_returns_none_for_unknown_or_partial_values(value):
-    assert get_vocabulary("frequency").lookup(value) is None
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("frequency", ""),
+        ("frequency", "   "),
+        ("frequency", "mensuel-ish"),
+        ("frequency", "http://example.org/frequency/MONTHLY"),
+        ("frequency", "MONTHL"),
+        ("frequency", EU + "frequency/DAILY_3"),  # not in the EU NAL: never stored
+        ("frequency", "DAILY_3"),
+        ("file-type", "http://[x/a.csv"),
+        # The NAL's REST is Esri's REST: a generic API is no file type of the NAL.
+        ("file-type", "API"),
+        ("file-type", "API REST"),
+        ("file-type", "REST API"),
+    ],
+)
+def test_lookup_returns_none_for_unknown_or_partial_values(name, value):
+    assert get_vocabulary(name).lookup(value) is None
 
 
 def test_by_uri_matches_only_uris():
@@ -136,6 +158,10 @@ def test_choices_helper_reads_the_vocabulary_name_from_the_scheming_field():
         ("https://x.opendatasoft.com/api/explore/v2.1/catalog/datasets/arbres/exports/shp", None, "SHP"),
         ("https://example.org/download?id=42", "text/csv; charset=utf-8", "CSV"),
         ("https://example.org/download.php", "application/vnd.ms-excel", "XLS"),
+        # Malformed URLs (urllib's urlsplit raises "Invalid IPv6 URL"): the path still tells.
+        ("http://[x/a.csv", None, "CSV"),
+        ("https://[::1/geoserver/ows?SERVICE=WFS&REQUEST=GetCapabilities", None, "WFS_SRVC"),
+        ("http://[x/download", "text/csv", "CSV"),
         (None, "application/geo+json", "GEOJSON"),
         (None, "image/tiff; application=geotiff", "GEOTIFF"),
         (None, "image/tiff", "TIFF"),
@@ -155,7 +181,31 @@ def test_guess_file_type_from_url_or_media_type(url, media_type, code):
         ("https://example.org/download?id=42", None),
         ("https://example.org/download", "application/octet-stream"),
         ("https://example.org/file.unknownext", "application/x-something"),
+        ("http://[x/a", None),
+        ("http://[", "application/octet-stream"),
+        ("http://exa mple.org/%zz?%%&=", None),
     ],
 )
 def test_guess_file_type_returns_none_without_a_clue(url, media_type):
     assert guess_file_type(url, media_type) is None
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_a_resource_with_a_malformed_url_and_no_format_is_an_answer_not_a_server_error(app):
+    """It used to be HTTP 500: the format validator guessed the type with urlsplit, which raises.
+    Whether the schema accepts such a URL is the URL validator's business; the format validator
+    must not fail on it (validators of different fields all run)."""
+    sysadmin = factories.SysadminWithToken()
+    org = factories.Organization(user=sysadmin, **BRON)
+    response = app.post("/api/3/action/package_create", headers={"Authorization": sysadmin["token"]}, json={
+        "name": "url-malformee", "title": "URL malformée", "notes": "Une ressource à l'URL malformée.",
+        "owner_org": org["id"], "theme": ["ENVI"],
+        "resources": [{"url": "http://[x/a.csv"}, {"url": "http://[x/telechargement"}],
+    })
+    assert response.status_code in (200, 409), response.body
+    if response.status_code == 200:
+        assert [r["format"] for r in response.json["result"]["resources"]] == [EU + "file-type/CSV", ""]
+    else:  # refused: for the URL only, never for the format
+        error = response.json["error"]
+        assert set(error) == {"resources", "__type"}, error
+        assert all(set(resource_errors) <= {"url"} for resource_errors in error["resources"]), error
