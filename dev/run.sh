@@ -8,7 +8,20 @@ INI="${1:-$ROOT/.dev/ckan.ini}"
 CKAN="$VENV/bin/ckan -c $INI"
 cd "$ROOT"
 
-stop() { bash "$ROOT/dev/stack.sh" down; }
+WORKER_PIDS=()
+stop_workers() {
+  # Only the processes started below, by pid: TERM lets a worker finish its message, KILL after 15 s.
+  local pid
+  for pid in "${WORKER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 30); do
+    local alive=0
+    for pid in "${WORKER_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.5
+  done
+  for pid in "${WORKER_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+stop() { stop_workers; bash "$ROOT/dev/stack.sh" down; }
 trap stop EXIT
 trap 'exit 130' INT TERM   # Ctrl-C: leave through the EXIT trap, which stops the services
 
@@ -31,6 +44,19 @@ quiet $CKAN sysadmin add "$ADMIN_NAME"
 if $CKAN communes seed --help >/dev/null 2>&1; then
   echo "[run] seeding the Métropole and its communes"
   $CKAN communes seed 2>>"$LOG"
+fi
+
+# Harvest workers (gather, fetch) and the periodic `harvest_jobs_run`, as docker/ runs them.
+if $CKAN communes harvest --help >/dev/null 2>&1; then
+  echo "[run] starting the harvest workers (logs in .dev/run/harvest-*.log)"
+  for cmd in gather-worker fetch-worker "run-periodic --every ${HARVEST_RUN_INTERVAL:-60}"; do
+    log="$ROOT/.dev/run/harvest-${cmd%% *}.log"
+    # shellcheck disable=SC2086  # $cmd holds the subcommand and its options
+    $CKAN communes harvest $cmd >>"$log" 2>&1 &
+    WORKER_PIDS+=("$!")
+  done
+else
+  echo "[run] no \`ckan communes harvest\` command: harvest workers not started" >&2
 fi
 
 echo

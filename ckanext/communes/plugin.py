@@ -18,6 +18,12 @@ from ckanext.communes.communes import helpers as commune_helpers
 from ckanext.communes.communes import validators as commune_validators
 from ckanext.communes.communes import views as commune_views
 from ckanext.communes.dcat import views as dcat_views
+from ckanext.communes.harvesters import actions as harvest_actions
+from ckanext.communes.harvesters import auth as harvest_auth
+from ckanext.communes.harvesters import operators as harvest_operators
+from ckanext.communes.harvesters import protection as harvest_protection
+from ckanext.communes.harvesters import views as harvest_views
+from ckanext.communes.harvesters import visibility as harvest_visibility
 from ckanext.communes.licences import helpers as licence_helpers
 from ckanext.communes.licences import validators as licence_validators
 from ckanext.communes.licences import views as licence_views
@@ -52,11 +58,16 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # IActions
     def get_actions(self) -> dict[str, Any]:
-        return {**commune_actions.get_actions(), **owner_sync.get_actions()}
+        # harvest_actions chains some names another concern chains too (package_update): merged there.
+        return harvest_actions.merge_actions({
+            **commune_actions.get_actions(), **owner_sync.get_actions(), **harvest_operators.get_actions(),
+            **harvest_protection.get_actions()})
 
     # IAuthFunctions
     def get_auth_functions(self) -> dict[str, Any]:
-        return {**commune_auth.get_auth_functions(), **schema_auth.get_auth_functions()}
+        return harvest_auth.merge_auth_functions({
+            **commune_auth.get_auth_functions(), **schema_auth.get_auth_functions(),
+            **harvest_operators.get_auth_functions()})
 
     # IValidators
     def get_validators(self) -> dict[str, Any]:
@@ -73,6 +84,9 @@ class CommunesPlugin(p.SingletonPlugin):
             **schema_helpers.get_helpers(),
             **licence_helpers.get_helpers(),
             **vocabulary_helpers.get_helpers(),
+            **harvest_protection.get_helpers(),
+            **harvest_views.get_helpers(),
+            **harvest_auth.get_helpers(),
         }
 
     # IClick
@@ -81,11 +95,15 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # IBlueprint
     def get_blueprint(self) -> list[Any]:
-        return commune_views.get_blueprints() + dcat_views.get_blueprints() + licence_views.get_blueprints()
+        return (commune_views.get_blueprints() + dcat_views.get_blueprints() + licence_views.get_blueprints()
+                + harvest_views.get_blueprints())
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
         return indexing.before_dataset_index(pkg_dict)
+
+    def before_dataset_search(self, search_params: dict[str, Any]) -> dict[str, Any]:
+        return harvest_visibility.restrict_harvest_sources(search_params)
 
     def after_dataset_search(self, search_results: dict[str, Any], search_params: dict[str, Any]) -> dict[str, Any]:
         return indexing.after_dataset_search(search_results, search_params)

@@ -52,4 +52,7 @@ def conventions(days: int) -> None:
 
 
 def get_commands() -> list[click.Command]:
+    from ckanext.communes.harvesters.cli import harvest
+
+    communes.add_command(harvest)
     return [communes]

@@ -108,9 +108,12 @@ def schedule_organisation_sync(org_id: str) -> str:
 
 @tk.chained_action
 def package_owner_org_update(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    result = next_action(context, data_dict)
     package = model.Package.get(str(data_dict.get("id") or ""))
-    if package is not None and not context.get("defer_commit"):
+    owner_before = package.owner_org if package is not None else None
+    result = next_action(context, data_dict)
+    # package_create and package_update call this action too, with the owner they just saved: nothing
+    # moved then, and the dataset is being indexed by them anyway.
+    if package is not None and package.owner_org != owner_before and not context.get("defer_commit"):
         sync_datasets([package.id])
     return result
 

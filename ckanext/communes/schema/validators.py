@@ -124,7 +124,9 @@ def communes_vocabulary_list(field: dict[str, Any], schema: dict[str, Any]) -> V
             if defaults:
                 data[key] = json.dumps(defaults)
                 return
-            if required:
+            # A harvested dataset whose themes map to no EU theme keeps them in harvest_unmapped: it is
+            # saved without theme (the quality score says so) rather than lost or given an invented one.
+            if required and not is_harvest(context):
                 errors[key].append(_required_message(vocabulary))
                 raise StopOnError
             _stop_ignoring(key, data)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 # Plugins whose tables live in their own migrations: CKAN's reset_db only rebuilds core tables.
-PLUGINS_WITH_MIGRATIONS = ("activity", "harvest")
+PLUGINS_WITH_MIGRATIONS = ("activity", "harvest", "communes")
 
 
 @pytest.fixture(autouse=True)

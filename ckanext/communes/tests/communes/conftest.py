@@ -84,7 +84,9 @@ def world(tmp_path_factory) -> People:
     try:
         factories.fake.unique.clear()
         helpers.reset_db()
-        for plugin in ("activity", "harvest"):
+        from ckanext.communes.tests.conftest import PLUGINS_WITH_MIGRATIONS
+
+        for plugin in PLUGINS_WITH_MIGRATIONS:
             _run_migrations(plugin, "head", True)
         search.clear_all()
         seeding.seed(path=str(write_communes_csv(tmp_path_factory.mktemp("communes") / "few.csv", FEW)))

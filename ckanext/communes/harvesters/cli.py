@@ -1,0 +1,123 @@
+"""``ckan communes harvest ...``: the harvest workers as `make run` and docker/ start them.
+
+Thin: the logic is in workers.py and actions.py."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+import click
+
+from ckanext.communes.harvesters import actions, workers
+
+
+def _app_context(ctx: click.Context) -> Any:
+    """A request context per message / round: tk._ and url_for work, and state does not leak."""
+    flask_app = ctx.meta.get("flask_app")
+    return (lambda: flask_app.test_request_context()) if flask_app is not None else None
+
+
+def _log_to_stderr() -> None:
+    # The workers say what they do (reconnections, stops) even when the ini logs only warnings.
+    logger = logging.getLogger("ckanext.communes.harvesters.workers")
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+        logger.addHandler(handler)
+
+
+@click.group()
+def harvest() -> None:
+    """Harvest workers and runs (on ckanext-harvest's queues and jobs)."""
+
+
+def _worker_options(func: Any) -> Any:
+    func = click.option("--block-seconds", type=click.IntRange(1, 300), default=5, show_default=True,
+                        help="Server-side wait of each BLPOP (shorter than the socket timeout).")(func)
+    func = click.option("--socket-timeout", type=click.FloatRange(2, 3600), default=30.0, show_default=True,
+                        help="Redis socket timeout, seconds.")(func)
+    return func
+
+
+def _run_worker(ctx: click.Context, kind: str, block_seconds: int, socket_timeout: float) -> None:
+    _log_to_stderr()
+    try:
+        settings = workers.WorkerSettings(block_seconds=block_seconds, socket_timeout=socket_timeout)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    worker = workers.make_worker(kind, settings, app_context=_app_context(ctx))
+    worker.install_signal_handlers()
+    worker.run()
+
+
+@harvest.command("gather-worker")
+@_worker_options
+@click.pass_context
+def gather_worker(ctx: click.Context, block_seconds: int, socket_timeout: float) -> None:
+    """Consume the gather queue (replaces `ckan harvester gather-consumer`)."""
+    _run_worker(ctx, workers.GATHER, block_seconds, socket_timeout)
+
+
+@harvest.command("fetch-worker")
+@_worker_options
+@click.pass_context
+def fetch_worker(ctx: click.Context, block_seconds: int, socket_timeout: float) -> None:
+    """Consume the fetch queue (replaces `ckan harvester fetch-consumer`); run several to go faster."""
+    _run_worker(ctx, workers.FETCH, block_seconds, socket_timeout)
+
+
+@harvest.command("run-periodic")
+@click.option("--every", type=click.FloatRange(1, 86400), default=60, show_default=True,
+              help="Seconds between two rounds.")
+@click.option("--once", is_flag=True, help="One round, then exit.")
+@click.pass_context
+def run_periodic(ctx: click.Context, every: float, once: bool) -> None:
+    """Start due jobs, close finished and stale ones, resubmit lost messages (harvest_jobs_run), in a loop."""
+    _log_to_stderr()
+    stop = threading.Event()
+    workers.install_stop_signals(stop)
+    workers.run_periodic(every, stop, app_context=_app_context(ctx), once=once)
+
+
+@harvest.command("run")
+@click.argument("source")
+@click.option("--sync", is_flag=True,
+              help="Gather, fetch and import here and now, without the queues; the job is closed whatever happens.")
+@click.pass_context
+def run(ctx: click.Context, source: str, sync: bool) -> None:
+    """Start a job for SOURCE (id or name): queued for the workers, or run here with --sync."""
+    flask_app = ctx.meta["flask_app"]
+    with flask_app.test_request_context():
+        try:
+            if sync:
+                job = actions.run_source_sync(source)
+            else:
+                found = actions.find_source(source)
+                job = tk.get_action("harvest_job_create")(workers.site_user_context(),
+                                                          {"source_id": found.id, "run": True})
+        except tk.ObjectNotFound as error:
+            tk.error_shout(str(error) or source)
+            raise click.exceptions.Exit(1) from None
+        except tk.ValidationError as error:
+            for messages in error.error_dict.values():
+                for message in messages if isinstance(messages, list) else [messages]:
+                    tk.error_shout(str(message))
+            raise click.exceptions.Exit(1) from None
+    stats = job.get("stats") or {}
+    click.echo("job {id}: {status}".format(id=job["id"], status=job["status"]))
+    if sync:
+        click.echo(", ".join(f"{key}: {value}" for key, value in sorted(stats.items())) or "no object")
+        for error in job.get("gather_errors") or []:
+            click.echo(f"  gather error: {error.get('message')}")
+        if job.get("gather_errors") or stats.get("errored"):
+            raise click.exceptions.Exit(2)
+
+
+def get_commands() -> list[Any]:
+    return [harvest]

@@ -1,0 +1,147 @@
+"""DCAT source type: a DCAT-AP catalogue in RDF/XML, Turtle, JSON-LD or N-Triples, paged with Hydra.
+
+Parsing is ckanext-dcat's (RDFParser with the portal's profiles, ``euro_dcat_ap_3`` and ours), so a
+catalogue of this portal harvested back gives the values it serialised. The GUID of a dataset is its URI,
+else its ``dct:identifier``: both are stable across runs and survive a renamed slug.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+
+from ckanext.communes.communes.translation import N_
+from ckanext.communes.harvesters import fetch as guarded
+from ckanext.communes.harvesters.base import (
+    CommunesHarvester,
+    GatherContext,
+    SourceError,
+    SourcePage,
+    SourceRecord,
+)
+from ckanext.dcat.exceptions import RDFParserException
+from ckanext.dcat.processors import RDF_PROFILES_CONFIG_OPTION, RDFParser
+from ckanext.harvest.interfaces import IHarvester
+
+# Serialisations rdflib reads, by media type and by file extension.
+FORMAT_BY_MEDIA_TYPE = {
+    "text/turtle": "turtle",
+    "application/x-turtle": "turtle",
+    "application/rdf+xml": "xml",
+    "application/xml": "xml",
+    "text/xml": "xml",
+    "application/ld+json": "json-ld",
+    "application/json": "json-ld",
+    "application/n-triples": "nt",
+    "text/plain": "nt",
+}
+FORMAT_BY_EXTENSION = {".ttl": "turtle", ".rdf": "xml", ".xml": "xml", ".jsonld": "json-ld", ".json": "json-ld",
+                       ".nt": "nt"}
+FORMATS = ("turtle", "xml", "json-ld", "nt")
+ACCEPT = "text/turtle, application/rdf+xml;q=0.9, application/ld+json;q=0.8, application/n-triples;q=0.7"
+MAX_PAGES = 10_000
+
+
+def rdf_format_of(response: guarded.FetchedResponse, configured: str | None) -> str:
+    if configured:
+        return configured
+    by_type = FORMAT_BY_MEDIA_TYPE.get(response.content_type)
+    if by_type and response.content_type not in ("text/plain", "application/xml", "text/xml", "application/json"):
+        return by_type
+    extension = posixpath.splitext(urllib.parse.urlsplit(response.url).path)[1].lower()
+    return FORMAT_BY_EXTENSION.get(extension) or by_type or "turtle"
+
+
+def _check_no_remote_context(value: Any, url: str) -> None:
+    """rdflib resolves a JSON-LD @context given as a URL with its own HTTP client, outside our guarded
+    one (no address check, no limits): such a document is refused."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "@context" and (isinstance(item, str) or (isinstance(item, list) and any(
+                    isinstance(i, str) for i in item))):
+                raise SourceError(url, tk._("{url}: JSON-LD documents with a remote @context are not supported; "
+                                            "publish the context inline.").format(url=url))
+            _check_no_remote_context(item, url)
+    elif isinstance(value, list):
+        for item in value:
+            _check_no_remote_context(item, url)
+
+
+def publisher_values(dataset: dict[str, Any]) -> list[str]:
+    values: list[str] = []
+    publishers = dataset.get("publisher") or []
+    if isinstance(publishers, dict):
+        publishers = [publishers]
+    for publisher in publishers:
+        if isinstance(publisher, dict):
+            for key in ("identifier", "uri", "name"):
+                if isinstance(publisher.get(key), str) and publisher[key].strip():
+                    values.append(publisher[key].strip())
+    return values
+
+
+class DCATHarvester(CommunesHarvester, p.SingletonPlugin):
+    p.implements(IHarvester)
+
+    source_type = "communes_dcat"
+    title = N_("DCAT catalogue (DCAT-AP)")
+    description = N_(
+        "A DCAT-AP catalogue published as RDF (Turtle, RDF/XML, JSON-LD or N-Triples), with Hydra paging, e.g. "
+        "https://data.example.fr/catalog.ttl. Optional configuration: {\"rdf_format\": \"turtle\"}, "
+        "{\"max_withdraw_percent\": 20}, {\"routing\": {\"Ville de Bron\": \"69029\"}}."
+    )
+
+    @property
+    def type_config_keys(self) -> dict[str, Any]:  # type: ignore[override]
+        def rdf_format(value: Any) -> str | None:
+            return None if value in FORMATS else tk._("one of {formats}").format(formats=", ".join(FORMATS))
+
+        return {"rdf_format": rdf_format}
+
+    def _parser(self) -> RDFParser:
+        profiles = (tk.config.get(RDF_PROFILES_CONFIG_OPTION) or "euro_dcat_ap_3 communes_dcat_ap_3").split()
+        return RDFParser(profiles=profiles)
+
+    def pages(self, ctx: GatherContext) -> Iterator[SourcePage]:
+        url: str | None = ctx.source_url
+        seen_urls: set[str] = set()
+        seen_hashes: set[str] = set()
+        while url:
+            if url in seen_urls or len(seen_urls) >= MAX_PAGES:
+                raise SourceError(url, tk._("{url}: the catalogue's pages loop back to a page already read.").format(
+                    url=url))
+            seen_urls.add(url)
+            response = ctx.fetch(url, accept=ACCEPT)
+            digest = hashlib.sha256(response.body).hexdigest()
+            if digest in seen_hashes:
+                raise SourceError(url, tk._("{url}: the catalogue serves the same page again under another address."
+                                            ).format(url=url))
+            seen_hashes.add(digest)
+            rdf_format = rdf_format_of(response, ctx.config.get("rdf_format"))
+            if rdf_format == "xml":
+                guarded.check_rdf_safe(response.body, response.url)
+            elif rdf_format == "json-ld":
+                _check_no_remote_context(guarded.parse_json(response.body, response.url), response.url)
+            parser = self._parser()
+            try:
+                parser.parse(response.body, _format=rdf_format)
+            except RDFParserException as error:
+                raise SourceError(url, tk._("{url}: the RDF could not be read ({error}).").format(
+                    url=url, error=str(error)[:300])) from None
+            next_url = parser.next_page()
+
+            def records(parser: RDFParser = parser, page_url: str = url) -> Iterator[SourceRecord]:
+                for dataset in parser.datasets():
+                    guid = (dataset.get("uri") or dataset.get("identifier") or "").strip()
+                    yield SourceRecord(guid=guid, dataset=dataset, publisher_values=publisher_values(dataset))
+
+            yield SourcePage(url=url, content_hash=digest, records=records)
+            url = urllib.parse.urljoin(response.url, next_url) if next_url else None
+
+

@@ -1,0 +1,137 @@
+"""Bring a dataset dict from a source type onto our schema's vocabularies before it is saved.
+
+The schema's validators would refuse a theme, a frequency or a format outside the EU vocabularies: for
+a harvested dataset that would lose the whole dataset for one odd value. Here each value is looked up in
+the same vocabularies (``vocabularies.get_vocabulary``); what maps to nothing is removed from the field,
+kept in the dataset's ``harvest_unmapped`` note (field -> values, as the source wrote them) and reported,
+never replaced by a guess. Licences are left to the schema's licence validator, which under the harvest
+context keeps an unknown licence as written (flagged "unknown").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ckanext.communes.schema.values import as_list, is_blank
+from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
+
+# Dataset fields holding EU vocabulary values: field -> (vocabulary, multi-valued).
+DATASET_VOCABULARY_FIELDS: dict[str, tuple[str, bool]] = {
+    "theme": ("data-theme", True),
+    "frequency": ("frequency", False),
+    "language": ("language", True),
+    "access_rights": ("access-right", False),
+}
+RESOURCE_VOCABULARY_FIELDS: dict[str, tuple[str, bool]] = {
+    "format": ("file-type", False),
+    "language": ("language", True),
+}
+UNMAPPED_FIELD = "harvest_unmapped"
+
+
+@dataclass
+class Mapped:
+    """A dataset dict ready for package_create/update, and what could not be mapped."""
+
+    dataset: dict[str, Any]
+    unmapped: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[tuple[str, str]]:
+        """(field, value) of each value that mapped to nothing."""
+        return [(name, value) for name, values in self.unmapped.items() for value in values]
+
+
+def _map_value(vocabulary: str, value: str, *, file_type: bool = False) -> str | None:
+    term = get_vocabulary(vocabulary).lookup(value)
+    if term is None and file_type and "/" in value:
+        term = guess_file_type(media_type=value)
+    return term.uri if term else None
+
+
+def _map_field(container: dict[str, Any], name: str, vocabulary: str, multiple: bool, unmapped: dict[str, list[str]],
+               label: str) -> None:
+    if name not in container or is_blank(container.get(name)):
+        return
+    mapped: list[str] = []
+    for value in as_list(container[name]):
+        uri = _map_value(vocabulary, value, file_type=vocabulary == "file-type")
+        if uri is None:
+            unmapped.setdefault(label, [])
+            if value not in unmapped[label]:
+                unmapped[label].append(value)
+        elif uri not in mapped:
+            mapped.append(uri)
+    if multiple:
+        container[name] = mapped
+    elif mapped:
+        container[name] = mapped[0]
+    else:
+        container.pop(name, None)
+
+
+def schema_field_names(dataset_type: str = "dataset") -> tuple[frozenset[str], frozenset[str]]:
+    """Field names of our scheming schema: (dataset fields, resource fields)."""
+    from ckanext.scheming.helpers import scheming_get_dataset_schema
+
+    schema = scheming_get_dataset_schema(dataset_type) or {}
+    return (frozenset(f["field_name"] for f in schema.get("dataset_fields", [])),
+            frozenset(f["field_name"] for f in schema.get("resource_fields", [])))
+
+
+# Dataset keys kept beyond the schema's own fields (CKAN core), and keys never taken from a source: the
+# core sets the identity and owner, the schema derives the publisher and the compliance flag.
+CORE_KEYS = frozenset({"resources", "tags", "extras"})
+NEVER_FROM_SOURCE = frozenset({"id", "name", "owner_org", "publisher", "licence_compliance", "state", "type",
+                               "private", "harvest_unmapped"})
+
+
+def keep_schema_fields(dataset: dict[str, Any]) -> dict[str, Any]:
+    """Only what our schema stores: a source's other keys (its own extras, ckanext-dcat's internal
+    ones) would be refused by scheming or stored as noise."""
+    dataset_fields, resource_fields = schema_field_names()
+    kept = {k: v for k, v in dataset.items()
+            if (k in dataset_fields or k in CORE_KEYS) and k not in NEVER_FROM_SOURCE and k != "extras"}
+    kept["resources"] = [
+        {k: v for k, v in resource.items() if k in resource_fields and not is_blank(v)}
+        for resource in dataset.get("resources") or [] if isinstance(resource, dict) and resource.get("url")
+    ]
+    tags: list[dict[str, str]] = []
+    for tag in dataset.get("tags") or []:
+        name = tag.get("name") if isinstance(tag, dict) else tag
+        # CKAN's tag names allow letters, digits, spaces, "-", "_" and "." only ("l'eau" would lose the
+        # whole dataset to a validation error).
+        cleaned = " ".join(re.sub(r"[^\w \-.]", " ", name).split())[:100] if isinstance(name, str) else ""
+        if len(cleaned) >= 2 and cleaned not in [t["name"] for t in tags]:
+            tags.append({"name": cleaned})
+    kept["tags"] = tags
+    return {k: v for k, v in kept.items() if not is_blank(v) or k in ("resources", "tags")}
+
+
+def map_to_schema(dataset: dict[str, Any]) -> Mapped:
+    """Vocabulary fields of the dataset and its resources as EU URIs; unmapped values set aside."""
+    dataset = keep_schema_fields(json.loads(json.dumps(dataset, default=str)))  # never change the source's dict
+    unmapped: dict[str, list[str]] = {}
+    for name, (vocabulary, multiple) in DATASET_VOCABULARY_FIELDS.items():
+        _map_field(dataset, name, vocabulary, multiple, unmapped, name)
+    for index, resource in enumerate(dataset.get("resources") or []):
+        for name, (vocabulary, multiple) in RESOURCE_VOCABULARY_FIELDS.items():
+            _map_field(resource, name, vocabulary, multiple, unmapped, f"resources.{name}")
+        if is_blank(resource.get("format")):
+            resource.pop("format", None)  # the schema guesses it from the URL and media type
+        resource.setdefault("name", resource.get("url", "")[-100:] if not resource.get("name") else resource["name"])
+        dataset["resources"][index] = resource
+    if unmapped:
+        dataset[UNMAPPED_FIELD] = json.dumps(unmapped, ensure_ascii=False, sort_keys=True)
+    else:
+        dataset.pop(UNMAPPED_FIELD, None)
+    return Mapped(dataset, unmapped)
+
+
+def content_hash(dataset: dict[str, Any]) -> str:
+    """A stable fingerprint of what would be saved: same hash, nothing to write."""
+    return hashlib.sha256(json.dumps(dataset, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()

@@ -1,0 +1,504 @@
+"""Harvest queue workers that survive idle queues and Redis restarts, and the closing of stale jobs.
+
+Why not ``ckan harvester gather-consumer`` / ``fetch-consumer``: ckanext-harvest 1.6.3's
+``RedisConsumer.consume`` calls ``BLPOP key 0`` (block forever) on a client built with redis-py's
+defaults, and redis-py 8 gives every client a 5 s socket timeout (``redis._defaults.DEFAULT_SOCKET_TIMEOUT``).
+An idle queue therefore ends the consumer with ``redis.exceptions.TimeoutError`` about 5 s (+ retries)
+after it goes quiet, and any connection error (Redis restarted) ends it too.
+
+What this module does instead, reusing ckanext-harvest's own pieces (``gather_callback``,
+``fetch_callback``, ``RedisConsumer.persistance_key`` / ``basic_ack``, the routing keys):
+
+- ``BLPOP`` with a *server-side* timeout (``block_seconds``) shorter than the socket timeout, in a loop:
+  an idle queue is just an empty answer, forever;
+- on a connection error or timeout: log, wait with exponential backoff, reconnect, carry on;
+- a message is never lost once popped: it is protected at once by ckanext-harvest's "persistence key"
+  (``<routing key>:<id>``, what ``harvest_jobs_run`` → ``resubmit_jobs`` uses to put back messages whose
+  worker died), and if Redis fails before that key is written the message is kept in memory and
+  protected after the reconnection, or pushed back to the head of the queue when the worker stops;
+- SIGTERM / SIGINT: finish the message in hand, then stop (a second signal stops at once: the message
+  keeps its persistence key and ckanext-harvest resubmits it);
+- an exception in a callback is logged (and, for a gather, recorded as a gather error of the job), not
+  fatal to the worker;
+- while a job is being gathered, a heartbeat key says so; ``close_stale_jobs`` (applied by our chained
+  ``harvest_jobs_run``) closes a "Running" job whose gather never finished, that has no heartbeat, is not
+  waiting in the gather queue and saw no activity for N minutes: a worker killed mid-job, or a queue
+  wiped by a Redis restart. Without it such a job blocks its source forever (ckanext-harvest refuses a new
+  job while one is New or Running).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+import redis
+import sqlalchemy as sa
+from ckan import model
+
+from ckanext.communes.communes.translation import gettext
+from ckanext.harvest.queue import RedisConsumer
+
+log = logging.getLogger(__name__)
+
+GATHER = "gather"
+FETCH = "fetch"
+
+STALE_MINUTES_OPTION = "ckanext.communes.harvest.stale_job_minutes"
+DEFAULT_STALE_MINUTES = 30
+# Heartbeat of a gather in progress: refreshed every TTL/3 s, gone TTL s after the worker died.
+HEARTBEAT_TTL = 90
+FINAL_OBJECT_STATES = ("COMPLETE", "ERROR")
+
+Callback = Callable[[Any, Any, Any, str], Any]
+RedisFactory = Callable[[], redis.Redis]
+
+
+@dataclass
+class WorkerSettings:
+    """Timing of a worker. The server-side block must stay well under the socket timeout."""
+
+    block_seconds: int = 5  # BLPOP timeout on the server: the longest an idle worker waits for a stop
+    socket_timeout: float = 30.0
+    health_check_interval: int = 25  # redis-py pings a connection idle for longer before reusing it
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.socket_timeout is not None and self.block_seconds >= self.socket_timeout:
+            raise ValueError("block_seconds must be shorter than socket_timeout")
+
+
+# --------------------------------------------------------------------------------------------------
+# Redis connections and names (those of ckanext-harvest, so that its publishers and resubmit logic apply)
+
+def harvest_redis(settings: WorkerSettings | None = None) -> redis.Redis:
+    """A client for ckanext-harvest's Redis (same URL / host settings), with explicit timeouts and TCP
+    keepalive instead of redis-py's 5 s default (which ends a blocking read on an idle queue)."""
+    from ckanext.harvest.queue import get_connection_redis
+
+    settings = settings or WorkerSettings()
+    client = get_connection_redis()  # no connection is opened before the first command
+    client.connection_pool.connection_kwargs.update(
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=min(10.0, settings.socket_timeout or 10.0),
+        socket_keepalive=True,
+        health_check_interval=settings.health_check_interval,
+    )
+    return client
+
+
+def routing_key(kind: str) -> str:
+    from ckanext.harvest import queue
+
+    return queue.get_gather_routing_key() if kind == GATHER else queue.get_fetch_routing_key()
+
+
+def heartbeat_key(job_id: str) -> str:
+    # Not under the routing key's "<key>:*" namespace: resubmit_jobs() reads every key there as a date.
+    site_id = tk.config.get("ckan.site_id") or "default"
+    return f"ckanext-communes:{site_id}:gather-alive:{job_id}"
+
+
+# --------------------------------------------------------------------------------------------------
+# The consumer loop
+
+class StopRequested(Exception):
+    """A second signal: leave now (the message in hand keeps its persistence key)."""
+
+
+class QueueWorker:
+    """Consumes one ckanext-harvest Redis queue with ``callback(channel, method, header, body)``.
+
+    ``channel`` is ckanext-harvest's ``RedisConsumer`` (its ``basic_ack`` deletes the persistence key),
+    ``method`` its ``FakeMethod``: the callbacks run exactly as under ``ckan harvester *-consumer``."""
+
+    def __init__(self, key: str, callback: Callback, *, redis_factory: RedisFactory,
+                 settings: WorkerSettings | None = None, name: str = "worker",
+                 around_message: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+                 before_message: Callable[[Any, Any, str], bool] | None = None) -> None:
+        self.key = key
+        self.callback = callback
+        self.redis_factory = redis_factory
+        self.settings = settings or WorkerSettings()
+        self.name = name
+        self.around_message = around_message or contextlib.nullcontext
+        # Returns False to skip a message (after acknowledging it).
+        self.before_message = before_message
+        self.stop_event = threading.Event()
+        self.processed = 0
+        self.reconnections = 0
+        self._signals = 0
+        self._consumer: Any = None
+        self._pending: str | None = None  # popped, not yet protected by its persistence key
+
+    # signals -------------------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: stop after the current message; a second one: stop now."""
+        def handler(signum: int, _frame: Any) -> None:
+            self._signals += 1
+            self.stop_event.set()
+            if self._signals == 1:
+                log.info("%s: signal %s received, stopping after the current message", self.name, signum)
+            else:
+                raise StopRequested()
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    # connection ----------------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        if self._consumer is None:
+            client = self.redis_factory()
+            client.ping()
+            self._consumer = ResilientRedisConsumer(client, self.key, self)
+        return self._consumer
+
+    def _disconnect(self) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                self._consumer.redis.close()
+        self._consumer = None
+
+    # main loop -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        log.info("%s: consuming %s", self.name, self.key)
+        backoff = self.settings.backoff_initial
+        down_since: float | None = None
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    consumer = self._connect()
+                    if down_since is not None:
+                        log.warning("%s: Redis reachable again after %.0f s", self.name, time.monotonic() - down_since)
+                        self.reconnections += 1
+                        down_since = None
+                    if self._pending is None:
+                        item = consumer.redis.blpop([self.key], timeout=self.settings.block_seconds)
+                        if item is None:
+                            continue  # idle: nothing within block_seconds
+                        self._pending = item[1]
+                    body = self._protect(consumer, self._pending)
+                    self._pending = None
+                    backoff = self.settings.backoff_initial
+                except (redis.ConnectionError, redis.TimeoutError) as error:
+                    if down_since is None:
+                        down_since = time.monotonic()
+                        log.warning("%s: Redis unavailable (%s); retrying with backoff", self.name, error)
+                    else:
+                        log.info("%s: Redis still unavailable (%s); next try in %.0f s", self.name, error, backoff)
+                    self._disconnect()
+                    self.stop_event.wait(backoff)
+                    backoff = min(backoff * 2, self.settings.backoff_max)
+                    continue
+                if body is not None:
+                    self._process(consumer, body)
+        except StopRequested:
+            log.warning("%s: stopped at once; the message in hand will be resubmitted by harvest_jobs_run", self.name)
+        finally:
+            self._give_back_pending()
+            self._disconnect()
+            log.info("%s: stopped (%d messages processed)", self.name, self.processed)
+
+    def _protect(self, consumer: Any, body: str) -> str | None:
+        """Write the persistence key of a popped message (what resubmit_jobs looks for). None: malformed."""
+        try:
+            key = consumer.persistance_key(body)
+        except (ValueError, KeyError, TypeError):
+            log.error("%s: malformed message dropped: %r", self.name, body[:200] if isinstance(body, str) else body)
+            return None
+        consumer.redis.set(key, str(datetime.datetime.now()))
+        return body
+
+    def _give_back_pending(self) -> None:
+        """A message popped but never protected goes back to the head of its queue."""
+        if self._pending is None:
+            return
+        body, self._pending = self._pending, None
+        try:
+            client = self._consumer.redis if self._consumer is not None else self.redis_factory()
+            client.lpush(self.key, body)
+            log.info("%s: message put back on the queue: %s", self.name, body)
+        except Exception:  # noqa: BLE001 - nothing else can be done; say which message was lost
+            log.error("%s: could not put back the message %s (Redis unavailable): resubmit it by hand",
+                      self.name, body)
+
+    def _process(self, consumer: Any, body: str) -> None:
+        from ckanext.harvest.queue import FakeMethod
+
+        method = FakeMethod(body)
+        try:
+            with self.around_message():
+                if self.before_message is not None and not self.before_message(consumer, method, body):
+                    consumer.basic_ack(body)
+                    return
+                self.callback(consumer, method, None, body)
+        except StopRequested:
+            raise
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            # The callback's own Redis use failed (its publisher): the persistence key, if still there,
+            # lets resubmit_jobs put the message back.
+            log.warning("%s: Redis failed while processing %s: %s", self.name, body, error)
+        except Exception:  # noqa: BLE001 - one bad message must not end the worker
+            log.exception("%s: processing failed for %s", self.name, body)
+            self._record_failure(body)
+            model.Session.remove()
+        finally:
+            self.processed += 1
+
+    def _record_failure(self, body: str) -> None:
+        """A gather that raised: say so in the job's report (ckanext-harvest only logs it)."""
+        if self.key != _safe_routing_key(GATHER):
+            return
+        try:
+            from ckanext.harvest.model import HarvestGatherError, HarvestJob
+
+            job = HarvestJob.get(json.loads(body)["harvest_job_id"])
+            if job is not None:
+                HarvestGatherError(message=gettext("The gather stage failed unexpectedly; see the worker's log."),
+                                   job=job).save()
+        except Exception:  # noqa: BLE001
+            log.exception("could not record the gather failure of %s", body)
+            model.Session.remove()
+
+
+def _safe_routing_key(kind: str) -> str | None:
+    try:
+        return routing_key(kind)
+    except Exception:  # noqa: BLE001 - outside CKAN (tests of the bare loop)
+        return None
+
+
+class ResilientRedisConsumer(RedisConsumer):
+    """ckanext-harvest's RedisConsumer (persistence keys, purge) with an acknowledgement that survives
+    a connection blip: an ack lost would make resubmit_jobs process the message a second time."""
+
+    def __init__(self, client: redis.Redis, key: str, worker: QueueWorker) -> None:
+        super().__init__(client, key)
+        self._worker = worker
+
+    def consume(self, queue: Any = None) -> Iterator[Any]:  # pragma: no cover - QueueWorker.run is the loop
+        raise NotImplementedError("use QueueWorker.run")
+
+    def basic_ack(self, message: str) -> None:
+        for attempt in range(3):
+            try:
+                super().basic_ack(message)
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                log.warning("ack of %s failed (%s), attempt %d", message, error, attempt + 1)
+                time.sleep(min(2 ** attempt, 5))
+
+
+# --------------------------------------------------------------------------------------------------
+# Gather heartbeat and the two workers as CKAN runs them
+
+@contextlib.contextmanager
+def job_heartbeat(job_id: str, client: redis.Redis | None = None, ttl: int = HEARTBEAT_TTL) -> Iterator[None]:
+    """While the block runs, a Redis key says the job's gather is alive (refreshed from a thread)."""
+    key = heartbeat_key(job_id)
+    stop = threading.Event()
+    client = client or harvest_redis()
+
+    def beat() -> None:
+        while not stop.is_set():
+            try:
+                client.set(key, str(datetime.datetime.utcnow()), ex=ttl)
+            except redis.RedisError as error:
+                log.debug("heartbeat of job %s not written: %s", job_id, error)
+            stop.wait(max(1, ttl // 3))
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        with contextlib.suppress(redis.RedisError):
+            client.delete(key)
+
+
+def skip_finished_job(_consumer: Any, _method: Any, body: str) -> bool:
+    """False for the gather of a job already Finished (closed as stale, aborted): gather_callback would
+    gather it anyway, and fetch_callback would then put every object of it in error."""
+    from ckanext.harvest.model import HarvestJob
+
+    try:
+        job_id = json.loads(body)["harvest_job_id"]
+    except (ValueError, KeyError, TypeError):
+        return True  # gather_callback logs and acks malformed messages itself
+    job = HarvestJob.get(job_id)
+    if job is not None and job.status == "Finished":
+        log.info("gather of job %s skipped: the job is already finished", job_id)
+        model.Session.remove()
+        return False
+    return True
+
+
+class GatherWorker(QueueWorker):
+    """Runs ckanext-harvest's gather_callback under a heartbeat for the job."""
+
+    def _process(self, consumer: Any, body: str) -> None:
+        try:
+            job_id = json.loads(body)["harvest_job_id"]
+        except (ValueError, KeyError, TypeError):
+            job_id = None
+        if job_id is None:
+            return super()._process(consumer, body)
+        with job_heartbeat(job_id, consumer.redis):
+            super()._process(consumer, body)
+
+
+def make_worker(kind: str, settings: WorkerSettings | None = None,
+                app_context: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> QueueWorker:
+    """The gather or fetch worker on the configured queues, with ckanext-harvest's callbacks."""
+    from ckanext.harvest.queue import fetch_callback, gather_callback
+
+    settings = settings or WorkerSettings()
+    key = routing_key(kind)
+
+    def factory() -> redis.Redis:
+        return harvest_redis(settings)
+
+    if kind == GATHER:
+        return GatherWorker(key, gather_callback, redis_factory=factory, settings=settings,
+                            name="gather-worker", around_message=app_context,
+                            before_message=skip_finished_job)
+    return QueueWorker(key, fetch_callback, redis_factory=factory, settings=settings,
+                       name="fetch-worker", around_message=app_context)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stale jobs
+
+def stale_minutes() -> int:
+    try:
+        return max(1, int(tk.config.get(STALE_MINUTES_OPTION) or DEFAULT_STALE_MINUTES))
+    except (TypeError, ValueError):
+        return DEFAULT_STALE_MINUTES
+
+
+def _last_activity(job: Any) -> datetime.datetime:
+    from ckanext.harvest.model import HarvestObject
+
+    times = [job.created, job.gather_started]
+    row = model.Session.query(
+        sa.func.max(HarvestObject.gathered), sa.func.max(HarvestObject.fetch_started),
+        sa.func.max(HarvestObject.import_finished),
+    ).filter(HarvestObject.harvest_job_id == job.id).one()
+    times.extend(row)
+    return max(t for t in times if t is not None)
+
+
+def _job_is_queued_or_alive(client: redis.Redis, job_id: str) -> bool:
+    if client.exists(heartbeat_key(job_id)):
+        return True
+    message = json.dumps({"harvest_job_id": job_id})
+    # The gather queue of a site holds one message per job (RedisPublisher removes duplicates).
+    return message in client.lrange(routing_key(GATHER), 0, -1)
+
+
+def finish_job(job: Any, message: str | None) -> None:
+    """Mark a job Finished now, its unfinished objects in error, with a gather error when given."""
+    from ckanext.harvest.model import HarvestGatherError, HarvestObject
+
+    now = datetime.datetime.utcnow()
+    (model.Session.query(HarvestObject)
+     .filter(HarvestObject.harvest_job_id == job.id)
+     .filter(HarvestObject.state.notin_(FINAL_OBJECT_STATES))
+     .update({"state": "ERROR", "report_status": "errored"}, synchronize_session=False))
+    job.status = "Finished"
+    job.finished = now
+    if message:
+        model.Session.add(HarvestGatherError(message=message, job=job))
+    model.Session.commit()
+
+
+def close_stale_jobs(minutes: int | None = None, *, source_id: str | None = None,
+                     client: redis.Redis | None = None, now: datetime.datetime | None = None) -> list[str]:
+    """Close the "Running" jobs a dead worker left behind; the ids of the jobs closed.
+
+    Stale = gather never finished, no gather heartbeat, not waiting in the gather queue, no activity
+    (creation, gather start, any object's progress) for ``minutes``. When Redis cannot be read nothing
+    is closed: a live gather could not be told from a dead one."""
+    from ckanext.harvest.model import HarvestJob
+
+    minutes = minutes or stale_minutes()
+    now = now or datetime.datetime.utcnow()
+    limit = now - datetime.timedelta(minutes=minutes)
+    query = (model.Session.query(HarvestJob)
+             .filter(HarvestJob.status == "Running", HarvestJob.gather_finished.is_(None)))
+    if source_id:
+        query = query.filter(HarvestJob.source_id == source_id)
+    candidates = [job for job in query.all() if _last_activity(job) < limit]
+    if not candidates:
+        return []
+    try:
+        client = client or harvest_redis()
+        alive = {job.id for job in candidates if _job_is_queued_or_alive(client, job.id)}
+    except redis.RedisError as error:
+        log.warning("stale harvest jobs not checked: Redis unavailable (%s)", error)
+        return []
+    closed = []
+    for job in candidates:
+        if job.id in alive:
+            continue
+        finish_job(job, gettext("Job interrupted (harvest worker stopped): its gather did not finish and "
+                                "nothing happened for {minutes} minutes. Run the source again.").format(
+                                    minutes=minutes))
+        with contextlib.suppress(redis.RedisError):
+            # Its gather message, if a dead worker left it protected, must not come back in 2 h.
+            client.delete(routing_key(GATHER) + ":" + job.id)
+        log.warning("harvest job %s of source %s closed: interrupted (no worker for %d minutes)",
+                    job.id, job.source_id, minutes)
+        closed.append(job.id)
+    return closed
+
+
+# --------------------------------------------------------------------------------------------------
+# The periodic runner
+
+def site_user_context() -> dict[str, Any]:
+    user = tk.get_action("get_site_user")({"model": model, "ignore_auth": True}, {})
+    return {"model": model, "session": model.Session, "user": user["name"]}
+
+
+def run_periodic(every: float, stop_event: threading.Event | None = None,
+                 app_context: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+                 once: bool = False) -> None:
+    """Call harvest_jobs_run (our chained one closes stale jobs first) every ``every`` seconds; a
+    failure (database or Redis down) is logged and retried at the next round."""
+    stop_event = stop_event or threading.Event()
+    around = app_context or contextlib.nullcontext
+    while not stop_event.is_set():
+        started = time.monotonic()
+        try:
+            with around():
+                tk.get_action("harvest_jobs_run")(site_user_context(), {})
+        except Exception:  # noqa: BLE001 - the runner must keep running
+            log.exception("harvest_jobs_run failed; next try in %.0f s", every)
+        finally:
+            model.Session.remove()
+        if once:
+            return
+        stop_event.wait(max(0.0, every - (time.monotonic() - started)))
+
+
+def install_stop_signals(stop_event: threading.Event) -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("signal %s received, stopping", signum)
+        stop_event.set()
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
