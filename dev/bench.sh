@@ -6,4 +6,5 @@ VENV="${VENV:-$ROOT/.venv}"
 cd "$ROOT"
 "$VENV/bin/ckan" -c test.ini db init >/dev/null
 "$VENV/bin/ckan" -c test.ini db upgrade >/dev/null
-exec "$VENV/bin/python" dev/bench/schema_and_catalogue.py --ckan-ini test.ini "$@"
+"$VENV/bin/python" dev/bench/schema_and_catalogue.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/harvest.py --ckan-ini test.ini
