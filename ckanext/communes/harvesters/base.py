@@ -402,6 +402,10 @@ class CommunesHarvester(HarvesterBase):
 
     def import_stage(self, harvest_object: Any) -> bool | str:
         status = next((e.value for e in harvest_object.extras if e.key == STATUS_KEY), None)
+        # ckanext-harvest may deliver an object twice (harvest_jobs_run resubmits WAITING objects that a
+        # fetch worker has popped but not started): an object already imported is not imported again.
+        if harvest_object.current and harvest_object.package_id and model.Package.get(harvest_object.package_id):
+            return "unchanged"
         context = {"user": self._get_user_name(), "ignore_auth": True, HARVEST_CONTEXT_FLAG: True,
                    "return_id_only": True}
         previous = (

@@ -77,6 +77,21 @@ def communes_commune_label(value: str) -> str:
     return commune.name if commune else value
 
 
+def communes_harvest_owner_choices() -> list[dict[str, str]]:
+    """Organisations a source may belong to in the source form: every active organisation for programme
+    operators (they create the communes' sources), else those the user may create datasets in."""
+    from ckan import model
+
+    from ckanext.communes.communes.helpers import communes_is_programme_operator
+
+    if not communes_is_programme_operator():
+        return tk.h.organizations_available("create_dataset")
+    groups = (model.Session.query(model.Group)
+              .filter(model.Group.is_organization.is_(True), model.Group.state == "active")
+              .order_by(model.Group.title).all())
+    return [{"id": g.id, "name": g.name, "display_name": g.title or g.name} for g in groups]
+
+
 def get_blueprints() -> list[Blueprint]:
     return [communes_harvest]
 
@@ -84,4 +99,5 @@ def get_blueprints() -> list[Blueprint]:
 def get_helpers() -> dict[str, Any]:
     return {"communes_harvest_report": communes_harvest_report,
             "communes_harvest_decision_label": communes_harvest_decision_label,
+            "communes_harvest_owner_choices": communes_harvest_owner_choices,
             "communes_commune_label": communes_commune_label}
