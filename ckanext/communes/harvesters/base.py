@@ -172,8 +172,13 @@ class CommunesHarvester(HarvesterBase):
             errors = validate_routing_table(value)
             return "; ".join(errors) if errors else None
 
+        def priority(value: Any) -> str | None:
+            if _int_in_range(value, 0, 1000) is None:
+                return tk._("a whole number from 0 to 1000 is expected")
+            return None
+
         return {"max_withdraw_percent": percent, "routing": routing, "request_timeout": positive,
-                "max_response_bytes": positive}
+                "max_response_bytes": positive, "priority": priority}
 
     def parse_config(self, config: str | None) -> dict[str, Any]:
         """The source config as a dict; ConfigError (French, naming the key) when it is not acceptable."""
@@ -322,8 +327,9 @@ class CommunesHarvester(HarvesterBase):
         dataset = mapped.dataset
         dataset["owner_org"] = route.org_id
         for name, value in mapped.warnings:
-            report.say("warning", tk._('Value not in the EU vocabulary, kept in "harvest_unmapped": {field} = '
-                                       '{value}').format(field=name, value=value[:200]), guid=record.guid)
+            report.say("warning", tk._('Value not taken over (outside the EU vocabularies, or refused by the '
+                                       'schema), kept in "harvest_unmapped": {field} = {value}').format(
+                field=name, value=value[:200]), guid=record.guid)
         digest = content_hash(dataset)
         commune = route.insee or route.org_name
         if before is None:

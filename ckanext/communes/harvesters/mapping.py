@@ -112,10 +112,63 @@ def keep_schema_fields(dataset: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kept.items() if not is_blank(v) or k in ("resources", "tags")}
 
 
+DATE_FIELDS = ("issued", "modified")
+
+
+def _set_aside(unmapped: dict[str, list[str]], label: str, value: Any) -> None:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    unmapped.setdefault(label, [])
+    if text not in unmapped[label]:
+        unmapped[label].append(text)
+
+
+def _check_dates(container: dict[str, Any], unmapped: dict[str, list[str]], prefix: str = "") -> None:
+    """A date the schema would refuse (2024-02-30, "hier") is set aside, not the whole dataset lost."""
+    from ckanext.communes.schema.validators import parse_date_bounds
+
+    for name in DATE_FIELDS:
+        value = container.get(name)
+        if not is_blank(value) and parse_date_bounds(value) is None:
+            _set_aside(unmapped, prefix + name, value)
+            container.pop(name, None)
+
+
+def _check_temporal_coverage(dataset: dict[str, Any], unmapped: dict[str, list[str]]) -> None:
+    """Periods with an unreadable bound, or ending before they start, are dropped (and reported): the
+    schema would refuse the dataset for them."""
+    from ckanext.communes.schema.validators import parse_date_bounds
+
+    periods = dataset.get("temporal_coverage")
+    if is_blank(periods):
+        return
+    kept = []
+    for period in periods if isinstance(periods, list) else [periods]:
+        if not isinstance(period, dict):
+            _set_aside(unmapped, "temporal_coverage", period)
+            continue
+        start = parse_date_bounds(period.get("start")) if not is_blank(period.get("start")) else None
+        end = parse_date_bounds(period.get("end")) if not is_blank(period.get("end")) else None
+        unreadable = (not is_blank(period.get("start")) and start is None) or (
+            not is_blank(period.get("end")) and end is None)
+        if unreadable or (start and end and end[1] < start[0]):
+            _set_aside(unmapped, "temporal_coverage", {k: v for k, v in period.items() if k in ("start", "end")})
+            continue
+        kept.append(period)
+    if kept:
+        dataset["temporal_coverage"] = kept
+    else:
+        dataset.pop("temporal_coverage", None)
+
+
 def map_to_schema(dataset: dict[str, Any]) -> Mapped:
-    """Vocabulary fields of the dataset and its resources as EU URIs; unmapped values set aside."""
+    """Vocabulary fields of the dataset and its resources as EU URIs; unmapped values set aside, and so
+    are dates and periods the schema would refuse."""
     dataset = keep_schema_fields(json.loads(json.dumps(dataset, default=str)))  # never change the source's dict
     unmapped: dict[str, list[str]] = {}
+    _check_dates(dataset, unmapped)
+    _check_temporal_coverage(dataset, unmapped)
+    for resource in dataset.get("resources") or []:
+        _check_dates(resource, unmapped, "resources.")
     for name, (vocabulary, multiple) in DATASET_VOCABULARY_FIELDS.items():
         _map_field(dataset, name, vocabulary, multiple, unmapped, name)
     for index, resource in enumerate(dataset.get("resources") or []):

@@ -166,7 +166,7 @@ def parse_iso_datetime(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text)
 
 
-def _parse_date_bounds(value: Any) -> tuple[datetime.datetime, datetime.datetime] | None:
+def parse_date_bounds(value: Any) -> tuple[datetime.datetime, datetime.datetime] | None:
     """(first instant, last instant) of a date value: "2024" spans the whole year. None if invalid,
     including impossible calendar dates such as 2024-02-30."""
     if isinstance(value, datetime.datetime):
@@ -206,7 +206,7 @@ def communes_date(key: Key, data: FlatData, errors: dict[Key, list[str]], contex
     value = data.get(key, missing)
     if is_blank(value):
         _stop_ignoring(key, data)
-    if _parse_date_bounds(value) is None:
+    if parse_date_bounds(value) is None:
         errors[key].append(
             tk._("Invalid date: {value}. Use YYYY, YYYY-MM or YYYY-MM-DD, with a day that exists.").format(
                 value=shorten(value))
@@ -375,8 +375,8 @@ def communes_owner_derived_fields(
 def communes_temporal_order(key: Key, data: FlatData, errors: dict[Key, list[str]], context: Any) -> None:
     """Each temporal coverage period ends on or after its start (partial dates span their period)."""
     for index, entry in _entries(data, "temporal_coverage").items():
-        start = _parse_date_bounds(entry.get("start")) if not is_blank(entry.get("start")) else None
-        end = _parse_date_bounds(entry.get("end")) if not is_blank(entry.get("end")) else None
+        start = parse_date_bounds(entry.get("start")) if not is_blank(entry.get("start")) else None
+        end = parse_date_bounds(entry.get("end")) if not is_blank(entry.get("end")) else None
         if start and end and end[1] < start[0]:
             errors.setdefault(("temporal_coverage", index, "end"), []).append(
                 tk._("The end of the temporal coverage is before its start.")
