@@ -35,7 +35,9 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import model
 
+from ckanext.communes.communes.translation import N_
 from ckanext.communes.harvesters import fetch as guarded
+from ckanext.communes.harvesters.duplicates import find_duplicate, source_priority
 from ckanext.communes.harvesters.mapping import content_hash, map_to_schema
 from ckanext.communes.harvesters.report import (
     BREAKER_INCOMPLETE,
@@ -58,7 +60,8 @@ PREVIEW_SAMPLE_SIZE = 20
 STATUS_KEY = "communes_status"
 HASH_KEY = "communes_hash"
 DETACHED_KEY = "communes_detached"
-WRITING_DECISIONS = ("create", "update", "restore")
+WRITING_DECISIONS = ("create", "update", "restore", "takeover")
+MATCHED_ON_LABELS = {"identifier": N_("identifier"), "landing_page": N_("landing page")}
 
 
 class ConfigError(ValueError):
@@ -82,6 +85,9 @@ class SourceRecord:
     guid: str
     dataset: dict[str, Any]
     publisher_values: list[str] = field(default_factory=list)
+    # Identifiers of the same dataset elsewhere that the record names (udata's harvest.remote_id…): a
+    # dataset another source harvested under one of them is a duplicate (duplicates.py).
+    same_as: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -332,7 +338,22 @@ class CommunesHarvester(HarvesterBase):
                 field=name, value=value[:200]), guid=record.guid)
         digest = content_hash(dataset)
         commune = route.insee or route.org_name
-        if before is None:
+        duplicate = find_duplicate(dataset, record.same_as, ctx.source_id) if before is None else None
+        if duplicate is not None and source_priority(ctx.config) <= duplicate.priority:
+            report.decided("duplicate", commune)
+            report.say("warning", tk._('Already harvested from the source "{source}" (same {matched}): kept there, '
+                                       'that source has priority.').format(
+                source=duplicate.source_title, matched=tk._(MATCHED_ON_LABELS[duplicate.matched_on])),
+                       guid=record.guid)
+            if dry_run:
+                plan.decisions.append({"decision": "duplicate", "guid": record.guid,
+                                       "title": str(dataset.get("title", ""))[:200], "commune": commune})
+            return
+        if duplicate is not None:
+            decision = "takeover"
+            report.say("info", tk._('Also harvested from the source "{source}": this source has priority and '
+                                    'takes it over.').format(source=duplicate.source_title), guid=record.guid)
+        elif before is None:
             decision = "create"
         elif before.detached:
             decision = "unchanged"  # an operator detached it: the source no longer updates it
@@ -351,8 +372,8 @@ class CommunesHarvester(HarvesterBase):
                                    "title": str(dataset.get("title", ""))[:200], "commune": commune})
             return
         if decision in WRITING_DECISIONS:
-            plan.object_ids.append(self._new_object(ctx, record.guid, decision, digest, dataset,
-                                                    before.package_id if before else None))
+            package_id = duplicate.package_id if duplicate is not None else before.package_id if before else None
+            plan.object_ids.append(self._new_object(ctx, record.guid, decision, digest, dataset, package_id))
 
     def _new_object(self, ctx: GatherContext, guid: str, decision: str, digest: str, dataset: dict[str, Any] | None,
                     package_id: str | None) -> str:
@@ -428,10 +449,18 @@ class CommunesHarvester(HarvesterBase):
             if not isinstance(dataset, dict):
                 self._save_object_error(tk._("Empty content"), harvest_object, "Import")
                 return False
-            if status == "create" or previous is None or previous.package_id is None:
+            target = previous.package_id if previous is not None else harvest_object.package_id
+            if status == "create" or target is None or model.Package.get(target) is None:
                 self._create(harvest_object, dataset, context)
             else:
-                self._update(harvest_object, previous, dataset, context, restore=status == "restore")
+                self._update(harvest_object, target, dataset, context, restore=status == "restore")
+            if status == "takeover":
+                # The other source's record of the dataset is no longer current: it will meet the dataset
+                # as a duplicate owned by this source from now on.
+                (model.Session.query(HarvestObject)
+                 .filter(HarvestObject.package_id == target, HarvestObject.current.is_(True),
+                         HarvestObject.harvest_source_id != harvest_object.harvest_source_id)
+                 .update({"current": False}, synchronize_session=False))
         except tk.ValidationError as error:
             model.Session.rollback()
             self._save_object_error(tk._("The dataset was refused: {errors}").format(
@@ -455,9 +484,9 @@ class CommunesHarvester(HarvesterBase):
         model.Session.flush()
         tk.get_action("package_create")(dict(context), dataset)
 
-    def _update(self, harvest_object: Any, previous: Any, dataset: dict[str, Any], context: dict[str, Any], *,
+    def _update(self, harvest_object: Any, package_id: str, dataset: dict[str, Any], context: dict[str, Any], *,
                 restore: bool) -> None:
-        package = model.Package.get(previous.package_id)
+        package = model.Package.get(package_id)
         dataset["id"] = package.id
         dataset["name"] = package.name  # a renamed remote slug is the same dataset
         # Keep resource ids stable: a resource is the one with the same URL as before.

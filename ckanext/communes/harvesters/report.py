@@ -15,7 +15,7 @@ from ckan import model
 from sqlalchemy import Column, DateTime, UnicodeText
 from sqlalchemy.dialects.postgresql import JSONB
 
-DECISIONS = ("create", "update", "restore", "unchanged", "withdraw", "error")
+DECISIONS = ("create", "update", "restore", "takeover", "unchanged", "duplicate", "withdraw", "error")
 # Circuit breaker states: None (nothing held), "tripped" (withdrawals held for approval), "approved",
 # "incomplete" (a page failed or the source listed nothing: no withdrawal at all, nothing to approve).
 BREAKER_TRIPPED = "tripped"

@@ -60,7 +60,9 @@ DECISION_LABELS = {
     "create": N_("New"),
     "update": N_("Updated"),
     "restore": N_("Back"),
+    "takeover": N_("Taken over"),
     "unchanged": N_("Unchanged"),
+    "duplicate": N_("Duplicate"),
     "withdraw": N_("Withdrawn"),
 }
 
