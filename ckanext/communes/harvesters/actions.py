@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import urllib.parse
 from typing import Any
 
 import ckan.plugins.toolkit as tk
@@ -191,11 +192,37 @@ def harvest_source_delete(up_func: Any, context: Context, data_dict: DataDict) -
     return up_func(_as_operator(context), data_dict)
 
 
+MAX_SOURCE_URL_LENGTH = 2000
+
+
+def check_source_url(data_dict: DataDict) -> None:
+    """A source URL is an http(s) URL that parses: ckanext-harvest's own check raises (HTTP 500) on
+    "http://[x/a" and accepts ftp:// or file:// addresses the harvest could never read."""
+    url = (data_dict or {}).get("url")
+    if url is None:
+        return
+    message = None
+    if not isinstance(url, str) or not url.strip() or len(url) > MAX_SOURCE_URL_LENGTH:
+        message = gettext("Give the http:// or https:// address of the source (at most 2,000 characters).")
+    else:
+        try:
+            parts = urllib.parse.urlsplit(url.strip())
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            message = gettext("Give the http:// or https:// address of the source: {url} is not one.").format(
+                url=url.strip()[:200])
+    if message:
+        raise tk.ValidationError({"url": [message]})
+
+
 @tk.chained_action
 def package_create(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     """ckanext-harvest's web form creates a source with package_create (type "harvest")."""
     if (data_dict or {}).get("type") == "harvest":
         tk.check_access("package_create", context, data_dict)
+        check_source_url(data_dict)
         context = _as_operator(context)
     return up_func(context, data_dict)
 
@@ -206,6 +233,7 @@ def package_update(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     package = model.Package.get(str((data_dict or {}).get("id") or (data_dict or {}).get("name") or ""))
     if package is not None and package.type == "harvest":
         tk.check_access("package_update", context, data_dict)
+        check_source_url(data_dict)
         context = _as_operator(context)
     return up_func(context, data_dict)
 

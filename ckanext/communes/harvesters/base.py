@@ -142,7 +142,7 @@ def _int_in_range(value: Any, low: int, high: int) -> int | None:
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e309 is a float infinity
         return None
     return number if low <= number <= high and str(number) == str(value).strip() else None
 

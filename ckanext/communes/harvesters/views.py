@@ -31,7 +31,10 @@ def preview(id: str) -> Any:  # noqa: A002 - CKAN's route parameter name
 
 
 def approve_withdrawal(id: str) -> Any:  # noqa: A002
-    job = tk.get_action("harvest_job_show")({"ignore_auth": True}, {"id": id})
+    try:
+        job = tk.get_action("harvest_job_show")({"ignore_auth": True}, {"id": id})
+    except tk.ObjectNotFound:
+        return tk.abort(404, tk._("Harvest job not found"))
     try:
         result = tk.get_action("communes_harvest_approve_withdrawal")({}, {"id": id})
         tk.h.flash_success(tk._("{count} datasets withdrawn.").format(count=len(result["withdrawn"])))

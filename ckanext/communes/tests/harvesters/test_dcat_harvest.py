@@ -244,3 +244,26 @@ def test_the_dry_run_lists_decisions_and_mapped_values_without_writing(portal, s
     assert any("harvest_unmapped" in m["message"] for m in preview["messages"])
     assert harvested(source["id"]) == {}
     assert helpers.call_action("package_search", include_private=True)["count"] == 0
+
+
+@pytest.mark.parametrize("url", ["ftp://data.example.org/catalog.ttl", "file:///etc/passwd", "http://[x/a.ttl",
+                                 "javascript:alert(1)", "https://" + "x" * 3000, "https://exemple.fr:port/"])
+def test_a_source_url_that_is_not_http_or_https_is_refused_in_french(app, portal, url):
+    token = factories.APIToken(user=portal["sysadmin"]["name"])["token"]
+    response = app.post("/api/3/action/harvest_source_create", headers={"Authorization": token}, json={
+        "name": "source-refusee", "title": "Refusée", "url": url, "source_type": "communes_dcat",
+        "owner_org": "metropole-de-lyon"})
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["url"][0].startswith("Donnez l'adresse http:// ou https://")
+    assert helpers.call_action("harvest_source_list", context={"ignore_auth": True}) == []
+
+
+def test_a_config_number_too_large_for_python_is_a_french_field_error(app, portal):
+    token = factories.APIToken(user=portal["sysadmin"]["name"])["token"]
+    response = app.post("/api/3/action/harvest_source_create", headers={"Authorization": token},
+                        data='{"name": "s", "title": "S", "url": "https://data.example.org/c.ttl", "source_type": '
+                             '"communes_dcat", "owner_org": "metropole-de-lyon", "config": "{\\"request_timeout\\": 1e309}"}',
+                        content_type="application/json")
+    assert response.status_code == 409, response.json
+    assert "request_timeout" in response.json["error"]["config"][0]
+    assert "nombre entier positif" in response.json["error"]["config"][0]
