@@ -269,8 +269,32 @@ def harvest_log_list(up_func: Any, context: Context, data_dict: DataDict) -> Any
     return up_func({**context, "ignore_auth": True}, data_dict)
 
 
+@tk.chained_action
+@tk.side_effect_free
+def harvest_get_notifications_recipients(up_func: Any, context: Context, data_dict: DataDict) -> Any:
+    """ckanext-harvest mails a job's errors (``ckan.harvest.status_mail.errored``) to sysadmins and the
+    admins of the source's organisation: for a commune's source, that leaves out the programme operators
+    who run the harvests. They are added (once each)."""
+    recipients = list(up_func(context, data_dict) or [])
+    seen = {str(r.get("email", "")).strip().lower() for r in recipients}
+    metropole = model.Group.get(programme.metropole_org_name())
+    if metropole is not None and metropole.state == "active":
+        admins = (model.Session.query(model.User)
+                  .join(model.Member, sa.and_(model.Member.table_id == model.User.id,
+                                              model.Member.table_name == "user"))
+                  .filter(model.Member.group_id == metropole.id, model.Member.capacity == "admin",
+                          model.Member.state == "active", model.User.state == "active"))
+        for user in admins:
+            email = (user.email or "").strip()
+            if email and email.lower() not in seen:
+                seen.add(email.lower())
+                recipients.append({"name": user.name, "email": email})
+    return recipients
+
+
 def get_actions() -> dict[str, Any]:
     return {
+        "harvest_get_notifications_recipients": harvest_get_notifications_recipients,
         "harvest_job_create": harvest_job_create,
         "harvest_jobs_run": harvest_jobs_run,
         "harvest_source_reindex": harvest_source_reindex,

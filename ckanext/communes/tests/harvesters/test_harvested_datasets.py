@@ -111,3 +111,21 @@ def test_only_operators_run_the_harvesting_tools_and_the_commune_reads_its_repor
     if is_operator:
         assert report.json["result"]["counts"]["create"] == 5
     assert json.dumps(OPERATOR_ACTIONS)
+
+
+def test_job_error_mails_go_to_the_programme_operators_too(world):
+    """ckanext-harvest mails sysadmins and the source organisation's admins; the operators (admins of the
+    Métropole) run the harvests, so they are on the list whatever organisation owns the source."""
+    people = world["people"]
+    bron_source = helpers.call_action(
+        "harvest_source_create", context={"user": people.sysadmin["name"]}, name="source-bron",
+        title="Bron", url="https://data.example.org/bron.ttl", source_type="communes_dcat", owner_org="bron")
+    recipients = helpers.call_action("harvest_get_notifications_recipients", context={"ignore_auth": True},
+                                     source_id=bron_source["id"])
+    emails = [r["email"] for r in recipients]
+    from ckan import model
+
+    for user in (people.operator, people.commune_admin, people.sysadmin):
+        assert model.User.get(user["name"]).email in emails, user["name"]
+    assert model.User.get(people.commune_editor["name"]).email not in emails
+    assert len(emails) == len(set(emails))
