@@ -58,6 +58,9 @@ if $CKAN communes harvest --help >/dev/null 2>&1; then
 else
   echo "[run] no \`ckan communes harvest\` command: harvest workers not started" >&2
 fi
+# CKAN's background job queue (RQ): the owner sync of a commune with many datasets runs there.
+$CKAN jobs worker >>"$ROOT/.dev/run/jobs-worker.log" 2>&1 &
+WORKER_PIDS+=("$!")
 
 echo
 echo "  CKAN with ckanext-communes: http://127.0.0.1:5000"

@@ -109,6 +109,7 @@ class GatherContext:
     limits: guarded.FetchLimits
     report: ReportBuilder
     job: Any = None  # the HarvestJob, loaded when the first harvest object is written
+    routing_fingerprint: str = ""
 
     def fetch(self, url: str, accept: str | None = None) -> guarded.FetchedResponse:
         return guarded.fetch(url, self.limits, accept=accept)
@@ -145,6 +146,18 @@ def _int_in_range(value: Any, low: int, high: int) -> int | None:
     except (TypeError, ValueError, OverflowError):  # OverflowError: 1e309 is a float infinity
         return None
     return number if low <= number <= high and str(number) == str(value).strip() else None
+
+
+def routing_fingerprint(owner_org: str, config: dict[str, Any]) -> str:
+    """What the mapping of an unchanged page depends on besides its bytes: the source's owner and config
+    (routing table…) and the organisations routing can choose. When it changes, pages are read again."""
+    organisations = (
+        model.Session.query(model.Group.id, model.Group.name, model.Group.state, model.Group.extras)
+        .filter(model.Group.is_organization.is_(True)).order_by(model.Group.id).all()
+    )
+    material = json.dumps([owner_org, config, [(i, n, st, sorted((e or {}).items())) for i, n, st, e in organisations]],
+                          sort_keys=True, default=str)
+    return content_hash({"routing": material})
 
 
 class CommunesHarvester(HarvesterBase):
@@ -254,6 +267,7 @@ class CommunesHarvester(HarvesterBase):
         previous = latest_report(source_id, exclude_job=job_id)
         previous_pages = {page["url"]: page for page in (previous.pages if previous else []) if "url" in page}
         router = Router(source_owner_org_id=owner_org, routing_table=config.get("routing"))
+        ctx.routing_fingerprint = routing_fingerprint(owner_org, config)
         listed: set[str] = set()
         complete = True
         try:
@@ -295,7 +309,8 @@ class CommunesHarvester(HarvesterBase):
                      existing: dict[str, Existing], router: Router, listed: set[str], plan: Plan,
                      dry_run: bool) -> None:
         report = ctx.report
-        if previous_page and previous_page.get("hash") == page.content_hash and all(
+        if previous_page and previous_page.get("hash") == page.content_hash and previous_page.get(
+                "routing") == ctx.routing_fingerprint and all(
             guid in existing and existing[guid].state == "active" for guid in previous_page.get("guids", [])
         ):
             # Same bytes as last time and everything still in place: nothing to parse, nothing to write.
@@ -317,7 +332,8 @@ class CommunesHarvester(HarvesterBase):
             listed.add(record.guid)
             guids.append(record.guid)
             self._decide(ctx, record, existing.get(record.guid), router, plan, dry_run)
-        report.pages.append({"url": page.url, "hash": page.content_hash, "guids": guids})
+        report.pages.append({"url": page.url, "hash": page.content_hash, "routing": ctx.routing_fingerprint,
+                             "guids": guids})
         if not dry_run:
             model.Session.commit()  # page by page: memory holds GUIDs, not datasets
 

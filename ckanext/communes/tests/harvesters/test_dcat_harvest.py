@@ -267,3 +267,16 @@ def test_a_config_number_too_large_for_python_is_a_french_field_error(app, porta
     assert response.status_code == 409, response.json
     assert "request_timeout" in response.json["error"]["config"][0]
     assert "nombre entier positif" in response.json["error"]["config"][0]
+
+
+def test_a_new_routing_rule_reaches_datasets_of_unchanged_pages(portal, source_server):
+    """Unchanged pages are not parsed again, unless what routing depends on changed (the source's
+    routing table here): the dataset of the syndicate then moves to the commune the operator names."""
+    source = make_source(portal, serve_catalogue(source_server))
+    jobs.run_source(source["id"])
+    assert org_name(harvested(source["id"])["Réseau d'eau du syndicat"]) == "metropole-de-lyon"
+    helpers.call_action("harvest_source_patch", context={"user": portal["sysadmin"]["name"]}, id=source["id"],
+                        config=json.dumps({"routing": {"Syndicat intercommunal des eaux": "69029"}}))
+    job = jobs.run_source(source["id"])
+    assert report_for_job(job["id"]).counts["update"] == 1
+    assert org_name(harvested(source["id"])["Réseau d'eau du syndicat"]) == "bron"

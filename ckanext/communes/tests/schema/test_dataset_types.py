@@ -58,11 +58,18 @@ def test_a_dataset_of_another_type_made_by_a_sysadmin_is_not_editable_by_the_com
     assert helpers.call_action("package_show", id=dataset["id"])["title"] == "Spécial"
 
 
-def test_harvest_sources_type_is_left_to_ckanext_harvest(bron, bron_editor):
-    """ckanext-harvest stores sources as datasets of type "harvest": our rule lets its own auth decide
-    (who manages sources is the harvesting issue's business), where "jeu" is refused outright."""
-    context = {"user": bron_editor["name"], "model": model}
-    assert helpers.call_auth("package_create", dict(context), type="harvest", owner_org=bron["id"])
+def test_harvest_sources_type_is_left_to_the_harvest_rules(bron, bron_editor):
+    """ckanext-harvest stores sources as datasets of type "harvest": our type rule lets them through to
+    the harvest rules (operators only, harvesters/auth.py), where "jeu" is refused for its type."""
+    operator = factories.User()
+    factories.Organization(name="metropole-de-lyon", users=[{"name": operator["name"], "capacity": "admin"}])
+    assert helpers.call_auth("package_create", {"user": operator["name"], "model": model}, type="harvest",
+                             owner_org=bron["id"])
     with pytest.raises(NotAuthorized) as refused:
-        helpers.call_auth("package_create", dict(context), type="jeu", owner_org=bron["id"])
+        helpers.call_auth("package_create", {"user": bron_editor["name"], "model": model}, type="harvest",
+                          owner_org=bron["id"])
+    assert "not managed by this portal" not in str(refused.value)  # the harvest rules refused it, not the type rule
+    with pytest.raises(NotAuthorized) as refused:
+        helpers.call_auth("package_create", {"user": operator["name"], "model": model}, type="jeu",
+                          owner_org=bron["id"])
     assert "jeu" in str(refused.value)
