@@ -75,11 +75,10 @@ def communes_harvest_decision_label(decision: str) -> str:
 
 
 def communes_commune_label(value: str) -> str:
-    """A report's commune key (INSEE code, else organisation name) as a name."""
-    from ckanext.communes.communes.registry import get_commune
+    """A report's commune key (INSEE code, else organisation name) as the commune search facet shows it."""
+    from ckanext.communes.schema.indexing import COMMUNE_FIELD, facet_item_label
 
-    commune = get_commune(value) if value else None
-    return commune.name if commune else value
+    return facet_item_label(COMMUNE_FIELD, value) if value else value
 
 
 def communes_harvest_owner_choices() -> list[dict[str, str]]:
