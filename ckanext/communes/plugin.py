@@ -20,6 +20,7 @@ from ckanext.communes.communes import views as commune_views
 from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.harvesters import actions as harvest_actions
 from ckanext.communes.harvesters import auth as harvest_auth
+from ckanext.communes.harvesters import csw as harvest_csw
 from ckanext.communes.harvesters import operators as harvest_operators
 from ckanext.communes.harvesters import protection as harvest_protection
 from ckanext.communes.harvesters import views as harvest_views
@@ -59,9 +60,11 @@ class CommunesPlugin(p.SingletonPlugin):
     # IActions
     def get_actions(self) -> dict[str, Any]:
         # harvest_actions chains some names another concern chains too (package_update): merged there.
-        return harvest_actions.merge_actions({
+        merged = harvest_actions.merge_actions({
             **commune_actions.get_actions(), **owner_sync.get_actions(), **harvest_operators.get_actions(),
             **harvest_protection.get_actions()})
+        # The CSW type masks source passwords on package_show / package_update, which are chained above too.
+        return harvest_actions.merge_actions(merged, harvest_csw.get_actions())
 
     # IAuthFunctions
     def get_auth_functions(self) -> dict[str, Any]:
