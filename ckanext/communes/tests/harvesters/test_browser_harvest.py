@@ -118,3 +118,46 @@ def test_an_operator_creates_a_source_runs_the_dry_run_then_the_job(
     # A commune-owned source puts every dataset in the commune, whoever the publisher names.
     assert len(listed) == 5, listed
     assert any("Arbres d'alignement de Bron" in title for title in listed)
+
+
+def _create_source(page, live_server: str, url: str, title: str, source_type: str, organisation: str) -> None:
+    page.goto(live_server + "/harvest/new")
+    page.fill("#field-url", url)
+    page.fill("#field-title", title)
+    page.check(f'input[name="source_type"][value="{source_type}"]')
+    page.select_option("#field-organizations", label=organisation)
+    with page.expect_navigation():
+        page.locator("#save").click()
+
+
+def _dry_run_per_commune(page, live_server: str, name: str, shot: str, screenshot) -> dict[str, str]:
+    page.goto(live_server + f"/harvest/admin/{name}")
+    with page.expect_navigation():
+        page.locator(".communes-harvest-preview-button").click()
+    screenshot(shot)
+    rows = page.locator("table.communes-harvest-per-commune tbody tr").all_inner_texts()
+    return {row.split("\t")[0].strip(): row.split("\t")[1].strip() for row in rows}
+
+
+def test_an_operator_dry_runs_an_opendatasoft_source_of_a_commune_and_the_metropoles_csw(
+    operator, live_server, source_server, browser_page, screenshot
+):
+    from ckanext.communes.tests.harvesters.test_csw_harvest import CSW_PATH, GeoNetwork
+    from ckanext.communes.tests.harvesters.test_ods_harvest import RemoteODS, fixture_datasets
+
+    page = browser_page
+    ods_portal = RemoteODS(source_server, fixture_datasets())
+    GeoNetwork(source_server)
+    _log_in(page, live_server, operator["name"])
+    _create_source(page, live_server, ods_portal.url, "Portail de Bron", "communes_ods", "Bron")
+    _create_source(page, live_server, source_server.url(CSW_PATH), "GeoNetwork de la Métropole", "communes_csw",
+                   "Métropole de Lyon")
+
+    # A commune's source puts everything in that commune, whatever the publisher says.
+    assert _dry_run_per_commune(page, live_server, "portail-de-bron", "harvest-dry-run-ods", screenshot) == {
+        "Bron": "4"}
+    # The Métropole's catalogue is routed commune by commune; what names no commune stays with the Métropole.
+    routed = _dry_run_per_commune(page, live_server, "geonetwork-de-la-metropole", "harvest-dry-run-csw", screenshot)
+    assert {"Bron", "Lyon", "Villeurbanne"} <= set(routed), routed
+    assert routed.get("Métropole de Lyon", routed.get("metropole-de-lyon")), routed
+    assert helpers.call_action("package_search", include_private=True)["count"] == 0
