@@ -51,8 +51,12 @@ def find_duplicate(dataset: dict[str, Any], same_as: list[str], source_id: str) 
     if identifiers:
         conditions += [model.Package.extras["uri"].astext.in_(identifiers),
                        model.Package.extras["identifier"].astext.in_(identifiers)]
-    if landing_page:
-        conditions.append(model.Package.url == landing_page.strip())
+    # The record's landing page, and any page it says it copies (udata's harvest.remote_url), against the
+    # landing page another source stored.
+    pages = ({landing_page.strip()} if landing_page else set()) | {
+        v.strip() for v in same_as if isinstance(v, str) and v.strip().startswith(("http://", "https://"))}
+    if pages:
+        conditions.append(model.Package.url.in_(sorted(pages)))
     if not conditions:
         return None
     row = (
@@ -70,5 +74,5 @@ def find_duplicate(dataset: dict[str, Any], same_as: list[str], source_id: str) 
     if extras.get("uri") in identifiers or extras.get("identifier") in identifiers:
         matched_on = "identifier"
     else:
-        matched_on = "landing_page" if landing_page and url == landing_page.strip() else "identifier"
+        matched_on = "landing_page" if url in pages else "identifier"
     return Duplicate(package_id, source.id, source.title or source.url, source_priority(source.config), matched_on)
