@@ -28,6 +28,7 @@ from ckanext.communes.harvesters import visibility as harvest_visibility
 from ckanext.communes.licences import helpers as licence_helpers
 from ckanext.communes.licences import validators as licence_validators
 from ckanext.communes.licences import views as licence_views
+from ckanext.communes.quality import scdl as quality_scdl
 from ckanext.communes.schema import auth as schema_auth
 from ckanext.communes.schema import helpers as schema_helpers
 from ckanext.communes.schema import indexing, owner_sync
@@ -90,6 +91,7 @@ class CommunesPlugin(p.SingletonPlugin):
             **harvest_protection.get_helpers(),
             **harvest_views.get_helpers(),
             **harvest_auth.get_helpers(),
+            **quality_scdl.get_helpers(),
         }
 
     # IClick
@@ -104,6 +106,12 @@ class CommunesPlugin(p.SingletonPlugin):
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
         return indexing.before_dataset_index(pkg_dict)
+
+    def after_dataset_create(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
+        quality_scdl.after_dataset_change(pkg_dict)
+
+    def after_dataset_update(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
+        quality_scdl.after_dataset_change(pkg_dict)
 
     def before_dataset_search(self, search_params: dict[str, Any]) -> dict[str, Any]:
         return harvest_visibility.restrict_harvest_sources(search_params)
