@@ -8,3 +8,5 @@ cd "$ROOT"
 "$VENV/bin/ckan" -c test.ini db upgrade >/dev/null
 "$VENV/bin/python" dev/bench/schema_and_catalogue.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/harvest.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/quality.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/linkcheck.py --ckan-ini test.ini

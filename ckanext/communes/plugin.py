@@ -28,7 +28,10 @@ from ckanext.communes.harvesters import visibility as harvest_visibility
 from ckanext.communes.licences import helpers as licence_helpers
 from ckanext.communes.licences import validators as licence_validators
 from ckanext.communes.licences import views as licence_views
+from ckanext.communes.quality import helpers as quality_helpers
+from ckanext.communes.quality import linkcheck as quality_linkcheck
 from ckanext.communes.quality import scdl as quality_scdl
+from ckanext.communes.quality import score as quality_score
 from ckanext.communes.schema import auth as schema_auth
 from ckanext.communes.schema import helpers as schema_helpers
 from ckanext.communes.schema import indexing, owner_sync
@@ -92,6 +95,8 @@ class CommunesPlugin(p.SingletonPlugin):
             **harvest_views.get_helpers(),
             **harvest_auth.get_helpers(),
             **quality_scdl.get_helpers(),
+            **quality_helpers.get_helpers(),
+            **quality_linkcheck.get_helpers(),
         }
 
     # IClick
@@ -105,19 +110,24 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
-        return indexing.before_dataset_index(pkg_dict)
+        return quality_score.before_dataset_index(indexing.before_dataset_index(pkg_dict))
 
+    def after_dataset_show(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
+        quality_score.after_dataset_show(context, pkg_dict)
+
+    # A save never waits for the quality checks: they are queued (SHACL, links, SCDL).
     def after_dataset_create(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
-        quality_scdl.after_dataset_change(pkg_dict)
+        quality_score.after_dataset_change(pkg_dict)
 
     def after_dataset_update(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
-        quality_scdl.after_dataset_change(pkg_dict)
+        quality_score.after_dataset_change(pkg_dict)
 
     def before_dataset_search(self, search_params: dict[str, Any]) -> dict[str, Any]:
         return harvest_visibility.restrict_harvest_sources(search_params)
 
     def after_dataset_search(self, search_results: dict[str, Any], search_params: dict[str, Any]) -> dict[str, Any]:
-        return indexing.after_dataset_search(search_results, search_params)
+        return quality_score.after_dataset_search(indexing.after_dataset_search(search_results, search_params),
+                                                  search_params)
 
     # IFacets
     def dataset_facets(self, facets_dict: dict[str, Any], package_type: str) -> dict[str, Any]:

@@ -53,6 +53,10 @@ def conventions(days: int) -> None:
 
 def get_commands() -> list[click.Command]:
     from ckanext.communes.harvesters.cli import harvest
+    from ckanext.communes.quality.cli import quality
+    from ckanext.communes.quality.linkcheck import linkcheck
 
     communes.add_command(harvest)
+    communes.add_command(quality)
+    communes.add_command(linkcheck)
     return [communes]

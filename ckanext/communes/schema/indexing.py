@@ -81,6 +81,7 @@ def facet_titles() -> dict[str, str]:
         LICENCE_FIELD: tk._("Licence"),
         FORMAT_FIELD: tk._("Format"),
         FREQUENCY_FIELD: tk._("Update frequency"),
+        "vocab_quality_missed": tk._("Quality: missed criterion"),
         "tags": tk._("Keywords"),
     }
 

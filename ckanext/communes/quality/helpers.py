@@ -1,0 +1,75 @@
+"""Template helpers of the quality pages: the dataset's score block and the commune's summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.communes.quality import score
+
+COMMUNE_ROWS = 20  # datasets listed on a commune page, worst first
+
+
+def communes_quality(pkg: dict[str, Any]) -> dict[str, Any]:
+    """The dataset's quality (package_show carries it; computed when a caller built the dict otherwise)."""
+    return pkg.get("quality") or score.quality_of(pkg)
+
+
+def communes_quality_label(criterion_id: str) -> str:
+    return score.criterion_label(criterion_id)
+
+
+def communes_quality_criteria() -> list[dict[str, Any]]:
+    return [dict(item) for item in score.criteria()]
+
+
+def communes_quality_of_commune(org_id: str) -> dict[str, Any] | None:
+    """Mean score, how many datasets miss each criterion, and the datasets ranked by what they miss
+    (lowest score first), for the datasets of an organisation the current user may see. One search:
+    the mean comes from the facet of quality_score (every value with its count)."""
+    try:
+        result = tk.get_action("package_search")({}, {
+            "fq": f'owner_org:"{org_id}" +dataset_type:{score.DATASET_TYPE}',
+            "include_private": True,
+            "rows": COMMUNE_ROWS,
+            "sort": score.SORT_ASC,
+            "facet": "true",
+            "facet.field": [score.SCORE_FIELD, score.MISSED_FIELD],
+            "facet.limit": -1,
+        })
+    except (tk.ValidationError, tk.ObjectNotFound):
+        return None
+    count = result["count"]
+    if not count:
+        return None
+    facets = result.get("facets") or {}
+    scored = facets.get(score.SCORE_FIELD) or {}
+    scored_count = sum(scored.values())
+    mean = sum(int(value) * n for value, n in scored.items()) / scored_count if scored_count else None
+    missed = sorted((facets.get(score.MISSED_FIELD) or {}).items(), key=lambda item: (-item[1], item[0]))
+    datasets = []
+    for pkg in result["results"]:
+        quality = pkg.get("quality") or score.quality_of(pkg)
+        datasets.append({"name": pkg["name"], "title": pkg.get("title") or pkg["name"], "score": quality["score"],
+                         "missed": quality["missed"]})
+    return {
+        "count": count,
+        "mean": None if mean is None else round(mean),
+        "missed": [{"criterion": cid, "label": score.criterion_label(cid), "count": n} for cid, n in missed],
+        "datasets": datasets,
+    }
+
+
+def communes_quality_sort_options() -> list[tuple[str, str]]:
+    return score.sort_options()
+
+
+def get_helpers() -> dict[str, Any]:
+    return {
+        "communes_quality": communes_quality,
+        "communes_quality_label": communes_quality_label,
+        "communes_quality_criteria": communes_quality_criteria,
+        "communes_quality_of_commune": communes_quality_of_commune,
+        "communes_quality_sort_options": communes_quality_sort_options,
+    }

@@ -1,0 +1,141 @@
+"""Per-dataset DCAT-AP 3.0.1 SHACL check, in the background.
+
+The dataset's RDF is what ``/dataset/{id}.ttl`` serves (ckanext-dcat's ``RDFSerializer`` with the
+configured profiles, ours included); it is validated against the official shapes shipped in
+``data/shacl/`` (see SOURCES.txt). The result (conforms, number of sh:Violation, first messages) is
+kept in ``communes_shacl_check`` (one row per dataset, replaced by each check); the quality score
+reads it. Only violations count: warnings and infos of the shapes are advice.
+
+The data graph is validated as a consumer receives it: NAL membership as the graph states it (our
+profile states each concept's scheme). The tests also check NAL membership against the official EU
+files (tests/dcat), which the package does not ship.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import ckan.plugins.toolkit as tk
+import rdflib
+from ckan import model
+from rdflib.namespace import RDF, SH
+from sqlalchemy import Boolean, Column, DateTime, Integer, UnicodeText
+from sqlalchemy.dialects.postgresql import JSONB
+
+log = logging.getLogger(__name__)
+
+SHACL_DIR = os.path.join(os.path.dirname(__file__), "data", "shacl")
+SHAPE_FILES = ("dcat-ap-3.0.1-SHACL.ttl", "dcat-ap-3.0.1-mdr-vocabularies.shape.ttl")
+MAX_MESSAGES = 20  # messages kept per dataset: enough to act on, bounded row size
+JOB_TITLE = "communes: vérification DCAT-AP de {}"
+
+
+class ShaclCheck(tk.BaseModel):
+    __tablename__ = "communes_shacl_check"
+
+    package_id = Column(UnicodeText, primary_key=True)  # package.id (no foreign key: see the migration)
+    conforms = Column(Boolean, nullable=True)  # None: the dataset could not be serialised (see messages)
+    violations = Column(Integer, nullable=False, default=0)
+    messages = Column(JSONB, nullable=False, default=list)  # [{"path", "message", "focus"}]
+    checked_at = Column(DateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class ShaclResult:
+    conforms: bool | None
+    violations: int
+    messages: list[dict[str, str]]
+
+
+@functools.cache
+def shapes_graph() -> rdflib.Graph:
+    """The official shapes, parsed once per process, dangling sh:property references dropped
+    (a known defect of the 3.0.1 release that makes pyshacl refuse the file)."""
+    graph = rdflib.Graph()
+    for name in SHAPE_FILES:
+        graph.parse(os.path.join(SHACL_DIR, name), format="turtle")
+    for shape, _, prop in list(graph.triples((None, SH.property, None))):
+        if (prop, SH.path, None) not in graph:
+            graph.remove((shape, SH.property, prop))
+    return graph
+
+
+def dataset_graph(pkg_dict: dict[str, Any]) -> rdflib.Graph:
+    """The dataset's RDF with the configured profiles (ckanext.dcat.rdf.profiles)."""
+    from ckanext.dcat.processors import RDFSerializer
+
+    serializer = RDFSerializer()
+    serializer.graph_from_dataset(pkg_dict)
+    return serializer.g
+
+
+def validate_graph(data: rdflib.Graph) -> ShaclResult:
+    import pyshacl
+
+    _, report, _ = pyshacl.validate(
+        data, shacl_graph=shapes_graph(), inference="none", allow_warnings=True, abort_on_first=False
+    )
+    messages: list[dict[str, str]] = []
+    violations = 0
+    # Top-level results only: a warning's sh:detail results carry sh:Violation of the nested shape.
+    for validation in report.subjects(RDF.type, SH.ValidationReport):
+        for result in report.objects(validation, SH.result):
+            if (result, SH.resultSeverity, SH.Violation) not in report:
+                continue
+            violations += 1
+            if len(messages) < MAX_MESSAGES:
+                messages.append({
+                    "path": str(report.value(result, SH.resultPath) or ""),
+                    "message": str(report.value(result, SH.resultMessage) or ""),
+                    "focus": str(report.value(result, SH.focusNode) or ""),
+                })
+    return ShaclResult(violations == 0, violations, messages)
+
+
+def validate_dataset(pkg_dict: dict[str, Any]) -> ShaclResult:
+    try:
+        graph = dataset_graph(pkg_dict)
+    except Exception as error:  # a profile bug must not kill the worker: recorded, shown, retried next change
+        log.exception("DCAT serialisation of %s failed", pkg_dict.get("id"))
+        return ShaclResult(None, 0, [{"path": "", "message": f"Sérialisation DCAT impossible : {error}", "focus": ""}])
+    return validate_graph(graph)
+
+
+def result_for(package_id: str) -> ShaclCheck | None:
+    return model.Session.get(ShaclCheck, package_id)
+
+
+def check_dataset(package_id: str) -> ShaclResult | None:
+    """The background job (also callable synchronously): validate, store, refresh the score when
+    the outcome changed. None when the dataset is gone."""
+    try:
+        pkg_dict = tk.get_action("package_show")({"ignore_auth": True, "use_cache": False}, {"id": package_id})
+    except tk.ObjectNotFound:
+        return None
+    result = validate_dataset(pkg_dict)
+    row = model.Session.get(ShaclCheck, pkg_dict["id"])
+    changed = row is None or row.conforms != result.conforms or row.violations != result.violations
+    if row is None:
+        row = ShaclCheck(package_id=pkg_dict["id"])
+        model.Session.add(row)
+    row.conforms = result.conforms
+    row.violations = result.violations
+    row.messages = result.messages
+    row.checked_at = datetime.datetime.utcnow()
+    model.Session.commit()
+    if changed:
+        from ckanext.communes.quality import score
+
+        score.refresh(pkg_dict["id"])
+    return result
+
+
+def enqueue_dataset(package_id: str) -> int:
+    """Schedule the check of one dataset on CKAN's job queue; returns the number of jobs (1)."""
+    tk.enqueue_job(check_dataset, [package_id], title=JOB_TITLE.format(package_id))
+    return 1
