@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from ckan import authz, model
 from ckan.lib.search.index import PackageSearchIndex
 
+from ckanext.communes.chaining import merge_chained
 from ckanext.communes.communes import programme
 from ckanext.communes.communes.translation import gettext
 from ckanext.communes.harvesters import workers
@@ -312,28 +313,8 @@ def get_actions() -> dict[str, Any]:
 
 def merge_actions(functions: dict[str, Any], ours: dict[str, Any] | None = None) -> dict[str, Any]:
     """``functions`` plus ours; where both chain the same name (``package_update``: protection.py), ours
-    runs first, then theirs, then CKAN's. CKAN takes one function per name and plugin, hence this."""
-    ours = get_actions() if ours is None else ours
-    merged = dict(functions)
-    for name, func in ours.items():
-        theirs = merged.get(name)
-        if theirs is None:
-            merged[name] = func
-        elif getattr(theirs, "chained_action", False) and getattr(func, "chained_action", False):
-            merged[name] = _compose(func, theirs)
-        else:
-            raise ValueError(f"action {name!r} defined twice and not both chained")
-    return merged
-
-
-def _compose(outer: Any, inner: Any) -> Any:
-    def composed(up_func: Any, context: Context, data_dict: DataDict) -> Any:
-        return outer(lambda ctx, dd: inner(up_func, ctx, dd), context, data_dict)
-    for func in (inner, outer):  # side_effect_free, auth_audit_exempt…
-        composed.__dict__.update(func.__dict__)
-    composed.__name__ = getattr(outer, "__name__", "composed")
-    composed.__doc__ = getattr(outer, "__doc__", None)
-    return composed
+    runs first, then theirs, then CKAN's."""
+    return merge_chained(functions, get_actions() if ours is None else ours, "chained_action")
 
 
 # --------------------------------------------------------------------------------------------------

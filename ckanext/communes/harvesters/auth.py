@@ -23,6 +23,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import authz, model
 
+from ckanext.communes.chaining import merge_chained
 from ckanext.communes.communes import programme
 
 AuthResult = dict[str, Any]
@@ -213,30 +214,8 @@ def get_auth_functions() -> dict[str, Any]:
 
 def merge_auth_functions(functions: dict[str, Any], ours: dict[str, Any] | None = None) -> dict[str, Any]:
     """``functions`` plus ours; where both chain the same name (``package_create``, ``package_update``:
-    schema/auth.py), ours runs first and passes non-harvest datasets on to theirs.
-
-    CKAN takes one function per name and plugin, hence the composition here."""
-    ours = get_auth_functions() if ours is None else ours
-    merged = dict(functions)
-    for name, func in ours.items():
-        theirs = merged.get(name)
-        if theirs is None:
-            merged[name] = func
-        elif getattr(theirs, "chained_auth_function", False) and getattr(func, "chained_auth_function", False):
-            merged[name] = _compose(func, theirs)
-        else:
-            raise ValueError(f"auth function {name!r} defined twice and not both chained")
-    return merged
-
-
-def _compose(outer: Any, inner: Any) -> Any:
-    @tk.chained_auth_function
-    def composed(next_auth: Any, context: Context, data_dict: Any) -> AuthResult:
-        return outer(lambda ctx, dd: inner(next_auth, ctx, dd), context, data_dict)
-    if getattr(outer, "auth_allow_anonymous_access", False) or getattr(inner, "auth_allow_anonymous_access", False):
-        composed = tk.auth_allow_anonymous_access(composed)
-    composed.__name__ = getattr(outer, "__name__", "composed")
-    return composed
+    schema/auth.py), ours runs first and passes non-harvest datasets on to theirs."""
+    return merge_chained(functions, get_auth_functions() if ours is None else ours, "chained_auth_function")
 
 
 # --- template helpers --------------------------------------------------------------------------------
