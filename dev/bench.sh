@@ -10,3 +10,4 @@ cd "$ROOT"
 "$VENV/bin/python" dev/bench/harvest.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/quality.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/linkcheck.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/sources.py --ckan-ini test.ini
