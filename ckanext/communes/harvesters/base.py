@@ -37,7 +37,7 @@ from ckan import model
 
 from ckanext.communes.communes.translation import N_
 from ckanext.communes.harvesters import fetch as guarded
-from ckanext.communes.harvesters.duplicates import find_duplicate, source_priority
+from ckanext.communes.harvesters.duplicates import Duplicate, find_duplicates, source_priority
 from ckanext.communes.harvesters.mapping import content_hash, map_to_schema
 from ckanext.communes.harvesters.report import (
     BREAKER_INCOMPLETE,
@@ -320,7 +320,10 @@ class CommunesHarvester(HarvesterBase):
             report.pages.append(previous_page)
             return
         guids: list[str] = []
-        for record in page.records():
+        records = list(page.records())  # one page in memory, for one duplicate lookup per page
+        duplicates = find_duplicates([(r.guid, r.dataset, r.same_as) for r in records
+                                      if r.guid and r.guid not in existing], ctx.source_id)
+        for record in records:
             if not record.guid:
                 report.say("warning", tk._("A dataset without identifier was left out: {title}").format(
                     title=str(record.dataset.get("title", ""))[:200]), url=page.url)
@@ -331,14 +334,15 @@ class CommunesHarvester(HarvesterBase):
                 continue
             listed.add(record.guid)
             guids.append(record.guid)
-            self._decide(ctx, record, existing.get(record.guid), router, plan, dry_run)
+            self._decide(ctx, record, existing.get(record.guid), duplicates.get(record.guid), router, plan,
+                         dry_run)
         report.pages.append({"url": page.url, "hash": page.content_hash, "routing": ctx.routing_fingerprint,
                              "guids": guids})
         if not dry_run:
             model.Session.commit()  # page by page: memory holds GUIDs, not datasets
 
-    def _decide(self, ctx: GatherContext, record: SourceRecord, before: Existing | None, router: Router, plan: Plan,
-                dry_run: bool) -> None:
+    def _decide(self, ctx: GatherContext, record: SourceRecord, before: Existing | None, duplicate: Duplicate | None,
+                router: Router, plan: Plan, dry_run: bool) -> None:
         report = ctx.report
         route = router.route(record.publisher_values)
         if route.matched_by == "unrouted" and route.unrouted_values:
@@ -354,7 +358,6 @@ class CommunesHarvester(HarvesterBase):
                 field=name, value=value[:200]), guid=record.guid)
         digest = content_hash(dataset)
         commune = route.insee or route.org_name
-        duplicate = find_duplicate(dataset, record.same_as, ctx.source_id) if before is None else None
         if duplicate is not None and source_priority(ctx.config) <= duplicate.priority:
             report.decided("duplicate", commune)
             report.say("warning", tk._('Already harvested from the source "{source}" (same {matched}): kept there, '
@@ -395,12 +398,12 @@ class CommunesHarvester(HarvesterBase):
                     package_id: str | None) -> str:
         if ctx.job is None:
             ctx.job = HarvestJob.get(ctx.job_id)
-        obj = HarvestObject(guid=guid, job=ctx.job, harvest_source_id=ctx.source_id,
+        # The id is set here so that no flush is needed per object: the page's commit writes them all.
+        obj = HarvestObject(id=str(uuid.uuid4()), guid=guid, job=ctx.job, harvest_source_id=ctx.source_id,
                             content=json.dumps(dataset, ensure_ascii=False) if dataset is not None else None,
                             package_id=package_id)
         obj.extras = [HarvestObjectExtra(key=STATUS_KEY, value=decision), HarvestObjectExtra(key=HASH_KEY, value=digest)]
         model.Session.add(obj)
-        model.Session.flush()
         return obj.id
 
     def _plan_withdrawals(self, ctx: GatherContext, existing: dict[str, Existing], listed: set[str], complete: bool,
@@ -487,7 +490,7 @@ class CommunesHarvester(HarvesterBase):
             previous.add()
         harvest_object.current = True
         harvest_object.add()
-        model.Session.commit()
+        # No commit here: ckanext-harvest's fetch_and_import_stages saves (commits) the object right after.
         return True
 
     def _create(self, harvest_object: Any, dataset: dict[str, Any], context: dict[str, Any]) -> None:

@@ -42,37 +42,54 @@ def source_priority(config: str | dict[str, Any] | None) -> int:
         return 0
 
 
-def find_duplicate(dataset: dict[str, Any], same_as: list[str], source_id: str) -> Duplicate | None:
-    """An active dataset another source harvested that this record designates too, None if there is none."""
-    identifiers = sorted({str(v).strip() for v in (dataset.get("uri"), dataset.get("identifier"), *same_as)
-                          if isinstance(v, str) and v.strip()})
+def _keys(dataset: dict[str, Any], same_as: list[str]) -> tuple[set[str], set[str]]:
+    """(identifiers, landing pages) by which a record designates a dataset."""
+    identifiers = {str(v).strip() for v in (dataset.get("uri"), dataset.get("identifier"), *same_as)
+                   if isinstance(v, str) and v.strip()}
     landing_page = dataset.get("url") if isinstance(dataset.get("url"), str) and dataset["url"].strip() else None
-    conditions = []
-    if identifiers:
-        conditions += [model.Package.extras["uri"].astext.in_(identifiers),
-                       model.Package.extras["identifier"].astext.in_(identifiers)]
     # The record's landing page, and any page it says it copies (udata's harvest.remote_url), against the
     # landing page another source stored.
     pages = ({landing_page.strip()} if landing_page else set()) | {
         v.strip() for v in same_as if isinstance(v, str) and v.strip().startswith(("http://", "https://"))}
+    return identifiers, pages
+
+
+def find_duplicates(records: list[tuple[str, dict[str, Any], list[str]]], source_id: str) -> dict[str, Duplicate]:
+    """For records (guid, dataset, same_as) of one page, the active datasets another source harvested that they
+    designate too, by guid: one query per page, not one per record."""
+    keys = {guid: _keys(dataset, same_as) for guid, dataset, same_as in records}
+    identifiers = sorted(set().union(*(ids for ids, _pages in keys.values()))) if keys else []
+    pages = sorted(set().union(*(urls for _ids, urls in keys.values()))) if keys else []
+    conditions = []
+    if identifiers:
+        conditions += [model.Package.extras["uri"].astext.in_(identifiers),
+                       model.Package.extras["identifier"].astext.in_(identifiers)]
     if pages:
-        conditions.append(model.Package.url.in_(sorted(pages)))
+        conditions.append(model.Package.url.in_(pages))
     if not conditions:
-        return None
-    row = (
+        return {}
+    rows = (
         model.Session.query(model.Package.id, model.Package.url, model.Package.extras, HarvestSource)
         .join(HarvestObject, sa.and_(HarvestObject.package_id == model.Package.id, HarvestObject.current.is_(True)))
         .join(HarvestSource, HarvestSource.id == HarvestObject.harvest_source_id)
         .filter(model.Package.state == "active", HarvestObject.harvest_source_id != source_id, sa.or_(*conditions))
         .order_by(model.Package.metadata_created)
-        .first()
+        .all()
     )
-    if row is None:
-        return None
-    package_id, url, extras, source = row
-    extras = extras or {}
-    if extras.get("uri") in identifiers or extras.get("identifier") in identifiers:
-        matched_on = "identifier"
-    else:
-        matched_on = "landing_page" if url in pages else "identifier"
-    return Duplicate(package_id, source.id, source.title or source.url, source_priority(source.config), matched_on)
+    by_identifier: dict[str, Duplicate] = {}
+    by_page: dict[str, Duplicate] = {}
+    for package_id, url, extras, source in rows:  # oldest first: setdefault keeps the first harvested
+        for key in ((extras or {}).get("uri"), (extras or {}).get("identifier")):
+            if key:
+                by_identifier.setdefault(key, Duplicate(package_id, source.id, source.title or source.url,
+                                                        source_priority(source.config), "identifier"))
+        if url:
+            by_page.setdefault(url, Duplicate(package_id, source.id, source.title or source.url,
+                                              source_priority(source.config), "landing_page"))
+    found: dict[str, Duplicate] = {}
+    for guid, (ids, urls) in keys.items():
+        match = next((by_identifier[i] for i in sorted(ids) if i in by_identifier), None) or next(
+            (by_page[u] for u in sorted(urls) if u in by_page), None)
+        if match is not None:
+            found[guid] = match
+    return found
