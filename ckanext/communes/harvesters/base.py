@@ -450,8 +450,9 @@ class CommunesHarvester(HarvesterBase):
         status = next((e.value for e in harvest_object.extras if e.key == STATUS_KEY), None)
         # ckanext-harvest may deliver an object twice (harvest_jobs_run resubmits WAITING objects that a
         # fetch worker has popped but not started): an object already imported is not imported again.
+        # True, not "unchanged": ckanext-harvest then reports it as it did the first time (added, updated).
         if harvest_object.current and harvest_object.package_id and model.Package.get(harvest_object.package_id):
-            return "unchanged"
+            return True
         context = {"user": self._get_user_name(), "ignore_auth": True, HARVEST_CONTEXT_FLAG: True,
                    "return_id_only": True}
         previous = (

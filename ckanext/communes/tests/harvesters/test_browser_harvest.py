@@ -110,7 +110,7 @@ def test_an_operator_creates_a_source_runs_the_dry_run_then_the_job(
     screenshot("harvest-job-report")
     assert "Rapport de moissonnage" in page.content()
     per_commune = page.locator("table.communes-harvest-per-commune tbody tr").first.inner_text()
-    assert per_commune.split() == ["Bron", "5", "0", "0", "0", "0"], per_commune
+    assert per_commune.split() == ["Bron", "5", "0", "0", "0", "0", "0", "0"], per_commune
 
     page.goto(live_server + "/organization/bron")
     screenshot("harvest-commune-page")
