@@ -119,5 +119,49 @@ def run(ctx: click.Context, source: str, sync: bool) -> None:
             raise click.exceptions.Exit(2)
 
 
+def _as_site_user() -> dict[str, Any]:
+    return {"user": tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]}
+
+
+@harvest.command("preview")
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="The whole dry run as JSON.")
+@click.pass_context
+def preview(ctx: click.Context, source: str, as_json: bool) -> None:
+    """Dry run of SOURCE (id or name): what a job would create, update, leave unchanged and withdraw."""
+    import json
+
+    with ctx.meta["flask_app"].test_request_context():
+        try:
+            result = tk.get_action("communes_harvest_preview")(_as_site_user(), {"id": source})
+        except (tk.ObjectNotFound, tk.ValidationError) as error:
+            tk.error_shout(str(error))
+            raise click.exceptions.Exit(1) from None
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+        return
+    click.echo(", ".join(f"{decision}: {count}" for decision, count in result["counts"].items()))
+    for commune, counts in result["per_commune"].items():
+        click.echo(f"  {commune or '-'}: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    if result["breaker"]:
+        click.echo(f"circuit breaker: {result['breaker']}")
+    for message in result["messages"]:
+        click.echo(f"  [{message['level']}] {message['message']}")
+
+
+@harvest.command("approve-withdrawal")
+@click.argument("job_id")
+@click.pass_context
+def approve_withdrawal(ctx: click.Context, job_id: str) -> None:
+    """Withdraw the datasets the circuit breaker held back in JOB_ID."""
+    with ctx.meta["flask_app"].test_request_context():
+        try:
+            result = tk.get_action("communes_harvest_approve_withdrawal")(_as_site_user(), {"id": job_id})
+        except (tk.ObjectNotFound, tk.ValidationError) as error:
+            tk.error_shout(str(error))
+            raise click.exceptions.Exit(1) from None
+    click.echo(f"{len(result['withdrawn'])} datasets withdrawn")
+
+
 def get_commands() -> list[Any]:
     return [harvest]

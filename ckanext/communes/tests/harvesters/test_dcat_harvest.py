@@ -280,3 +280,19 @@ def test_a_new_routing_rule_reaches_datasets_of_unchanged_pages(portal, source_s
     job = jobs.run_source(source["id"])
     assert report_for_job(job["id"]).counts["update"] == 1
     assert org_name(harvested(source["id"])["Réseau d'eau du syndicat"]) == "bron"
+
+
+def test_the_cli_dry_run_and_approval(cli, ckan_config, portal, source_server):
+    """`ckan communes harvest preview SOURCE` prints the decisions per commune and writes nothing;
+    `approve-withdrawal` on a job that holds nothing says so and exits non-zero."""
+    from ckan.cli.cli import ckan
+
+    source = make_source(portal, serve_catalogue(source_server))
+    result = cli.invoke(ckan, ["communes", "harvest", "preview", source["id"]])
+    assert result.exit_code == 0, result.output
+    assert "create: 5" in result.output
+    assert "69029: create: 1" in result.output
+    assert harvested(source["id"]) == {}
+    job = jobs.run_source(source["id"])
+    result = cli.invoke(ckan, ["communes", "harvest", "approve-withdrawal", job["id"]])
+    assert result.exit_code == 1
