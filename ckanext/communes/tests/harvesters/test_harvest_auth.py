@@ -56,6 +56,10 @@ def test_only_operators_create_a_source_for_a_commune(role: str, world: People, 
     # The source dataset under CKAN's own name is guarded too.
     data = {**data, "name": name + "-p", "url": data["url"] + "-p", "type": "harvest"}
     api_post(app, "package_create", data, world.token(role), status=expected(role, WRITERS))
+    from ckan import model
+
+    created = [model.Package.get(n) is not None for n in (name, name + "-p")]
+    assert created == ([True, True] if role in WRITERS else [False, False])
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -92,14 +96,21 @@ def test_only_operators_clear_a_source(role: str, world: People, finished_job: d
 @pytest.mark.parametrize("role", ROLES)
 def test_only_operators_delete_a_source(role: str, world: People, source: dict[str, Any], app: Any) -> None:  # noqa: F811
     api_post(app, "harvest_source_delete", {"id": source["id"]}, world.token(role), status=expected(role, WRITERS))
+    from ckan import model
+
+    assert (model.Package.get(source["id"]).state == "deleted") == (role in WRITERS)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_only_operators_abort_jobs(role: str, world: People, source: dict[str, Any], app: Any) -> None:  # noqa: F811
     job = helpers.call_action("harvest_job_create", context=site_context(), source_id=source["id"], run=False)
     api_post(app, "harvest_job_abort", {"id": job["id"]}, world.token(role), status=expected(role, WRITERS))
+    status = helpers.call_action("harvest_job_show", context=site_context(), id=job["id"])["status"]
+    assert (status == "Finished") == (role in WRITERS)
     # ckanext-harvest checks nothing at all for this one.
-    api_post(app, "harvest_abort_failed_jobs", {"life_span": 1}, world.token(role), status=expected(role, WRITERS))
+    response = api_post(app, "harvest_abort_failed_jobs", {"life_span": 1}, world.token(role),
+                        status=expected(role, WRITERS))
+    assert response.status_code == expected(role, WRITERS)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -107,19 +118,22 @@ def test_the_commune_sees_its_sources_and_job_reports_read_only(role: str, world
                                                                 finished_job: dict[str, Any], app: Any) -> None:
     status = expected(role, READERS)
     token = world.token(role)
-    api_post(app, "harvest_job_report", {"id": finished_job["id"]}, token, status=status)
-    api_post(app, "harvest_job_show", {"id": finished_job["id"]}, token, status=status)
-    api_post(app, "harvest_job_list", {"source_id": finished_job["source_id"]}, token, status=status)
-    api_post(app, "harvest_source_show", {"id": finished_job["source_id"]}, token, status=status)
-    api_post(app, "package_show", {"id": finished_job["source_id"]}, token, status=status)
+    answers = [api_post(app, action, data, token, status=status).status_code for action, data in (
+        ("harvest_job_report", {"id": finished_job["id"]}),
+        ("harvest_job_show", {"id": finished_job["id"]}),
+        ("harvest_job_list", {"source_id": finished_job["source_id"]}),
+        ("harvest_source_show", {"id": finished_job["source_id"]}),
+        ("package_show", {"id": finished_job["source_id"]}),
+    )]
+    assert answers == [status] * 5
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_lists_spanning_every_source_are_for_operators(role: str, world: People, app: Any) -> None:  # noqa: F811
     token = world.token(role)
-    api_post(app, "harvest_job_list", {}, token, status=expected(role, WRITERS))
-    api_post(app, "harvest_source_list", {}, token, status=expected(role, WRITERS))
-    api_post(app, "harvest_log_list", {}, token, status=expected(role, WRITERS))
+    answers = [api_post(app, action, {}, token, status=expected(role, WRITERS)).status_code
+               for action in ("harvest_job_list", "harvest_source_list", "harvest_log_list")]
+    assert answers == [expected(role, WRITERS)] * 3
 
 
 def test_a_refusal_says_who_may_manage_sources(world: People, source: dict[str, Any], app: Any) -> None:  # noqa: F811
@@ -136,3 +150,4 @@ def test_ordinary_datasets_keep_their_rules(world: People, app: Any) -> None:  #
     api_post(app, "package_show", {"id": dataset["id"]}, None, status=200)
     api_post(app, "package_patch", {"id": dataset["id"], "notes": "edited"}, world.token("commune_editor"),
              status=200)
+    assert helpers.call_action("package_show", id=dataset["id"])["notes"] == "edited"

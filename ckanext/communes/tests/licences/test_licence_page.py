@@ -22,4 +22,4 @@ def test_the_minted_licence_uri_is_a_french_page_saying_whether_the_licence_is_o
 
 
 def test_an_unknown_licence_page_is_a_404(app):
-    app.get("/licences/tous-droits-reserves", status=404)
+    assert app.get("/licences/tous-droits-reserves", status=404).status_code == 404
