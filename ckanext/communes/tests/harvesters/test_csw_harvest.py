@@ -19,7 +19,7 @@ from ckanext.communes.communes import seeding
 from ckanext.communes.harvesters import csw, jobs
 from ckanext.communes.harvesters.report import report_for_job
 from ckanext.communes.tests.communes.conftest import FEW, write_communes_csv
-from ckanext.communes.tests.harvesters.test_dcat_harvest import harvested
+from ckanext.communes.tests.harvesters.checks import assert_failed_safely, harvested, state_of
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "csw"
 COMMUNES = FEW + ("69266",)  # + Villeurbanne
@@ -336,7 +336,7 @@ def test_a_faulty_catalogue_finishes_the_job_with_an_error_and_withdraws_nothing
     gn = GeoNetwork(source_server)
     source = make_source(portal, gn.url, config={"page_size": 2, "max_withdraw_percent": 100})
     jobs.run_source(source["id"])
-    before = {t: (d["state"], d["metadata_modified"]) for t, d in harvested(source["id"]).items()}
+    before = state_of(source["id"])
     if failure == "page2_500":
         gn.fail_at = 3
     elif failure == "empty":
@@ -350,13 +350,7 @@ def test_a_faulty_catalogue_finishes_the_job_with_an_error_and_withdraws_nothing
         body = (FIXTURES.parent / "faulty" / "billion-laughs.rdf").read_bytes()
         source_server.serve(CSW_PATH, body, content_type="application/xml")
     job = jobs.run_source(source["id"])
-    assert job["status"] == "Finished"
-    report = report_for_job(job["id"])
-    assert any(m["level"] == "error" for m in report.messages), report.messages
-    assert job["gather_error_summary"], job
-    assert report.counts["withdraw"] == 0 and report.breaker == "incomplete"
-    after = {t: (d["state"], d["metadata_modified"]) for t, d in harvested(source["id"]).items()}
-    assert after == before
+    assert_failed_safely(job, before, source["id"])
 
 
 def test_the_dry_run_gives_the_routing_per_commune_without_writing(portal, source_server):

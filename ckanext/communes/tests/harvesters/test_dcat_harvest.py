@@ -15,6 +15,7 @@ from ckanext.communes.communes import seeding
 from ckanext.communes.harvesters import jobs
 from ckanext.communes.harvesters.report import report_for_job
 from ckanext.communes.tests.communes.conftest import FEW, write_communes_csv
+from ckanext.communes.tests.harvesters.checks import assert_failed_safely, harvested, state_of
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "dcat"
 COMMUNES = FEW + ("69266",)  # + Villeurbanne
@@ -46,17 +47,6 @@ def make_source(portal, url: str, owner: str = "metropole-de-lyon", config: dict
     return helpers.call_action("harvest_source_create", context={"user": portal["sysadmin"]["name"]},
                                name=f"source-{owner}", title="Catalogue", url=url, source_type="communes_dcat",
                                owner_org=owner, config=json.dumps(config or {}))
-
-
-def harvested(source_id: str) -> dict[str, dict]:
-    """Datasets of the source by title, active or withdrawn, from the database."""
-    from ckan import model
-
-    from ckanext.harvest.model import HarvestObject
-
-    ids = {row[0] for row in model.Session.query(HarvestObject.package_id)
-           .filter(HarvestObject.harvest_source_id == source_id, HarvestObject.package_id.isnot(None))}
-    return {d["title"]: d for d in (helpers.call_action("package_show", id=i) for i in ids)}
 
 
 def org_name(dataset: dict) -> str:
@@ -194,7 +184,7 @@ def test_the_circuit_breaker_holds_withdrawals_over_the_threshold_until_an_opera
 def test_a_faulty_source_finishes_the_job_with_an_error_and_changes_nothing(portal, source_server, failure):
     source = make_source(portal, serve_catalogue(source_server), config={"max_withdraw_percent": 100})
     jobs.run_source(source["id"])
-    before = {t: (d["state"], d["metadata_modified"]) for t, d in harvested(source["id"]).items()}
+    before = state_of(source["id"])
     base = source_server.url("/").rstrip("/")
     if failure == "page2_500":
         source_server.fail("/dcat/page2.ttl", 500)
@@ -211,13 +201,7 @@ def test_a_faulty_source_finishes_the_job_with_an_error_and_changes_nothing(port
         body = (FIXTURES.parent / "faulty" / name).read_bytes()
         source_server.serve("/dcat/page2.ttl", body, content_type="application/rdf+xml")
     job = jobs.run_source(source["id"])
-    assert job["status"] == "Finished"
-    report = report_for_job(job["id"])
-    assert any(m["level"] == "error" for m in report.messages), report.messages
-    assert job["gather_error_summary"], job
-    assert report.counts["withdraw"] == 0 and report.breaker == "incomplete"
-    after = {t: (d["state"], d["metadata_modified"]) for t, d in harvested(source["id"]).items()}
-    assert after == before
+    report = assert_failed_safely(job, before, source["id"])
     assert "root:" not in json.dumps(report.messages)  # /etc/passwd never read into anything
 
 

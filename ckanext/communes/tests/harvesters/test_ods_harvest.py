@@ -18,7 +18,7 @@ from ckanext.communes.harvesters import jobs, ods
 from ckanext.communes.harvesters.base import ConfigError
 from ckanext.communes.harvesters.report import report_for_job
 from ckanext.communes.tests.communes.conftest import FEW, write_communes_csv
-from ckanext.communes.tests.harvesters.test_dcat_harvest import harvested
+from ckanext.communes.tests.harvesters.checks import assert_failed_safely, harvested, state_of
 from ckanext.communes.vocabularies import get_vocabulary
 
 FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / "ods" / "datasets.json"
@@ -376,7 +376,7 @@ def test_a_faulty_catalogue_finishes_the_job_with_an_error_and_changes_nothing(p
     remote = RemoteODS(source_server, fixture_datasets())
     source = make_source(portal, remote.url, config={"max_withdraw_percent": 100})
     jobs.run_source(source["id"])
-    before = {t: (d["state"], d["metadata_modified"]) for t, d in harvested(source["id"]).items()}
+    before = state_of(source["id"])
     assert len(before) == 4
     if failure == "page2_500":
         source_server.fail(f"{LIST_PATH}?limit=2&offset=2&order_by=dataset_id", 500)
@@ -397,13 +397,7 @@ def test_a_faulty_catalogue_finishes_the_job_with_an_error_and_changes_nothing(p
 
         source_server.handle(LIST_PATH, shifting)
     job = jobs.run_source(source["id"])
-    assert job["status"] == "Finished"
-    report = report_for_job(job["id"])
-    assert any(m["level"] == "error" for m in report.messages), report.messages
-    assert job["gather_error_summary"], job
-    assert report.counts["withdraw"] == 0 and report.breaker == "incomplete"
-    after = {t: (d["state"], d["metadata_modified"]) for t, d in harvested(source["id"]).items()}
-    assert after == before
+    assert_failed_safely(job, before, source["id"])
 
 
 def test_the_circuit_breaker_holds_withdrawals_over_the_threshold(portal, source_server):

@@ -21,7 +21,8 @@ from ckanext.communes.harvesters import jobs, udata
 from ckanext.communes.harvesters.base import ConfigError
 from ckanext.communes.harvesters.report import report_for_job
 from ckanext.communes.tests.communes.conftest import FEW, write_communes_csv
-from ckanext.communes.tests.harvesters.test_dcat_harvest import harvested, serve_catalogue
+from ckanext.communes.tests.harvesters.checks import assert_failed_safely, harvested
+from ckanext.communes.tests.harvesters.test_dcat_harvest import serve_catalogue
 from ckanext.communes.vocabularies import get_vocabulary
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "udata"
@@ -387,13 +388,7 @@ def test_a_faulty_source_finishes_the_job_with_an_error_and_changes_nothing(port
         remote.total = 7
         remote.datasets = remote.datasets[:5]
     job = jobs.run_source(source["id"])
-    assert job["status"] == "Finished"
-    report = report_for_job(job["id"])
-    assert any(m["level"] == "error" for m in report.messages), report.messages
-    assert job["gather_error_summary"], job
-    assert report.counts["withdraw"] == 0 and report.breaker == "incomplete"
-    after = {t: (d["state"], d["metadata_modified"]) for t, d in harvested(source["id"]).items()}
-    assert after == before
+    assert_failed_safely(job, before, source["id"])
     assert not any("page=3" in q for _m, _p, q in server.requests)  # never followed off the site
 
 
