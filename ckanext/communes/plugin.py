@@ -11,6 +11,10 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes import licences
+from ckanext.communes.bilan import actions as bilan_actions
+from ckanext.communes.bilan import auth as bilan_auth
+from ckanext.communes.bilan import helpers as bilan_helpers
+from ckanext.communes.bilan import views as bilan_views
 from ckanext.communes.communes import actions as commune_actions
 from ckanext.communes.communes import auth as commune_auth
 from ckanext.communes.communes import cli as commune_cli
@@ -66,7 +70,7 @@ class CommunesPlugin(p.SingletonPlugin):
         # harvest_actions chains some names another concern chains too (package_update): merged there.
         merged = harvest_actions.merge_actions({
             **commune_actions.get_actions(), **owner_sync.get_actions(), **harvest_operators.get_actions(),
-            **harvest_protection.get_actions()})
+            **harvest_protection.get_actions(), **bilan_actions.get_actions()})
         # The CSW type masks source passwords on package_show / package_update, which are chained above too.
         return harvest_actions.merge_actions(merged, harvest_csw.get_actions())
 
@@ -74,7 +78,7 @@ class CommunesPlugin(p.SingletonPlugin):
     def get_auth_functions(self) -> dict[str, Any]:
         return harvest_auth.merge_auth_functions({
             **commune_auth.get_auth_functions(), **schema_auth.get_auth_functions(),
-            **harvest_operators.get_auth_functions()})
+            **harvest_operators.get_auth_functions(), **bilan_auth.get_auth_functions()})
 
     # IValidators
     def get_validators(self) -> dict[str, Any]:
@@ -97,6 +101,7 @@ class CommunesPlugin(p.SingletonPlugin):
             **quality_scdl.get_helpers(),
             **quality_helpers.get_helpers(),
             **quality_linkcheck.get_helpers(),
+            **bilan_helpers.get_helpers(),
         }
 
     # IClick
@@ -106,7 +111,7 @@ class CommunesPlugin(p.SingletonPlugin):
     # IBlueprint
     def get_blueprint(self) -> list[Any]:
         return (commune_views.get_blueprints() + dcat_views.get_blueprints() + licence_views.get_blueprints()
-                + harvest_views.get_blueprints())
+                + harvest_views.get_blueprints() + bilan_views.get_blueprints())
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ def conventions(days: int) -> None:
 
 
 def get_commands() -> list[click.Command]:
+    from ckanext.communes.bilan.cli import bilan
     from ckanext.communes.harvesters.cli import harvest
     from ckanext.communes.quality.cli import quality
     from ckanext.communes.quality.linkcheck import linkcheck
@@ -59,4 +60,5 @@ def get_commands() -> list[click.Command]:
     communes.add_command(harvest)
     communes.add_command(quality)
     communes.add_command(linkcheck)
+    communes.add_command(bilan)
     return [communes]
