@@ -22,6 +22,9 @@ I18N = PACKAGE / "i18n"
 PO = I18N / "fr" / "LC_MESSAGES" / "ckanext-communes.po"
 MO = PO.with_suffix(".mo")
 TSV_DIRS = [ROOT / "dev" / "i18n"]
+# French for extensions we run but which ship none (ckanext-harvest): CKAN merges every plugin's
+# catalogue into one, so carrying them in ours translates their pages too. Kept as .po files (plurals).
+THIRD_PARTY = ROOT / "dev" / "i18n" / "third-party"
 METHODS = [
     ("**/tests/**", "ignore"),
     ("**.py", "python"),
@@ -64,6 +67,11 @@ def build() -> Catalog:
             existing.locations.append(location)
         else:
             catalog.add(message, translations.get(message, ""), locations=[location])
+    for po in sorted(THIRD_PARTY.glob("*.po")) if THIRD_PARTY.exists() else []:
+        with po.open("rb") as f:
+            for message in pofile.read_po(f):
+                if message.id and not catalog.get(message.id if isinstance(message.id, str) else message.id[0]):
+                    catalog.add(message.id, message.string, locations=[(f"dev/i18n/third-party/{po.name}", 0)])
     return catalog
 
 
