@@ -18,7 +18,8 @@ into a French sentence when read (:func:`message_for`): what is stored does not 
 worker that checked it.
 
 Jobs run on CKAN's queue (``tk.enqueue_job``, ``ckan jobs worker``): a page view or a package_update never
-waits for a check. Within a job the resources are checked by a small thread pool; each host is limited in
+waits for a check. After a save, the dataset's quality job (``background.py``) checks its new or changed
+links (:func:`check_changed_now`); the CLI and the schedule queue :func:`check_dataset_job`. Within a job the resources are checked by a small thread pool; each host is limited in
 two ways, so that a commune's server never sees a burst from us: at most ``per_host_concurrency`` requests
 in flight from one process, and request starts at least ``per_host_interval`` seconds apart across all
 workers (slots reserved in Redis). Each result sets ``next_check_at``: ``recheck_days`` later for a working
@@ -46,8 +47,6 @@ import requests
 import urllib3
 from ckan import model
 from sqlalchemy import BigInteger, Column, DateTime, Integer, UnicodeText
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
 
 from ckanext.communes.harvesters import fetch as guarded
 
@@ -462,7 +461,26 @@ def _resources(package_id: str) -> list[dict[str, Any]]:
 def check_dataset_now(package_id: str, resource_ids: list[str] | None = None) -> None:
     """Check the dataset's resource links (all, or those listed) now, store the results, drop the rows of
     resources that are gone, and refresh the quality score when a result changed."""
+    _check(package_id, _resources(package_id), resource_ids)
+
+
+def check_changed_now(package_id: str) -> int:
+    """The dataset's quality job (background.py), after a save: check the links that are new or changed
+    since their last check (the others keep their schedule), drop the rows of removed links. Returns how
+    many links were checked."""
     resources = _resources(package_id)
+    known = dict(model.Session.query(LinkCheck.resource_id, LinkCheck.url)
+                 .filter(LinkCheck.package_id == package_id).all())
+    checkable = [r for r in resources if _checkable(r)]
+    changed = [r["id"] for r in checkable if known.get(r["id"]) != r["url"].strip()]
+    removed = set(known) - {r["id"] for r in checkable}
+    if not changed and not removed:
+        return 0
+    _check(package_id, resources, changed)
+    return len(changed)
+
+
+def _check(package_id: str, resources: list[dict[str, Any]], resource_ids: list[str] | None) -> None:
     current = {r["id"] for r in resources}
     wanted = [r for r in resources if _checkable(r) and (resource_ids is None or r["id"] in resource_ids)]
     outcomes = check_urls([r["url"].strip() for r in wanted])
@@ -511,56 +529,6 @@ def enqueue_dataset(package_id: str, resource_ids: list[str] | None = None) -> i
         return 0
     tk.enqueue_job(check_dataset_job, [package_id, ids], title=f"communes: link check of dataset {package_id}")
     return len(resources)
-
-
-def after_dataset_change(pkg_dict: dict[str, Any]) -> int:
-    """IPackageController after_dataset_create/update: enqueue checks of the new or changed links only.
-    One query, at most one enqueue: package_create/update never wait for the network. The job is enqueued
-    when the action's transaction commits (a worker must find the saved resources), not at all if it
-    rolls back. Returns how many links will be checked (-1: all of a new dataset's)."""
-    package_id = pkg_dict.get("id")
-    if not package_id:
-        return 0
-    resources = [r for r in pkg_dict.get("resources") or [] if _checkable(r)]
-    known = dict(model.Session.query(LinkCheck.resource_id, LinkCheck.url)
-                 .filter(LinkCheck.package_id == package_id).all())
-    if any(not r.get("id") for r in resources):  # resources not saved yet: check what gets saved
-        _enqueue_after_commit(package_id, None)
-        return -1
-    changed = [r["id"] for r in resources if known.get(r["id"]) != r["url"].strip()]
-    removed = set(known) - {r["id"] for r in resources}
-    if not changed and not removed:
-        return 0
-    _enqueue_after_commit(package_id, changed)
-    return len(changed)
-
-
-_PENDING = "communes_linkcheck_pending"
-
-
-def _enqueue_after_commit(package_id: str, resource_ids: list[str] | None) -> None:
-    pending: dict[str, list[str] | None] = model.Session().info.setdefault(_PENDING, {})
-    if package_id in pending and (pending[package_id] is None or resource_ids is None):
-        pending[package_id] = None  # all of them
-    else:
-        pending[package_id] = sorted(set(pending.get(package_id) or []) | set(resource_ids or []))
-    if not sa_event.contains(Session, "after_commit", _flush_pending):
-        sa_event.listen(Session, "after_commit", _flush_pending)
-        sa_event.listen(Session, "after_rollback", _drop_pending)
-
-
-def _flush_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    for package_id, resource_ids in (pending or {}).items():
-        try:
-            tk.enqueue_job(check_dataset_job, [package_id, resource_ids],
-                           title=f"communes: link check of dataset {package_id}")
-        except Exception:  # noqa: BLE001 - no queue (Redis down): the scheduled run (--due) catches up
-            log.exception("Could not enqueue the link check of dataset %s", package_id)
-
-
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
 
 
 # --------------------------------------------------------------------------------------------- reading

@@ -401,19 +401,19 @@ def _enqueue(pkg_dict: dict[str, Any], resources: list[dict[str, Any]]) -> int:
     return len(resources)
 
 
-def after_dataset_change(pkg_dict: dict[str, Any]) -> int:
-    """After package_create/package_update: queue the resources whose URL, file or declared schema changed
-    since their last validation, and forget those no longer concerned. A page save never waits for a
-    download. The URL is not stored with the result: CKAN moves a resource's metadata_modified only when
-    one of its fields changed (a new URL or upload among them), so a resource modified after its check,
-    or whose schema differs from the one checked, is validated again. Returns how many were queued."""
-    pkg_dict = _saved(pkg_dict)
+def enqueue_changed(package_id: str) -> int:
+    """The dataset's quality job (background.py), after a save: queue the resources whose URL, file or
+    declared schema changed since their last validation, and forget those no longer concerned. The URL is
+    not stored with the result: CKAN moves a resource's metadata_modified only when one of its fields
+    changed (a new URL or upload among them), so a resource modified after its check, or whose schema
+    differs from the one checked, is validated again. Returns how many were queued."""
+    pkg_dict = _saved(package_id)
     concerned = list(_to_check(pkg_dict))
     ids = [resource["id"] for resource, _schema in concerned]
     rows = {row.resource_id: row for row in model.Session.query(ScdlValidation).filter(
         ScdlValidation.package_id == pkg_dict["id"])}
-    # Within package_create/update's transaction (an IPackageController hook): the action commits.
-    _forget([rid for rid in rows if rid not in ids], commit=False)
+    # The score already ignores these rows (score._check): dropping them changes no figure, no reindex.
+    _forget([rid for rid in rows if rid not in ids])
     stale = []
     for resource, schema in concerned:
         row = rows.get(resource["id"])
@@ -426,13 +426,13 @@ def after_dataset_change(pkg_dict: dict[str, Any]) -> int:
     return _enqueue(pkg_dict, stale)
 
 
-def _saved(pkg_dict: dict[str, Any]) -> dict[str, Any]:
-    """The dataset as saved, read from the model: the dict an IPackageController hook receives is the
-    caller's input (new resources without id or metadata_modified), and package_show would run the whole
-    schema again inside the save. Scheming keeps conforms_to in the extras, as a JSON list."""
-    package = model.Package.get(pkg_dict["id"])
+def _saved(package_id: str) -> dict[str, Any]:
+    """The dataset as saved, read from the model (resources and conforms_to only: what _to_check needs),
+    cheaper than package_show, which would run the whole schema. Scheming keeps conforms_to in the
+    extras, as a JSON list."""
+    package = model.Package.get(package_id)
     if package is None:
-        return {"id": pkg_dict["id"], "resources": []}
+        return {"id": package_id, "resources": []}
     return {
         "id": package.id,
         "conforms_to": package.extras.get("conforms_to"),

@@ -1,9 +1,11 @@
 """The quality score of a dataset (issue #10): 0 to 100, the criteria met and missed, a French
 sentence per missed criterion. Criteria, weights and thresholds: ``data/criteria.yaml``.
 
-The score reads what the background checks stored (link checks, SCDL validations, SHACL check): a
-query or two per table, no network, so it is cheap enough for package_show and indexing. It is
-stored in the search index:
+The score reads what the background checks stored (link checks, SCDL validations, SHACL check) in
+one query for the three tables (``evidence``), no network, once per web request and dataset
+(package_create runs package_show three times, package_update four), so it is cheap enough for
+package_show and indexing:
+``make bench`` measures package_create/update with it on vs off. It is stored in the search index:
 
 - ``quality_score``: zero-padded 3-digit string ("007", "100") in Solr's catch-all ``*`` field (the
   CKAN schema has no int dynamic field; a padded string sorts like the number), for
@@ -11,7 +13,8 @@ stored in the search index:
 - ``vocab_quality_missed``: the ids of the missed criteria (multi-valued facet).
 
 It is recomputed whenever the dataset is indexed (every change), and ``refresh(package_id)``
-reindexes a dataset when a background result changes.
+reindexes a dataset when a background result changes. A save queues the dataset's background checks as
+one job when it commits (``background.py``).
 """
 
 from __future__ import annotations
@@ -80,6 +83,68 @@ def shacl_result(package_id: str) -> Any:
     from ckanext.communes.quality.shacl import result_for
 
     return result_for(package_id)
+
+
+@functools.cache
+def _evidence_query() -> Any:
+    """What the background checks stored about one dataset, the three tables in one round trip (this runs
+    in package_show, during every save): one JSON row per stored row, tagged with its table."""
+    import sqlalchemy as sa
+
+    from ckanext.communes.quality import linkcheck, scdl, shacl
+
+    return sa.text(" UNION ALL ".join(
+        f"SELECT '{kind}' AS kind, row_to_json(t) AS row FROM {table} t WHERE t.package_id = :id"
+        for kind, table in (("links", linkcheck.LinkCheck.__tablename__), ("scdl", scdl.ScdlValidation.__tablename__),
+                            ("shacl", shacl.ShaclCheck.__tablename__))))
+
+
+def _row(model_class: Any, data: dict[str, Any] | None) -> Any:
+    """A row read as JSON, shaped like the ORM object (timestamps parsed) for the modules' own readers."""
+    import types
+
+    from sqlalchemy import DateTime
+
+    if data is None:
+        return None
+    data = dict(data)  # the rows may be memoised for the request: not changed in place
+    for column in model_class.__table__.columns:
+        if isinstance(column.type, DateTime) and isinstance(data.get(column.name), str):
+            data[column.name] = datetime.datetime.fromisoformat(data[column.name])
+    return types.SimpleNamespace(**data)
+
+
+def _stored_rows(package_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The rows of the three tables about the dataset, read once per web request (package_update shows
+    the dataset before and after the change: the rows are the same, the background jobs write them and
+    ``refresh`` forgets them). The resources they are matched with are always the dict's own."""
+    from ckan import model
+
+    cache = _request_cache("rows")
+    if cache is not None and package_id in cache:
+        return cache[package_id]
+    stored: dict[str, list[dict[str, Any]]] = {"links": [], "scdl": [], "shacl": []}
+    for kind, row in model.Session.execute(_evidence_query(), {"id": package_id}):
+        stored[kind].append(row)
+    if cache is not None:
+        cache[package_id] = stored
+    return stored
+
+
+def evidence(package_id: str, resources: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """(links, scdl, shacl) of a dataset whose resources (package_show's) are given, in one query: the same
+    as ``linkcheck.results_for``, ``scdl.results_for`` and ``shacl.result_for``."""
+    from ckanext.communes.quality import linkcheck, scdl, shacl
+
+    stored = _stored_rows(package_id)
+    checks = {row["resource_id"]: row for row in stored["links"]}
+    links = {
+        res["id"]: linkcheck._result(_row(linkcheck.LinkCheck, checks.get(res["id"])), (res.get("url") or "").strip())
+        for res in resources
+        if isinstance(res, dict) and res.get("id") and linkcheck._checkable(res)
+    }
+    validations = {row["resource_id"]: scdl._result(_row(scdl.ScdlValidation, row)) for row in stored["scdl"]}
+    return links, validations, _row(shacl.ShaclCheck, stored["shacl"][0] if stored["shacl"] else None)
 
 
 # ------------------------------------------------------------------------------------ the criteria
@@ -186,11 +251,14 @@ def _check(
 
         if not _declares_scdl(pkg, resources):
             return True, None, False  # not applicable
-        if any(result.valid for result in scdl.values()):
+        # Only the results of the resources concerned now (a CSV with a shipped schema): the dataset's
+        # job forgets the others after the save, and the score must not wait for it.
+        concerned = [res for res in resources
+                     if scdl_module.is_csv(res) and scdl_module.declared_schema(res, pkg) is not None]
+        if any(scdl[res["id"]].valid for res in concerned if res.get("id") in scdl):
             return True, None, False
-        # Pending while a CSV resource that declares a shipped schema has no result yet.
-        waiting = [res for res in resources if res.get("id") not in scdl and scdl_module.is_csv(res)
-                   and scdl_module.declared_schema(res, pkg) is not None]
+        # Pending while a concerned resource has no result yet.
+        waiting = [res for res in concerned if res.get("id") not in scdl]
         return False, item["pending"] if waiting else item["todo"], bool(waiting)
     raise ValueError(f"unknown quality criterion {cid!r} in {DATA_FILE}")
 
@@ -205,12 +273,11 @@ def quality_of(
     """``{"score": 0-100, "met": [ids], "missed": [{"criterion", "label", "message", "pending",
     "weight"}]}``. The evidence is read from the tables unless given (tests, bulk callers)."""
     package_id = pkg_dict.get("id") or ""
-    if links is None:
-        links = link_results(package_id) if package_id else {}
-    if scdl is None:
-        scdl = scdl_results(package_id) if package_id else {}
-    if isinstance(shacl, str):
-        shacl = shacl_result(package_id) if package_id else None
+    if links is None or scdl is None or isinstance(shacl, str):
+        stored = evidence(package_id, pkg_dict.get("resources") or []) if package_id else ({}, {}, None)
+        links = stored[0] if links is None else links
+        scdl = stored[1] if scdl is None else scdl
+        shacl = stored[2] if isinstance(shacl, str) else shacl
     now = now or datetime.datetime.utcnow()
     score = 0
     met: list[str] = []
@@ -230,29 +297,28 @@ def padded(score: int) -> str:
     return f"{int(score):03d}"
 
 
-def _request_cache() -> dict[tuple[str, str], dict[str, Any]] | None:
-    """Qualities computed during the current web request, by (dataset id, metadata_modified): one
-    package_create runs package_show three times (the action, the index, the answer), all alike.
-    None outside a request (workers, CLI): always computed there."""
+def _request_cache(name: str) -> dict[Any, Any] | None:
+    """What the current web request computed, one dict per ``name``: ``quality`` by (dataset id,
+    metadata_modified), as one package_create runs package_show three times (the action, the index, the
+    answer), all alike; ``rows`` (see _stored_rows) by dataset id. None outside a request (workers, CLI):
+    always computed there."""
     import flask
 
     if not flask.has_request_context():
         return None
-    cache = getattr(flask.g, "_communes_quality", None)
-    if cache is None:
-        cache = flask.g._communes_quality = {}
-    return cache
+    return flask.g.setdefault(f"_communes_quality_{name}", {})
 
 
 def clear_cache() -> None:
     """Forget what this request computed (a background result was stored: see refresh)."""
-    cache = _request_cache()
-    if cache is not None:
-        cache.clear()
+    for name in ("quality", "rows"):
+        cache = _request_cache(name)
+        if cache is not None:
+            cache.clear()
 
 
 def cached_quality_of(pkg_dict: dict[str, Any]) -> dict[str, Any]:
-    cache = _request_cache()
+    cache = _request_cache("quality")
     key = (pkg_dict.get("id") or "", str(pkg_dict.get("metadata_modified") or ""))
     if cache is None or not all(key):
         return quality_of(pkg_dict)
@@ -303,21 +369,16 @@ def before_dataset_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def after_dataset_change(pkg_dict: dict[str, Any]) -> None:
-    """IPackageController.after_dataset_create / after_dataset_update: schedule the background
-    checks (SHACL here; link check and SCDL validation in their modules). Never refuses a save."""
+    """IPackageController.after_dataset_create / after_dataset_update: the dataset's quality checks (SHACL,
+    SCDL, links) are queued as one job when the save commits (background.py). Never refuses a save."""
     if not _is_dataset(pkg_dict) or not pkg_dict.get("id") or pkg_dict.get("state", "active") != "active":
         return
-    from ckanext.communes.quality import linkcheck, scdl, shacl
+    from ckanext.communes.quality import background
 
-    # Each check is queued on its own: one that cannot be scheduled (Redis down) must not stop the others,
-    # nor the save.
-    for name, schedule in (("shacl", lambda: shacl.enqueue_dataset(pkg_dict["id"])),
-                           ("linkcheck", lambda: linkcheck.after_dataset_change(pkg_dict)),
-                           ("scdl", lambda: scdl.after_dataset_change(pkg_dict))):
-        try:
-            schedule()
-        except Exception:
-            log.exception("quality.%s could not schedule the checks of %s", name, pkg_dict["id"])
+    try:
+        background.after_dataset_change(pkg_dict["id"])
+    except Exception:  # noqa: BLE001 - a save never fails because its checks could not be scheduled
+        log.exception("The quality checks of %s could not be scheduled", pkg_dict["id"])
 
 
 def facet_titles() -> dict[str, str]:

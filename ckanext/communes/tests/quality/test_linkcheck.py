@@ -244,66 +244,65 @@ def test_the_check_runs_as_a_job_through_the_real_queue(source_server, sysadmin,
     assert source_server.requested("/a.csv") == 1
 
 
-def test_only_new_or_changed_links_are_enqueued_after_an_edit(source_server, sysadmin, bron):
-    """The hook's function: given the saved dataset, one job for the new or changed links, enqueued when
-    the action commits (here: our commit), none when nothing moved."""
-    from ckan.lib import jobs
-
+def test_after_an_edit_only_new_or_changed_links_are_checked_and_removed_ones_dropped(source_server, sysadmin,
+                                                                                      bron):
+    """The link step of the dataset's quality job (background.py): what changed since the last check."""
     source_server.serve("/a.csv", "a\n", content_type="text/csv")
     source_server.serve("/b.csv", "b\n", content_type="text/csv")
+    source_server.serve("/b2.csv", "b2\n", content_type="text/csv")
+    source_server.serve("/c.csv", "c\n", content_type="text/csv")
     dataset = _dataset(sysadmin, bron, [source_server.url("/a.csv"), source_server.url("/b.csv")])
     linkcheck.check_dataset_now(dataset["id"])
-    jobs.get_queue().empty()
+    assert (source_server.requested("/a.csv"), source_server.requested("/b.csv")) == (1, 1)
 
-    # Unchanged links, another field edited: nothing to do.
-    assert linkcheck.after_dataset_change(dict(dataset, title="Arbres de Bron")) == 0
-    model.Session.commit()
-    assert jobs.get_queue().jobs == []
+    # Another field edited, links unchanged: nothing requested.
+    helpers.call_action("package_patch", context={"user": sysadmin["name"]}, id=dataset["id"], title="Arbres")
+    assert linkcheck.check_changed_now(dataset["id"]) == 0
+    assert (source_server.requested("/a.csv"), source_server.requested("/b.csv")) == (1, 1)
 
-    # One link changed, one added: those two only, once the transaction commits.
+    # One link changed, one added: those two only.
     resources = [dict(r) for r in dataset["resources"]]
     resources[1]["url"] = source_server.url("/b2.csv")
-    resources.append({"id": "nouvelle-ressource", "url": source_server.url("/c.csv")})
-    assert linkcheck.after_dataset_change(dict(dataset, resources=resources)) == 2
-    assert jobs.get_queue().jobs == []
-    model.Session.commit()
-    [job] = jobs.get_queue().jobs
-    assert job.args == [dataset["id"], sorted([resources[1]["id"], "nouvelle-ressource"])]
+    resources.append({"url": source_server.url("/c.csv"), "name": "C"})
+    updated = helpers.call_action("package_patch", context={"user": sysadmin["name"]}, id=dataset["id"],
+                                  resources=resources)
+    assert linkcheck.check_changed_now(dataset["id"]) == 2
+    assert [source_server.requested(p) for p in ("/a.csv", "/b.csv", "/b2.csv", "/c.csv")] == [1, 1, 1, 1]
+    model.Session.expire_all()
+    assert {rid: r.ok for rid, r in linkcheck.results_for(dataset["id"]).items()} == {
+        r["id"]: True for r in updated["resources"]}
 
-    # Rolled back: no job.
-    jobs.get_queue().empty()
-    linkcheck.after_dataset_change(dict(dataset, resources=resources))
-    model.Session.rollback()
-    model.Session.commit()
-    assert jobs.get_queue().jobs == []
+    # A resource removed, another turned into an upload: their rows dropped, nothing requested.
+    kept = dict(updated["resources"][0])
+    uploaded = dict(updated["resources"][1], url="arbres.csv", url_type="upload")
+    helpers.call_action("package_patch", context={"user": sysadmin["name"]}, id=dataset["id"],
+                        resources=[kept, uploaded])
+    assert linkcheck.check_changed_now(dataset["id"]) == 0
+    model.Session.expire_all()
+    rows = model.Session.query(linkcheck.LinkCheck.resource_id).filter_by(package_id=dataset["id"]).all()
+    assert [row.resource_id for row in rows] == [kept["id"]]
+    assert [source_server.requested(p) for p in ("/a.csv", "/b.csv", "/b2.csv", "/c.csv")] == [1, 1, 1, 1]
 
-    # An upload is served by the portal itself: never checked.
-    assert linkcheck.after_dataset_change({"id": dataset["id"], "resources": [
-        {"id": r["id"], "url": r["url"]} for r in dataset["resources"]] + [
-        {"id": "x", "url": "arbres.csv", "url_type": "upload"}]}) == 0
 
-
-def test_package_create_and_update_enqueue_the_checks_of_new_links_through_the_hook(source_server, sysadmin,
-                                                                                   bron):
-    """Wired by plugin.py (after_dataset_create/update): a save enqueues, a worker checks, a save that moves
-    no link enqueues nothing."""
+def test_package_create_and_update_check_new_links_through_the_quality_job(source_server, sysadmin, bron):
+    """Wired by plugin.py (after_dataset_create/update): a save queues the dataset's quality job, a worker
+    checks the links; a save that moves no link requests nothing."""
     from ckan.lib import jobs
 
     source_server.serve("/a.csv", "a\n", content_type="text/csv")
     jobs.get_queue().empty()
     dataset = _dataset(sysadmin, bron, [source_server.url("/a.csv")])
-
-    def link_jobs() -> list:  # the save also queues its DCAT-AP (SHACL) check
-        return [job for job in jobs.get_queue().jobs if job.func_name.endswith("linkcheck.check_dataset_job")]
-
-    [job] = link_jobs()
-    assert job.args[0] == dataset["id"]
+    [job] = jobs.get_queue().jobs
+    assert job.func_name.endswith("background.check_dataset_job") and job.args == [dataset["id"]]
+    assert source_server.requested("/a.csv") == 0  # the save did not wait for the link
     jobs.Worker().work(burst=True)
     model.Session.expire_all()
     assert [r.ok for r in linkcheck.results_for(dataset["id"]).values()] == [True]
+    assert source_server.requested("/a.csv") == 1
 
     helpers.call_action("package_patch", context={"user": sysadmin["name"]}, id=dataset["id"], title="Autre")
-    assert link_jobs() == []
+    jobs.Worker().work(burst=True)
+    assert source_server.requested("/a.csv") == 1
 
 
 def test_the_rate_limit_spreads_the_checks_of_one_host(source_server, sysadmin, bron, ckan_config,

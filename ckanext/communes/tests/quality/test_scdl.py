@@ -152,31 +152,34 @@ def test_the_job_runs_through_the_real_queue_with_a_worker(bron, source_server):
 
 
 def test_after_a_change_only_resources_whose_url_or_schema_changed_are_queued(bron, source_server):
+    """The SCDL step of the dataset's quality job (background.py), on the dataset as saved."""
     from ckan.lib import jobs
 
     source_server.serve("/subventions.csv", VALID_CSV, content_type="text/csv")
     source_server.serve("/v2.csv", _broken(1), content_type="text/csv")
     dataset = _dataset(bron["id"], source_server.url("/subventions.csv"), conforms_to=[SUBVENTIONS])
     scdl.validate_dataset_now(dataset["id"])
-    jobs.get_queue().empty()
     # A change of the dataset's description leaves the resource as it was: nothing to validate again.
     user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
     updated = helpers.call_action("package_patch", context={"user": user}, id=dataset["id"], notes="Autre texte.")
-    jobs.get_queue().empty()  # whatever the plugin's own hook queued
-    assert scdl.after_dataset_change(updated) == 0
+    jobs.get_queue().empty()  # the save's own quality job
+    assert scdl.enqueue_changed(dataset["id"]) == 0
+    assert jobs.get_queue().jobs == []
     # A new URL: queued, and the worker stores the new verdict.
     resource = dict(updated["resources"][0], url=source_server.url("/v2.csv"))
-    updated = helpers.call_action("package_patch", context={"user": user}, id=dataset["id"], resources=[resource])
+    helpers.call_action("package_patch", context={"user": user}, id=dataset["id"], resources=[resource])
     jobs.get_queue().empty()
-    # The hook may get the caller's input dict: the dataset is read as saved, by id.
-    assert scdl.after_dataset_change({"id": updated["id"], "resources": [{"url": resource["url"]}]}) == 1
+    assert scdl.enqueue_changed(dataset["id"]) == 1
+    [job] = jobs.get_queue().jobs
+    assert job.func_name.endswith("validate_resource_job") and job.args == [dataset["id"], resource["id"]]
     jobs.Worker().work(burst=True)
     assert _only_result(dataset).valid is False
     # The schema withdrawn from the dataset: its result is forgotten, nothing queued.
-    updated = helpers.call_action("package_patch", context={"user": user}, id=dataset["id"], conforms_to=[])
+    helpers.call_action("package_patch", context={"user": user}, id=dataset["id"], conforms_to=[])
     jobs.get_queue().empty()
-    assert scdl.after_dataset_change(updated) == 0
+    assert scdl.enqueue_changed(dataset["id"]) == 0
     assert scdl.results_for(dataset["id"]) == {}
+    assert jobs.get_queue().jobs == []
 
 
 def test_the_resource_page_shows_the_french_report(app, bron, source_server):

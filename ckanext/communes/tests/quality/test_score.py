@@ -71,7 +71,9 @@ MISSES = {
     "temporal": (lambda p: p.update(temporal_coverage=[{"start": "", "end": ""}]), {}, "période"),
     "contact": (lambda p: p.update(contact=[{"name": "SIG"}]), {}, "point de contact"),
     "frequency": (lambda p: p.update(modified="2024-01-01"), {}, "Mettez les données à jour"),
-    "open_format": (lambda p: p["resources"][0].update(format=f"{EU}/file-type/PDF"), {}, "format ouvert"),
+    # A PDF is no CSV: the dataset must name no SCDL schema for open_format alone to be missed.
+    "open_format": (lambda p: (p["resources"][0].update(format=f"{EU}/file-type/PDF"), p.update(conforms_to=[])),
+                    {}, "format ouvert"),
     "links": (lambda p: None, {"links": {"r1": Link(False)}}, "lien est cassé"),
     "scdl": (lambda p: None, {"scdl": {"r1": Scdl(False)}}, "schéma SCDL"),
 }
@@ -112,6 +114,18 @@ def test_scdl_does_not_apply_to_a_dataset_naming_no_scdl_schema():
     pkg = perfect()
     pkg["conforms_to"] = []
     assert "scdl" in judge(pkg, scdl={})["met"]
+
+
+def test_scdl_counts_only_results_of_the_csv_resources_declaring_a_schema_now():
+    """The dataset's job forgets the result of a resource no longer concerned after the save; the score,
+    computed during the save, already ignores it."""
+    pkg = perfect()
+    pkg["resources"][0]["format"] = f"{EU}/file-type/PDF"  # r1 validated as a CSV, now a PDF
+    pkg["resources"].append({"id": "r2", "url": "https://data.ville-bron.fr/arbres.json", "format": CSV})
+    quality = judge(pkg, links={"r1": Link(True), "r2": Link(True)}, scdl={"r1": Scdl(True)})
+    scdl_missed = next(item for item in quality["missed"] if item["criterion"] == "scdl")
+    assert scdl_missed["pending"] is True  # r2 is concerned and not validated yet; r1's result is ignored
+    assert quality["score"] == 100 - score.criterion("scdl")["weight"]
 
 
 def test_a_frequency_not_declared_is_missed_with_its_own_sentence():
