@@ -11,3 +11,4 @@ cd "$ROOT"
 "$VENV/bin/python" dev/bench/quality.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/linkcheck.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/sources.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/bilan.py --ckan-ini test.ini

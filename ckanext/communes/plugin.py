@@ -13,7 +13,9 @@ import ckan.plugins.toolkit as tk
 from ckanext.communes import licences
 from ckanext.communes.bilan import actions as bilan_actions
 from ckanext.communes.bilan import auth as bilan_auth
+from ckanext.communes.bilan import cache as bilan_cache
 from ckanext.communes.bilan import helpers as bilan_helpers
+from ckanext.communes.bilan import indexing as bilan_indexing
 from ckanext.communes.bilan import views as bilan_views
 from ckanext.communes.communes import actions as commune_actions
 from ckanext.communes.communes import auth as commune_auth
@@ -115,7 +117,11 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
-        return quality_score.before_dataset_index(indexing.before_dataset_index(pkg_dict))
+        # The bilan counts what the index holds: any reindex (save, background check, rebuild) outdates it.
+        bilan_cache.bump()
+        # bilan_indexing reads the fields the two others set (score, missed criteria, frequency).
+        return bilan_indexing.before_dataset_index(
+            quality_score.before_dataset_index(indexing.before_dataset_index(pkg_dict)))
 
     def after_dataset_show(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
         quality_score.after_dataset_show(context, pkg_dict)
@@ -126,6 +132,9 @@ class CommunesPlugin(p.SingletonPlugin):
 
     def after_dataset_update(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
         quality_score.after_dataset_change(pkg_dict)
+
+    def after_dataset_delete(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
+        bilan_cache.bump()  # a deleted dataset leaves the index without being indexed again
 
     def before_dataset_search(self, search_params: dict[str, Any]) -> dict[str, Any]:
         return harvest_visibility.restrict_harvest_sources(search_params)

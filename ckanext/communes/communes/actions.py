@@ -263,6 +263,11 @@ def _update_and_sync(next_action: Any, context: dict[str, Any], data_dict: dict[
     result = next_action(context, data_dict)
     if group is not None and not context.get("defer_commit") and owner_sync.identity_of(group.id) != before:
         owner_sync.schedule_organisation_sync(group.id)
+    if group is not None and programme.is_commune_like(group):
+        # Partner status, convention, population feed the programme's figures: show them at once.
+        from ckanext.communes.bilan import cache as bilan_cache
+
+        bilan_cache.bump()
     return result
 
 
