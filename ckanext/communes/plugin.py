@@ -10,7 +10,7 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes import licences
+from ckanext.communes import api_guard, csrf, licences
 from ckanext.communes.bilan import actions as bilan_actions
 from ckanext.communes.bilan import auth as bilan_auth
 from ckanext.communes.bilan import cache as bilan_cache
@@ -57,6 +57,7 @@ class CommunesPlugin(p.SingletonPlugin):
     p.implements(p.IPackageController, inherit=True)
     p.implements(p.IFacets, inherit=True)
     p.implements(p.ITranslation)
+    p.implements(p.IMiddleware, inherit=True)
 
     # IConfigurer
     def update_config(self, config_: tk.CKANConfig) -> None:
@@ -146,6 +147,12 @@ class CommunesPlugin(p.SingletonPlugin):
     # IFacets
     def dataset_facets(self, facets_dict: dict[str, Any], package_type: str) -> dict[str, Any]:
         return indexing.dataset_facets(facets_dict, package_type)
+
+    # IMiddleware
+    def make_middleware(self, app: Any, config: Any) -> Any:
+        # CKAN's CSRF exemption of anonymous and API-token requests must not outlive the request;
+        # an absurdly nested API body is a 400, not CKAN's RecursionError 500.
+        return api_guard.install(csrf.scope_exemptions_to_requests(app))
 
     # ITranslation
     def i18n_directory(self) -> str:

@@ -45,6 +45,18 @@ def _snapshot_id(data_dict: dict[str, Any], key: str, required: bool = True) -> 
     return value.strip()
 
 
+def _authors_shown(context: dict[str, Any]) -> bool:
+    """Who froze a snapshot is a user name: shown to anonymous visitors only when the portal makes user
+    details public (CKAN's ``ckan.auth.public_user_details``, true by default), as user_show does."""
+    return bool(context.get("user")) or tk.asbool(tk.config.get("ckan.auth.public_user_details", True))
+
+
+def _meta_for(context: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    if meta is None or _authors_shown(context):
+        return meta
+    return dict(meta, created_by=None)
+
+
 def _file(bilan: dict[str, Any], file_format: str) -> dict[str, Any]:
     name, media_type, content = exports.export(bilan, file_format)
     text = content.decode("utf-8") if file_format == "csv" else base64.b64encode(content).decode("ascii")
@@ -61,6 +73,8 @@ def communes_bilan(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[s
     file_format = _choice(data_dict, "format", FORMATS)
     snapshot_id = _snapshot_id(data_dict, "snapshot", required=False)
     bilan = (snapshots.show(snapshot_id, group_by) if snapshot_id else indicators.compute(group_by))
+    if bilan.get("snapshot"):
+        bilan = dict(bilan, snapshot=_meta_for(context, bilan["snapshot"]))
     return bilan if file_format == "json" else _file(bilan, file_format)
 
 
@@ -68,7 +82,7 @@ def communes_bilan(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[s
 def communes_bilan_snapshot_list(context: dict[str, Any], data_dict: dict[str, Any]) -> list[dict[str, Any]]:
     """Every snapshot (id, label, created, created_by), newest first."""
     tk.check_access("communes_bilan_snapshot_list", context, data_dict)
-    return snapshots.list_snapshots()
+    return [_meta_for(context, meta) or meta for meta in snapshots.list_snapshots()]
 
 
 @tk.side_effect_free
@@ -76,7 +90,8 @@ def communes_bilan_snapshot_show(context: dict[str, Any], data_dict: dict[str, A
     """A snapshot (``id``) in the shape of communes_bilan, ``group_by`` commune or phase."""
     tk.check_access("communes_bilan_snapshot_show", context, data_dict)
     group_by = _choice(data_dict, "group_by", indicators.GROUP_BY)
-    return snapshots.show(str(_snapshot_id(data_dict, "id")), group_by)
+    shown = snapshots.show(str(_snapshot_id(data_dict, "id")), group_by)
+    return dict(shown, snapshot=_meta_for(context, shown["snapshot"]))
 
 
 @tk.side_effect_free
@@ -87,7 +102,8 @@ def communes_bilan_snapshot_compare(context: dict[str, Any], data_dict: dict[str
     group_by = _choice(data_dict, "group_by", indicators.GROUP_BY)
     a = str(_snapshot_id(data_dict, "a"))
     b = _snapshot_id(data_dict, "b", required=False)
-    return snapshots.compare(a, b, group_by)
+    compared = snapshots.compare(a, b, group_by)
+    return dict(compared, a=_meta_for(context, compared["a"]), b=_meta_for(context, compared["b"]))
 
 
 def communes_bilan_snapshot_create(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:

@@ -48,11 +48,17 @@ def bilan() -> None:
 def snapshot(ctx: click.Context, label: str, user_name: str | None) -> None:
     """Freeze today's indicators of every commune and group under LABEL."""
     import ckan.plugins.toolkit as tk
+    from ckan import model
 
     from ckanext.communes.bilan import snapshots
 
     with _in_request(ctx):
-        author = user_name or tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+        user = model.User.get(user_name) if user_name else None
+        if user_name and user is None:
+            # The author is shown with the snapshot, which is never changed: no name of nobody.
+            _fail(ValueError(tk._("Unknown user: {name}.").format(name=user_name[:100])))
+            return
+        author = user.name if user is not None else tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
         try:
             meta = snapshots.create(label, author)
         except tk.ValidationError as error:

@@ -43,6 +43,17 @@ def row_cells(bilan: dict[str, Any], row: dict[str, Any]) -> list[Any]:
     return fixed + [row["values"].get(indicator["key"]) for indicator in bilan["indicators"]]
 
 
+# A text cell starting with one of these is read as a formula by spreadsheets (CSV injection: a label
+# "=HYPERLINK(...)" or "@SUM(...)" would run when the file is opened); tab and carriage return too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(text: str) -> str:
+    """A text that no spreadsheet takes for a formula: prefixed with an apostrophe when it starts like one
+    (OWASP's advice). Numbers are never text here, so a negative figure keeps its sign."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_text(value: Any) -> str:
     if value is None:
         return ""
@@ -50,7 +61,9 @@ def csv_text(value: Any) -> str:
         return gettext("yes") if value else gettext("no")
     if isinstance(value, float):
         return repr(value).replace(".", ",")
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return neutralised(str(value))
 
 
 def to_csv(bilan: dict[str, Any]) -> bytes:
@@ -71,6 +84,17 @@ def _xlsx_value(value: Any, unit: str | None) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _text_cells_as_text(sheet: Any) -> None:
+    """openpyxl stores a string starting with "=" as a formula: such a text cell becomes a plain string
+    again (a string cell is never evaluated), marked "quote prefix", what Excel does for a text typed
+    after an apostrophe, so that it stays text when someone edits it. The text itself is kept as written."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and (cell.data_type == "f" or cell.value.startswith(FORMULA_STARTS)):
+                cell.data_type = "s"
+                cell.quotePrefix = True
 
 
 NUMBER_FORMATS = {"share": "0.00%", "date": "yyyy-mm-dd", "score": "0.00"}
@@ -104,6 +128,8 @@ def to_xlsx(bilan: dict[str, Any]) -> bytes:
                          (gettext("Rows"), gettext("communes") if bilan["group_by"] == "commune" else gettext("groups")),
                          (gettext("Portal"), tk.config.get("ckan.site_url") or "")):
         about.append([label, value])
+    for written in (sheet, about):
+        _text_cells_as_text(written)
     about.column_dimensions["A"].width = 24
     about.column_dimensions["B"].width = 48
     buffer = io.BytesIO()

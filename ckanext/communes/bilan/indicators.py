@@ -40,6 +40,10 @@ SCORE_DIGITS = 2
 WINDOW_DAYS = 365
 HISTOGRAM_BINS = 10
 MANUAL_SOURCE = "manual"
+UNLISTED_SOURCE = "unlisted"  # the harvest sources that are private or deleted, counted together
+UNLISTED_TITLE = N_("Harvest source not public (private or deleted)")
+MANUAL_TITLE = N_("Published by hand")
+OUR_SOURCE_TITLES = {MANUAL_SOURCE: MANUAL_TITLE, UNLISTED_SOURCE: UNLISTED_TITLE}
 OBLIGED_STATUSES = frozenset({"obliged", "probably_obliged"})
 
 # English msgids of the indicators (French in the catalogue); keys and units: data/indicators.yaml.
@@ -182,13 +186,39 @@ def figures(tally: Tally, links: LinkCounts) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------------- details
 
+def _unlisted(count: int) -> dict[str, Any]:
+    return {"source": UNLISTED_SOURCE, "title": gettext(UNLISTED_TITLE), "count": count}
+
+
 def by_source(tally: Tally, titles: dict[str, str]) -> list[dict[str, Any]]:
-    entries = [{"source": source, "title": titles.get(source, source), "count": count}
-               for source, count in tally.sources.items()]
+    """Datasets per harvest source, then those published by hand. ``titles`` has the public sources only
+    (sql.harvest_source_titles): the datasets of a private or deleted source are counted under one
+    "unlisted" entry, without its id or title."""
+    entries = [{"source": source, "title": titles[source], "count": count}
+               for source, count in tally.sources.items() if source in titles]
+    unlisted = sum(count for source, count in tally.sources.items() if source not in titles)
+    if unlisted:
+        entries.append(_unlisted(unlisted))
     manual = tally.datasets - sum(tally.sources.values())
     if manual > 0:
-        entries.append({"source": MANUAL_SOURCE, "title": gettext("Published by hand"), "count": manual})
+        entries.append({"source": MANUAL_SOURCE, "title": gettext(MANUAL_TITLE), "count": manual})
     return sorted(entries, key=lambda entry: (-entry["count"], entry["title"]))
+
+
+def listed_sources(entries: list[dict[str, Any]], public: set[str]) -> list[dict[str, Any]]:
+    """A frozen ``by_source`` list with the sources that are no longer public (made private or deleted
+    since the snapshot) folded into the "unlisted" entry: a snapshot keeps its counts, not their names."""
+    kept = [dict(entry) for entry in entries if entry.get("source") in public | {MANUAL_SOURCE, UNLISTED_SOURCE}]
+    hidden = sum(int(entry.get("count") or 0) for entry in entries
+                 if entry.get("source") not in public | {MANUAL_SOURCE, UNLISTED_SOURCE})
+    if not hidden:
+        return kept
+    found = next((entry for entry in kept if entry["source"] == UNLISTED_SOURCE), None)
+    if found is None:
+        kept.append(_unlisted(hidden))
+    else:
+        found["count"] = int(found.get("count") or 0) + hidden
+    return sorted(kept, key=lambda entry: (-entry["count"], entry["title"]))
 
 
 def missed_criteria(tally: Tally) -> list[dict[str, Any]]:
@@ -421,6 +451,11 @@ def build(today: dt.date | None = None) -> dict[str, Any]:
     }
 
 
+def _our_source_titled(entry: dict[str, Any]) -> dict[str, Any]:
+    msgid = OUR_SOURCE_TITLES.get(str(entry.get("source")))
+    return dict(entry, title=gettext(msgid)) if msgid else entry
+
+
 def shaped(full: dict[str, Any], group_by: str, snapshot: dict[str, Any] | None = None) -> dict[str, Any]:
     """The contract's shape for one grouping of a full bilan (today's or a snapshot's payload)."""
     rows = full["communes"] if group_by == "commune" else full["groups"]
@@ -428,6 +463,10 @@ def shaped(full: dict[str, Any], group_by: str, snapshot: dict[str, Any] | None 
         for row in rows:  # names follow the reader's language, also in a snapshot
             found = groups.get_group(row["key"])
             row["name"] = found.name if found else row["name"]
+    for row in rows:  # so do the titles of the two source entries that are ours (frozen in the taker's)
+        details = row.get("details") or {}
+        if any(entry.get("source") in OUR_SOURCE_TITLES for entry in details.get("by_source") or ()):
+            row["details"] = dict(details, by_source=[_our_source_titled(entry) for entry in details["by_source"]])
     return {"generated_at": full["generated_at"], "snapshot": snapshot, "group_by": group_by,
             "indicators": indicators(), "rows": rows}
 

@@ -11,7 +11,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import model
 
-from ckanext.communes.bilan import cache, indicators
+from ckanext.communes.bilan import cache, indicators, sql
 from ckanext.communes.bilan.model import BilanSnapshot
 
 LABEL_MAX = 200
@@ -77,7 +77,22 @@ def show(snapshot_id: str, group_by: str = "commune") -> dict[str, Any]:
     # A copy: the caller may change what it gets, the session's object must stay as stored.
     payload = {"generated_at": snapshot.payload["generated_at"], "communes": [dict(row) for row in
                snapshot.payload["communes"]], "groups": [dict(row) for row in snapshot.payload["groups"]]}
+    _hide_sources_no_longer_public(payload["communes"] + payload["groups"])
     return indicators.shaped(payload, group_by, meta(snapshot))
+
+
+def _hide_sources_no_longer_public(rows: list[dict[str, Any]]) -> None:
+    """A harvest source public when the bilan was frozen may be private or deleted now: the snapshot
+    keeps its counts, its name and id are no longer shown (rows: copies, changed in place)."""
+    named = {str(entry.get("source")) for row in rows for entry in (row.get("details") or {}).get("by_source") or []}
+    named -= {indicators.MANUAL_SOURCE, indicators.UNLISTED_SOURCE}
+    public = set(sql.harvest_source_titles(named)) if named else set()
+    if named <= public:
+        return
+    for row in rows:
+        details = row.get("details") or {}
+        if details.get("by_source"):
+            row["details"] = dict(details, by_source=indicators.listed_sources(details["by_source"], public))
 
 
 def _delta(before: Any, after: Any) -> float | int | None:

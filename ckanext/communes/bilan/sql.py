@@ -3,7 +3,7 @@
 - the commune organisations and their programme fields (partner status, convention, agents);
 - link checks per commune: resources checked at their current URL, and those whose last check succeeded
   (the rule of quality/linkcheck.py: a row counts when it was checked and its URL is the resource's);
-- the titles of the harvest sources the index names.
+- the titles of the harvest sources the index names (public and active ones only).
 """
 
 from __future__ import annotations
@@ -80,10 +80,17 @@ def link_counts() -> dict[str, LinkCounts]:
 
 
 def harvest_source_titles(source_ids: Iterable[str]) -> dict[str, str]:
+    """Id -> title of the harvest sources among ``source_ids`` that anyone may see: a source is a dataset
+    of type ``harvest`` (same id), and a private or deleted one is nobody's business in a public report;
+    its datasets still count as harvested (bilan/indicators.py: ``by_source`` lists them as unlisted)."""
     from ckanext.harvest.model import HarvestSource
 
     ids = sorted({str(source_id) for source_id in source_ids if source_id})
     if not ids:
         return {}
-    rows = model.Session.query(HarvestSource.id, HarvestSource.title).filter(HarvestSource.id.in_(ids))
+    rows = (
+        model.Session.query(HarvestSource.id, HarvestSource.title)
+        .join(model.Package, model.Package.id == HarvestSource.id)
+        .filter(HarvestSource.id.in_(ids), model.Package.state == "active", model.Package.private.is_(False))
+    )
     return {source_id: title or source_id for source_id, title in rows}

@@ -12,11 +12,15 @@ import re
 from typing import Any
 
 import ckan.plugins.toolkit as tk
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, g, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError as CSRFTokenInvalid
 
 from ckanext.communes.bilan import exports
 from ckanext.communes.bilan import helpers as bilan_helpers
 from ckanext.communes.communes import programme
+from ckanext.communes.communes.translation import N_, gettext
 
 bilan = Blueprint("communes_bilan", __name__)
 
@@ -186,8 +190,36 @@ def index() -> Any:
         return tk.abort(exc.status, exc.message)
 
 
+CSRF_REFUSED = N_("The form has expired or does not come from this site (missing or invalid security token): "
+                  "reload the page and try again.")
+
+
+def _csrf_token_valid() -> bool:
+    """Whether a session (cookie) user's form carries a valid CSRF token.
+
+    CKAN skips the CSRF check of a request made with an API token, or by an anonymous visitor, by
+    exempting its *view* (``csrf.exempt`` in ckan/config/middleware/flask_app.py): for the rest of the
+    process and for everybody. After one anonymous POST to this form, an operator's browser could be
+    made to freeze bilans by any site. So the form checks the token itself whenever the user comes from
+    the session cookie (an API token is not sent by a browser on its own: no CSRF there)."""
+    if g.get("login_via_auth_header") or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME") or "_csrf_token"
+    token = request.form.get(field) or request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+    try:
+        validate_csrf(token)
+    except CSRFTokenInvalid:
+        return False
+    return True
+
+
 def snapshot_create() -> Any:
-    """The operators' "freeze a bilan" form. The action's auth refuses anyone else (403)."""
+    """The operators' "freeze a bilan" form. The action's auth refuses anyone else (403). A GET (the
+    address bar after a refused form) goes back to the page."""
+    if request.method != "POST":
+        return tk.redirect_to("communes_bilan.index")
+    if not _csrf_token_valid():
+        return tk.abort(400, gettext(CSRF_REFUSED))
     label = request.form.get("label", "")
     try:
         snapshot = tk.get_action("communes_bilan_snapshot_create")(_context(), {"label": label})
@@ -221,9 +253,43 @@ def export(fmt: str) -> Any:
     return response
 
 
+# The headings of the error pages of the bilan (CKAN shows werkzeug's English name: "400 Bad Request").
+ERROR_NAMES: dict[int, str] = {
+    400: N_("Invalid request"), 403: N_("Access refused"), 404: N_("Figures not found"), 413: N_("Request too large"),
+}
+# werkzeug's English descriptions, for the errors no view of ours describes (a form too big to read, say).
+# A routing error (405: a method the address does not take) reaches no blueprint: CKAN's page answers.
+ERROR_TEXTS: dict[int, str] = {
+    413: N_("The form sent is too large: a label has at most 200 characters."),
+}
+
+
+def error_page(error: HTTPException) -> tuple[str, int]:
+    """The error pages of the bilan's addresses in the reader's language (CKAN's error template).
+
+    A view's own message (tk.abort with a text) is kept; werkzeug's default English text is replaced. Also
+    for the errors raised before a view runs, such as a form over the size Flask reads (413), raised by
+    the CSRF check of CKAN's middleware."""
+    code = int(error.code or 500)
+    description = str(error.description or "")
+    if isinstance(error, CSRFError):  # CKAN's own check (flask-wtf), before the view: its reason in English
+        description = gettext(CSRF_REFUSED)
+    elif description == str(type(error).description or "") and code in ERROR_TEXTS:
+        description = gettext(ERROR_TEXTS[code])
+    name = gettext(ERROR_NAMES[code]) if code in ERROR_NAMES else str(error.name or "")
+    return tk.render("error_document_template.html", {
+        "code": code, "content": description, "name": name,
+        "show_login_redirect_link": code == 403 and not _user_name(),
+    }), code
+
+
+# By code, not by HTTPException: Flask tries every handler of the error's code (CKAN registers the app's
+# for each code) before any registered for a class.
+for _code in ERROR_NAMES:
+    bilan.register_error_handler(_code, error_page)
 bilan.add_url_rule("/communes/bilan", view_func=index, endpoint="index")
 bilan.add_url_rule("/communes/bilan/snapshots", view_func=snapshot_create, endpoint="snapshot_create",
-                   methods=["POST"])
+                   methods=["GET", "POST"])
 bilan.add_url_rule("/communes/bilan/export.<fmt>", view_func=export, endpoint="export")
 
 

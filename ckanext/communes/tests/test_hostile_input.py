@@ -96,3 +96,22 @@ def test_bad_catalogue_parameters_are_a_400_naming_the_parameter(app, bron, path
 def test_good_catalogue_parameters_still_work(app, bron, path):
     assert app.get(f"{path}?page=1&modified_since=2024-01-31").status_code == 200
     assert app.get(f"{path}?page=2").status_code == 200
+
+
+def test_an_api_body_nested_thousands_of_levels_deep_is_a_400_not_a_500(app):
+    # CKAN's json parsing raises RecursionError on it, answered with a 500 on every action.
+    body = "[" * 5000 + "]" * 5000
+    for action in ("package_search", "package_create", "communes_bilan"):
+        answer = app.post(f"/api/3/action/{action}", data=body, content_type="application/json", status=400).json
+        assert answer["success"] is False
+        assert "imbriqué sur plus de 100 niveaux" in answer["error"]["message"]
+
+
+def test_an_api_body_with_many_brackets_inside_strings_or_side_by_side_is_not_refused(app):
+    from ckanext.communes.api_guard import json_depth
+
+    assert json_depth(b'{"q": "' + b"[" * 5000 + b'"}') == 1
+    assert json_depth(b'{"a": [' + b"[1]," * 500 + b"[2]]}") == 3
+    answer = app.post("/api/3/action/package_search", data='{"q": "' + "[" * 500 + '", "rows": 1}',
+                      content_type="application/json")
+    assert answer.status_code != 500 and "imbriqué" not in answer.body

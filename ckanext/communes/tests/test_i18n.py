@@ -64,3 +64,10 @@ def test_every_msgid_of_ckanext_harvest_is_translated_in_our_catalogue():
         ckan_fr = {key(m.id): m.string for m in pofile.read_po(f) if m.id}
     untranslated = sorted(i for i in harvest_ids if not (ours.get(i) or ckan_fr.get(i)))
     assert untranslated == []
+
+
+def test_the_action_apis_error_prefixes_are_in_french(app):
+    # CKAN's French catalogue leaves them empty: ours carries them (dev/i18n/third-party/ckan-core.fr.po).
+    answer = app.get("/api/3/action/communes_bilan_snapshot_show?id=nothing-here", status=404).json
+    assert answer["error"]["message"].startswith("Introuvable : ")
+    assert "Not found" not in answer["error"]["message"]
