@@ -332,6 +332,9 @@ def find_source(source_id_or_name: str) -> Any:
     return source
 
 
+SYNC_LOAD_BATCH = 100
+
+
 def run_source_sync(source_id_or_name: str) -> dict[str, Any]:
     """Create a job for the source and run gather, fetch and import here, with ckanext-harvest's
     ``gather_stage`` and ``fetch_and_import_stages``; the job is closed whatever happens (an exception,
@@ -353,8 +356,17 @@ def run_source_sync(source_id_or_name: str) -> dict[str, Any]:
     try:
         with workers.job_heartbeat(job_id):
             object_ids = queue.gather_stage(harvester, job)
-            for object_id in object_ids if isinstance(object_ids, list) else []:
-                obj = HarvestObject.get(object_id)
+            object_ids = object_ids if isinstance(object_ids, list) else []
+            loaded: dict[str, Any] = {}
+            for index, object_id in enumerate(object_ids):
+                if index % SYNC_LOAD_BATCH == 0:
+                    # A batch of objects per query rather than one query each (the session keeps them
+                    # across commits: CKAN's sessions do not expire on commit).
+                    batch = object_ids[index:index + SYNC_LOAD_BATCH]
+                    loaded = {o.id: o for o in model.Session.query(HarvestObject).filter(HarvestObject.id.in_(batch))}
+                obj = loaded.get(object_id)
+                if obj is None or obj not in model.Session:  # not loaded, or the session was renewed
+                    obj = HarvestObject.get(object_id)
                 try:
                     queue.fetch_and_import_stages(harvester, obj)
                 except Exception as error:  # noqa: BLE001 - one record must not stop the run

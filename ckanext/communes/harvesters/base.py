@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,6 +35,8 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import model
+from ckan.lib.munge import munge_title_to_name
+from ckan.model import PACKAGE_NAME_MAX_LENGTH
 
 from ckanext.communes.communes.translation import N_
 from ckanext.communes.harvesters import fetch as guarded
@@ -49,7 +52,7 @@ from ckanext.communes.harvesters.routing import Router, validate_routing_table
 from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
 from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.interfaces import IHarvester
-from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject, HarvestObjectExtra
+from ckanext.harvest.model import HarvestGatherError, HarvestObject, HarvestObjectExtra
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +111,11 @@ class GatherContext:
     config: dict[str, Any]
     limits: guarded.FetchLimits
     report: ReportBuilder
-    job: Any = None  # the HarvestJob, loaded when the first harvest object is written
     routing_fingerprint: str = ""
+    # Harvest objects and their extras decided but not written yet: rows for one bulk insert per page
+    # (write_objects), not thousands of ORM instances for the session to flush.
+    pending_objects: list[dict[str, Any]] = field(default_factory=list)
+    pending_extras: list[dict[str, Any]] = field(default_factory=list)
 
     def fetch(self, url: str, accept: str | None = None) -> guarded.FetchedResponse:
         return guarded.fetch(url, self.limits, accept=accept)
@@ -136,6 +142,11 @@ class Plan:
     sample: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, str]] = field(default_factory=list)
     withdrawals: list[dict[str, str]] = field(default_factory=list)
+
+
+# The source's current object for a GUID, next to the object being imported (one alias for the process:
+# one made per import costs more to build than the query takes to run).
+_PREVIOUS_OBJECT = HarvestObject.__table__.alias("previous_object")
 
 
 def _int_in_range(value: Any, low: int, high: int) -> int | None:
@@ -282,6 +293,7 @@ class CommunesHarvester(HarvesterBase):
             report.say("error", tk._("Unexpected error while reading the source: {error}").format(error=repr(error)[:300]))
         self._plan_withdrawals(ctx, existing, listed, complete, plan, dry_run)
         if not dry_run and job_id:
+            self._write_objects(ctx)
             report.save(job_id, source_id)
             model.Session.commit()
         return plan
@@ -339,6 +351,7 @@ class CommunesHarvester(HarvesterBase):
         report.pages.append({"url": page.url, "hash": page.content_hash, "routing": ctx.routing_fingerprint,
                              "guids": guids})
         if not dry_run:
+            self._write_objects(ctx)
             model.Session.commit()  # page by page: memory holds GUIDs, not datasets
 
     def _decide(self, ctx: GatherContext, record: SourceRecord, before: Existing | None, duplicate: Duplicate | None,
@@ -396,15 +409,25 @@ class CommunesHarvester(HarvesterBase):
 
     def _new_object(self, ctx: GatherContext, guid: str, decision: str, digest: str, dataset: dict[str, Any] | None,
                     package_id: str | None) -> str:
-        if ctx.job is None:
-            ctx.job = HarvestJob.get(ctx.job_id)
-        # The id is set here so that no flush is needed per object: the page's commit writes them all.
-        obj = HarvestObject(id=str(uuid.uuid4()), guid=guid, job=ctx.job, harvest_source_id=ctx.source_id,
-                            content=json.dumps(dataset, ensure_ascii=False) if dataset is not None else None,
-                            package_id=package_id)
-        obj.extras = [HarvestObjectExtra(key=STATUS_KEY, value=decision), HarvestObjectExtra(key=HASH_KEY, value=digest)]
-        model.Session.add(obj)
-        return obj.id
+        # The id is set here so that the object can be named before it is written (write_objects, per page).
+        object_id = str(uuid.uuid4())
+        ctx.pending_objects.append({
+            "id": object_id, "guid": guid, "harvest_job_id": ctx.job_id, "harvest_source_id": ctx.source_id,
+            "content": json.dumps(dataset, ensure_ascii=False) if dataset is not None else None,
+            "package_id": package_id})
+        ctx.pending_extras += [
+            {"id": str(uuid.uuid4()), "harvest_object_id": object_id, "key": STATUS_KEY, "value": decision},
+            {"id": str(uuid.uuid4()), "harvest_object_id": object_id, "key": HASH_KEY, "value": digest}]
+        return object_id
+
+    @staticmethod
+    def _write_objects(ctx: GatherContext) -> None:
+        """The pending harvest objects and extras in two multi-row INSERTs (the tables' own defaults:
+        state WAITING, gathered now, not current), in the caller's transaction."""
+        if ctx.pending_objects:
+            model.Session.execute(HarvestObject.__table__.insert(), ctx.pending_objects)
+            model.Session.execute(HarvestObjectExtra.__table__.insert(), ctx.pending_extras)
+        ctx.pending_objects, ctx.pending_extras = [], []
 
     def _plan_withdrawals(self, ctx: GatherContext, existing: dict[str, Existing], listed: set[str], complete: bool,
                           plan: Plan, dry_run: bool) -> None:
@@ -447,7 +470,6 @@ class CommunesHarvester(HarvesterBase):
         return True  # the gather read the whole page already
 
     def import_stage(self, harvest_object: Any) -> bool | str:
-        status = next((e.value for e in harvest_object.extras if e.key == STATUS_KEY), None)
         # ckanext-harvest may deliver an object twice (harvest_jobs_run resubmits WAITING objects that a
         # fetch worker has popped but not started): an object already imported is not imported again.
         # True, not "unchanged": ckanext-harvest then reports it as it did the first time (added, updated).
@@ -455,13 +477,7 @@ class CommunesHarvester(HarvesterBase):
             return True
         context = {"user": self._get_user_name(), "ignore_auth": True, HARVEST_CONTEXT_FLAG: True,
                    "return_id_only": True}
-        previous = (
-            model.Session.query(HarvestObject)
-            .filter(HarvestObject.guid == harvest_object.guid, HarvestObject.current.is_(True),
-                    HarvestObject.harvest_source_id == harvest_object.harvest_source_id,
-                    HarvestObject.id != harvest_object.id)
-            .first()
-        )
+        status, previous = self._status_and_previous(harvest_object)
         try:
             if status == "withdraw":
                 return self._withdraw(harvest_object, previous, context)
@@ -494,14 +510,50 @@ class CommunesHarvester(HarvesterBase):
         # No commit here: ckanext-harvest's fetch_and_import_stages saves (commits) the object right after.
         return True
 
+    @staticmethod
+    def _status_and_previous(harvest_object: Any) -> tuple[str | None, Any]:
+        """The gather's decision for the object (its status extra) and the source's current object for
+        the same GUID, if any, in one query: each query an import adds counts against package_create."""
+        extra = HarvestObjectExtra.__table__
+        previous = _PREVIOUS_OBJECT
+        row = model.Session.execute(
+            sa.select(extra.c.value, previous.c.id)
+            .select_from(extra.outerjoin(previous, sa.and_(
+                previous.c.guid == harvest_object.guid, previous.c.current.is_(True),
+                previous.c.harvest_source_id == harvest_object.harvest_source_id,
+                previous.c.id != harvest_object.id)))
+            .where(extra.c.harvest_object_id == harvest_object.id, extra.c.key == STATUS_KEY)
+            .limit(1)
+        ).first()
+        if row is not None:
+            # Loaded only when there is one (an update): a new dataset, the common case, costs no more.
+            return row[0], model.Session.get(HarvestObject, row[1]) if row[1] else None
+        # No status (an object another harvester wrote): the current object alone.
+        return None, (
+            model.Session.query(HarvestObject)
+            .filter(HarvestObject.guid == harvest_object.guid, HarvestObject.current.is_(True),
+                    HarvestObject.harvest_source_id == harvest_object.harvest_source_id,
+                    HarvestObject.id != harvest_object.id)
+            .first()
+        )
+
+    def _new_name(self, title: str) -> str:
+        """ckanext-harvest's name for a new dataset (the title munged, a number appended when taken), with
+        the common case first: the munged title is free, which one indexed lookup says, where
+        ``_gen_new_name`` reads every name starting like it (ILIKE: a scan of the package table)."""
+        ideal = re.sub("-+", "-", munge_title_to_name(title))[:PACKAGE_NAME_MAX_LENGTH]
+        if model.Session.query(model.Package.id).filter(model.Package.name == ideal).first() is None:
+            return ideal
+        return self._gen_new_name(title)
+
     def _create(self, harvest_object: Any, dataset: dict[str, Any], context: dict[str, Any]) -> None:
         dataset["id"] = str(uuid.uuid4())
-        dataset["name"] = self._gen_new_name(dataset.get("title") or harvest_object.guid)
+        dataset["name"] = self._new_name(dataset.get("title") or harvest_object.guid)
         harvest_object.package_id = dataset["id"]
         harvest_object.add()
-        # The harvest object refers to the package before it exists (ckanext-dcat does the same).
+        # The harvest object refers to the package before it exists (ckanext-dcat does the same): the
+        # check waits for the commit, and package_create's own flush writes both, in one transaction.
         model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
-        model.Session.flush()
         tk.get_action("package_create")(dict(context), dataset)
 
     def _update(self, harvest_object: Any, package_id: str, dataset: dict[str, Any], context: dict[str, Any], *,
