@@ -352,16 +352,17 @@ def test_freezing_a_bilan_with_a_bad_label_shows_the_french_error_in_the_form(ap
     assert _snapshot_ids() == before
 
 
-def test_operator_freezes_a_bilan_which_keeps_its_figures_and_compares_with_today(app, seeded):
-    """Adds a dataset to Bron after the first snapshot, and deletes it at the end (the snapshots stay)."""
-    try:
-        _freeze_change_and_compare(app, seeded)
-    finally:
-        if model.Package.get("bron-cimetieres") is not None:
-            helpers.call_action("dataset_purge", context={"user": seeded.sysadmin["name"]}, id="bron-cimetieres")
+@pytest.fixture
+def bron_cimetieres_purged_after(seeded):
+    """The dataset the next test adds to Bron is purged afterwards (its snapshots stay)."""
+    yield "bron-cimetieres"
+    if model.Package.get("bron-cimetieres") is not None:
+        helpers.call_action("dataset_purge", context={"user": seeded.sysadmin["name"]}, id="bron-cimetieres")
 
 
-def _freeze_change_and_compare(app, seeded: Portal) -> None:
+def test_operator_freezes_a_bilan_which_keeps_its_figures_and_compares_with_today(app, seeded,
+                                                                                 bron_cimetieres_purged_after):
+    """Adds a dataset to Bron after the first snapshot."""
     operator = seeded.token("operator")
     assert _one(_page(app, "/communes/bilan", operator), '//*[@id="bilan-freeze"]//form').get("method") == "post"
     response = _freeze(app, "Bilan phase 1", operator, status=302)
@@ -372,7 +373,7 @@ def _freeze_change_and_compare(app, seeded: Portal) -> None:
     bron_before = _cell(followed, "69029", "datasets")
 
     helpers.call_action("package_create", context={"user": seeded.sysadmin["name"]},
-                        **dataset_fields("bron", "bron-cimetieres", "etalab-2.0"))
+                        **dataset_fields("bron", bron_cimetieres_purged_after, "etalab-2.0"))
     frozen = _page(app, f"/communes/bilan?snapshot={first}")
     assert _cell(frozen, "69029", "datasets") == bron_before
     assert "Bilan phase 1 (figé le" in _text(_one(frozen, '//*[contains(@class, "bilan-edition")]'))
