@@ -42,7 +42,7 @@ from ckan.lib.search.index import PackageSearchIndex
 from ckanext.communes.chaining import merge_chained
 from ckanext.communes.communes import programme
 from ckanext.communes.communes.translation import gettext
-from ckanext.communes.harvesters import workers
+from ckanext.communes.harvesters import stages, workers
 from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
 
 log = logging.getLogger(__name__)
@@ -336,11 +336,12 @@ SYNC_LOAD_BATCH = 100
 
 
 def run_source_sync(source_id_or_name: str) -> dict[str, Any]:
-    """Create a job for the source and run gather, fetch and import here, with ckanext-harvest's
-    ``gather_stage`` and ``fetch_and_import_stages``; the job is closed whatever happens (an exception,
-    Ctrl-C). Refused (409) when the source already has a job. Returns ``harvest_job_show``'s dict."""
+    """Create a job for the source and run gather, fetch and import here: ckanext-harvest's
+    ``gather_stage``, then stages.py's ``fetch_and_import`` for each object, as the fetch worker does.
+    The job is closed whatever happens (an exception, Ctrl-C). Refused (409) when the source already has
+    a job. Returns ``harvest_job_show``'s dict."""
     from ckanext.harvest import queue
-    from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestObjectError
+    from ckanext.harvest.model import HarvestJob, HarvestObject
 
     context = workers.site_user_context()
     source = find_source(source_id_or_name)
@@ -357,6 +358,9 @@ def run_source_sync(source_id_or_name: str) -> dict[str, Any]:
         with workers.job_heartbeat(job_id):
             object_ids = queue.gather_stage(harvester, job)
             object_ids = object_ids if isinstance(object_ids, list) else []
+            # In flight before the first import: the portal's periodic runner must not hand them to the
+            # fetch workers meanwhile (stages.py).
+            stages.mark_in_flight(job_id)
             loaded: dict[str, Any] = {}
             for index, object_id in enumerate(object_ids):
                 if index % SYNC_LOAD_BATCH == 0:
@@ -367,15 +371,7 @@ def run_source_sync(source_id_or_name: str) -> dict[str, Any]:
                 obj = loaded.get(object_id)
                 if obj is None or obj not in model.Session:  # not loaded, or the session was renewed
                     obj = HarvestObject.get(object_id)
-                try:
-                    queue.fetch_and_import_stages(harvester, obj)
-                except Exception as error:  # noqa: BLE001 - one record must not stop the run
-                    log.exception("harvest object %s failed", object_id)
-                    model.Session.rollback()
-                    obj = HarvestObject.get(object_id)
-                    obj.state, obj.report_status = "ERROR", "errored"
-                    model.Session.add(HarvestObjectError(message=str(error)[:1000], object=obj, stage="Import"))
-                    model.Session.commit()
+                stages.fetch_and_import(harvester, obj, in_flight=True)
     except BaseException as error:  # noqa: BLE001 - closed below, then re-raised
         failure = error
         model.Session.rollback()

@@ -472,7 +472,7 @@ class CommunesHarvester(HarvesterBase):
     def import_stage(self, harvest_object: Any) -> bool | str:
         # ckanext-harvest may deliver an object twice (harvest_jobs_run resubmits WAITING objects that a
         # fetch worker has popped but not started): an object already imported is not imported again.
-        # True, not "unchanged": ckanext-harvest then reports it as it did the first time (added, updated).
+        # True, not "unchanged": it is reported as it was the first time (added, updated).
         if harvest_object.current and harvest_object.package_id and model.Package.get(harvest_object.package_id):
             return True
         context = {"user": self._get_user_name(), "ignore_auth": True, HARVEST_CONTEXT_FLAG: True,
@@ -486,10 +486,18 @@ class CommunesHarvester(HarvesterBase):
                 self._save_object_error(tk._("Empty content"), harvest_object, "Import")
                 return False
             target = previous.package_id if previous is not None else harvest_object.package_id
-            if status == "create" or target is None or model.Package.get(target) is None:
-                self._create(harvest_object, dataset, context)
-            else:
-                self._update(harvest_object, target, dataset, context, restore=status == "restore")
+            creating = status == "create" or target is None or model.Package.get(target) is None
+            # The GUID's link (this object current, the previous one no longer) goes into the dataset's own
+            # commit: the dataset and the link to it are written together or not at all (a crash between
+            # two commits would leave a dataset no current object points to, and the next harvest would
+            # create it a second time). Indexing inside package_create already sees the dataset's source.
+            if previous is not None:
+                previous.current = False
+                previous.add()
+            harvest_object.current = True
+            harvest_object.add()
+            # What ckanext-harvest's stages compute afterwards with a query; stages.py keeps it as is.
+            harvest_object.report_status = "added" if creating else "updated"
             if status == "takeover":
                 # The other source's record of the dataset is no longer current: it will meet the dataset
                 # as a duplicate owned by this source from now on.
@@ -497,17 +505,15 @@ class CommunesHarvester(HarvesterBase):
                  .filter(HarvestObject.package_id == target, HarvestObject.current.is_(True),
                          HarvestObject.harvest_source_id != harvest_object.harvest_source_id)
                  .update({"current": False}, synchronize_session=False))
+            if creating:
+                self._create(harvest_object, dataset, context)
+            else:
+                self._update(harvest_object, target, dataset, context, restore=status == "restore")
         except tk.ValidationError as error:
-            model.Session.rollback()
+            model.Session.rollback()  # the links above too
             self._save_object_error(tk._("The dataset was refused: {errors}").format(
                 errors=json.dumps(error.error_summary, ensure_ascii=False)[:1000]), harvest_object, "Import")
             return False
-        if previous is not None:
-            previous.current = False
-            previous.add()
-        harvest_object.current = True
-        harvest_object.add()
-        # No commit here: ckanext-harvest's fetch_and_import_stages saves (commits) the object right after.
         return True
 
     @staticmethod
@@ -579,6 +585,7 @@ class CommunesHarvester(HarvesterBase):
         # same id, when the source lists it again. This one is not current: ckanext-harvest reports it
         # as "deleted".
         harvest_object.current = False
+        harvest_object.report_status = "deleted"
         harvest_object.add()
         model.Session.commit()
         return True

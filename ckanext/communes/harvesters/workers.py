@@ -7,7 +7,7 @@ An idle queue therefore ends the consumer with ``redis.exceptions.TimeoutError``
 after it goes quiet, and any connection error (Redis restarted) ends it too.
 
 What this module does instead, reusing ckanext-harvest's own pieces (``gather_callback``,
-``fetch_callback``, ``RedisConsumer.persistance_key`` / ``basic_ack``, the routing keys):
+``RedisConsumer.persistance_key`` / ``basic_ack``, the routing keys; the fetch callback is stages.py's):
 
 - ``BLPOP`` with a *server-side* timeout (``block_seconds``) shorter than the socket timeout, in a loop:
   an idle queue is just an empty answer, forever;
@@ -21,10 +21,10 @@ What this module does instead, reusing ckanext-harvest's own pieces (``gather_ca
 - an exception in a callback is logged (and, for a gather, recorded as a gather error of the job), not
   fatal to the worker;
 - while a job is being gathered, a heartbeat key says so; ``close_stale_jobs`` (applied by our chained
-  ``harvest_jobs_run``) closes a "Running" job whose gather never finished, that has no heartbeat, is not
-  waiting in the gather queue and saw no activity for N minutes: a worker killed mid-job, or a queue
-  wiped by a Redis restart. Without it such a job blocks its source forever (ckanext-harvest refuses a new
-  job while one is New or Running).
+  ``harvest_jobs_run``) closes a "Running" job that has no heartbeat, is not waiting in the gather queue,
+  saw no activity for N minutes and either never finished its gather or has only objects a worker took
+  and never finished: a worker killed mid-job, or a queue wiped by a Redis restart. Without it such a job
+  blocks its source forever (ckanext-harvest refuses a new job while one is New or Running).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ DEFAULT_STALE_MINUTES = 30
 # Heartbeat of a gather in progress: refreshed every TTL/3 s, gone TTL s after the worker died.
 HEARTBEAT_TTL = 90
 FINAL_OBJECT_STATES = ("COMPLETE", "ERROR")
+IN_FLIGHT_OBJECT_STATES = ("FETCH", "IMPORT")
 
 Callback = Callable[[Any, Any, Any, str], Any]
 RedisFactory = Callable[[], redis.Redis]
@@ -363,8 +364,10 @@ class GatherWorker(QueueWorker):
 
 def make_worker(kind: str, settings: WorkerSettings | None = None,
                 app_context: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> QueueWorker:
-    """The gather or fetch worker on the configured queues, with ckanext-harvest's callbacks."""
-    from ckanext.harvest.queue import fetch_callback, gather_callback
+    """The gather or fetch worker on the configured queues: ckanext-harvest's gather callback, and the
+    fetch callback of stages.py (ckanext-harvest's, writing each object three times instead of six)."""
+    from ckanext.communes.harvesters.stages import fetch_callback
+    from ckanext.harvest.queue import gather_callback
 
     settings = settings or WorkerSettings()
     key = routing_key(kind)
@@ -426,38 +429,63 @@ def finish_job(job: Any, message: str | None) -> None:
     model.Session.commit()
 
 
+def _objects_in_flight(job: Any) -> int:
+    """Objects of a job a worker took and never finished (FETCH, IMPORT), 0 while some still wait in
+    the fetch queue (WAITING: ckanext-harvest resubmits those, the job is not stuck)."""
+    from ckanext.harvest.model import HarvestObject
+
+    counts = dict(model.Session.query(HarvestObject.state, sa.func.count(HarvestObject.id))
+                  .filter(HarvestObject.harvest_job_id == job.id,
+                          HarvestObject.state.in_(("WAITING",) + IN_FLIGHT_OBJECT_STATES))
+                  .group_by(HarvestObject.state).all())
+    return 0 if counts.get("WAITING") else sum(counts.values())
+
+
 def close_stale_jobs(minutes: int | None = None, *, source_id: str | None = None,
                      client: redis.Redis | None = None, now: datetime.datetime | None = None) -> list[str]:
     """Close the "Running" jobs a dead worker left behind; the ids of the jobs closed.
 
-    Stale = gather never finished, no gather heartbeat, not waiting in the gather queue, no activity
-    (creation, gather start, any object's progress) for ``minutes``. When Redis cannot be read nothing
-    is closed: a live gather could not be told from a dead one."""
+    Stale = no heartbeat (of a gather or of a synchronous run), not waiting in the gather queue, no
+    activity (creation, gather start, any object's progress) for ``minutes``, and either the gather never
+    finished, or it did and the objects left are all in flight (taken by a worker that died in the
+    middle of an import: ckanext-harvest would wait for them forever). When Redis cannot be read nothing
+    is closed: a live job could not be told from a dead one."""
     from ckanext.harvest.model import HarvestJob
 
     minutes = minutes or stale_minutes()
     now = now or datetime.datetime.utcnow()
     limit = now - datetime.timedelta(minutes=minutes)
-    query = (model.Session.query(HarvestJob)
-             .filter(HarvestJob.status == "Running", HarvestJob.gather_finished.is_(None)))
+    query = model.Session.query(HarvestJob).filter(HarvestJob.status == "Running")
     if source_id:
         query = query.filter(HarvestJob.source_id == source_id)
-    candidates = [job for job in query.all() if _last_activity(job) < limit]
+    candidates: dict[str, str] = {}  # job id -> why
+    jobs = {job.id: job for job in query.all()}
+    for job in jobs.values():
+        if _last_activity(job) >= limit:
+            continue
+        if job.gather_finished is None:
+            candidates[job.id] = gettext(
+                "Job interrupted (harvest worker stopped): its gather did not finish and nothing happened for "
+                "{minutes} minutes. Run the source again.").format(minutes=minutes)
+        elif (in_flight := _objects_in_flight(job)):
+            candidates[job.id] = gettext(
+                "Job interrupted (harvest worker stopped during the import): {count} records were being "
+                "imported and nothing happened for {minutes} minutes. Run the source again.").format(
+                    count=in_flight, minutes=minutes)
     if not candidates:
         return []
     try:
         client = client or harvest_redis()
-        alive = {job.id for job in candidates if _job_is_queued_or_alive(client, job.id)}
+        alive = {job_id for job_id in candidates if _job_is_queued_or_alive(client, job_id)}
     except redis.RedisError as error:
         log.warning("stale harvest jobs not checked: Redis unavailable (%s)", error)
         return []
     closed = []
-    for job in candidates:
-        if job.id in alive:
+    for job_id, message in candidates.items():
+        if job_id in alive:
             continue
-        finish_job(job, gettext("Job interrupted (harvest worker stopped): its gather did not finish and "
-                                "nothing happened for {minutes} minutes. Run the source again.").format(
-                                    minutes=minutes))
+        job = jobs[job_id]
+        finish_job(job, message)
         with contextlib.suppress(redis.RedisError):
             # Its gather message, if a dead worker left it protected, must not come back in 2 h.
             client.delete(routing_key(GATHER) + ":" + job.id)

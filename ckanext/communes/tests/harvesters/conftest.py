@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
@@ -263,3 +264,18 @@ def source_server(_source_server_instance: SourceServer) -> Iterator[SourceServe
 def allow_private_addresses(ckan_config, monkeypatch):
     """Harvest fetches may reach private addresses for this test (the fixture server is on 127.0.0.1)."""
     monkeypatch.setitem(ckan_config, "ckanext.communes.harvest.allow_private_addresses", True)
+
+
+@pytest.fixture
+def clean_queues(ckan_config: Any) -> Iterator[None]:
+    """ckanext-harvest's gather and fetch queues empty (and their persistence keys) before and after."""
+    from ckanext.communes.harvesters import workers
+
+    def purge() -> None:
+        client = workers.harvest_redis()
+        for kind in (workers.GATHER, workers.FETCH):
+            key = workers.routing_key(kind)
+            client.delete(key, *client.keys(key + ":*"))
+    purge()
+    yield
+    purge()

@@ -260,18 +260,6 @@ def bron(clean_db: None, clean_index: None, harvest_env: None) -> dict[str, Any]
     return factories.Organization(name="bron", title="Bron")
 
 
-@pytest.fixture
-def clean_queues(ckan_config: Any) -> Iterator[None]:
-    def purge() -> None:
-        client = workers.harvest_redis()
-        for kind in (workers.GATHER, workers.FETCH):
-            key = workers.routing_key(kind)
-            client.delete(key, *client.keys(key + ":*"))
-    purge()
-    yield
-    purge()
-
-
 @pytest.mark.ckan_config("ckan.plugins", PLUGINS_WITH_CKAN_HARVESTER)
 @pytest.mark.usefixtures("clean_queues")
 def test_a_second_job_for_a_source_is_a_409_in_french_naming_the_source(bron: dict[str, Any], app: Any) -> None:

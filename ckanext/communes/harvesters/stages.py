@@ -1,0 +1,170 @@
+"""Fetch and import of one harvest object, in place of ckanext-harvest's ``fetch_and_import_stages`` and
+``fetch_callback``: the fetch worker and the synchronous run both go through :func:`fetch_and_import`.
+
+Why not ckanext-harvest's: it commits the object five times (FETCH, fetch finished, IMPORT, COMPLETE,
+its report status) and queries the package's objects to tell "added" from "updated". On the small
+records of a CSW catalogue that was a fifth of a harvest's time (issue #9's benchmark, ``dev/bench/
+sources.py``). For our harvesters the fetch does nothing (the gather read the whole page) and the import
+knows what it did, so the object is written three times:
+
+1. **in flight**: state FETCH, retry count, fetch start. From then on ckanext-harvest's
+   ``resubmit_objects`` (run by every ``harvest_jobs_run``), which re-sends to the fetch queue every
+   WAITING object it does not find there, leaves the object alone: without this commit a second worker
+   could import it at the same time. The synchronous run marks all its objects in flight at once
+   (:func:`mark_in_flight`), for the same reason: the portal's periodic runner would otherwise hand them
+   to the fetch workers while the run imports them.
+2. **with the dataset**: the import's ``package_create`` / ``package_update`` commit carries the object's
+   state IMPORT, its package and its ``current`` flag (base.py ``import_stage``).
+3. **done**: COMPLETE or ERROR, the times, and the report status the import decided.
+
+Same states, columns and report statuses as ckanext-harvest's: its job closing (a job is finished when
+none of its objects is outside COMPLETE / ERROR), its reports and its resubmission read them unchanged.
+An object whose worker died after step 1 stays FETCH or IMPORT: ``workers.close_stale_jobs`` closes its
+job when nothing moved for the configured minutes. Other harvesters (ckanext-harvest's own ``ckan``
+type, say) keep ckanext-harvest's stages.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from ckan import model
+from ckan import plugins as p
+
+from ckanext.harvest import queue as harvest_queue
+from ckanext.harvest.interfaces import IHarvester
+from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestObjectError
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = "FETCH"
+IMPORTING = "IMPORT"
+# ckanext-harvest's fetch_callback gives up on an object delivered this many times.
+MAX_DELIVERIES = 5
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.utcnow()  # naive UTC, as ckanext-harvest writes its columns
+
+
+def harvester_of(source_type: str) -> Any:
+    for harvester in p.PluginImplementations(IHarvester):
+        if harvester.info().get("name") == source_type:
+            return harvester
+    return None
+
+
+def _is_ours(harvester: Any) -> bool:
+    from ckanext.communes.harvesters.base import CommunesHarvester
+
+    return isinstance(harvester, CommunesHarvester)
+
+
+def mark_in_flight(job_id: str) -> int:
+    """Every WAITING object of the job in flight (one UPDATE, committed); how many."""
+    now = _utcnow()
+    count = (model.Session.query(HarvestObject)
+             .filter(HarvestObject.harvest_job_id == job_id, HarvestObject.state == "WAITING")
+             .update({"state": IN_FLIGHT, "fetch_started": now}, synchronize_session=False))
+    model.Session.commit()
+    return count
+
+
+def fetch_and_import(harvester: Any, obj: HarvestObject, *, in_flight: bool = False) -> None:
+    """Fetch and import one object; its final state (COMPLETE or ERROR) committed whatever happens.
+
+    ``in_flight``: the object's FETCH state is already committed (by :func:`mark_in_flight`).
+    An exception of the harvester is recorded as an import error of the object, not raised: one record
+    does not stop a job."""
+    ours = _is_ours(harvester)
+    if ours:
+        obj.fetch_started = _utcnow()
+        obj.state = IN_FLIGHT
+        if not in_flight:
+            obj.save()  # 1. in flight
+    try:
+        if not ours:
+            harvest_queue.fetch_and_import_stages(harvester, obj)
+            return
+        fetched = harvester.fetch_stage(obj)
+        obj.fetch_finished = obj.import_started = _utcnow()
+        if fetched is True:
+            obj.state = IMPORTING
+            imported = harvester.import_stage(obj)  # 2. commits with the dataset
+        else:
+            imported = "unchanged" if fetched == "unchanged" else False
+    except Exception as error:  # noqa: BLE001 - recorded on the object, the job goes on
+        log.exception("harvest object %s failed", obj.id)
+        model.Session.rollback()
+        obj = model.Session.get(HarvestObject, obj.id)
+        model.Session.add(HarvestObjectError(message=str(error)[:1000] or type(error).__name__, object=obj,
+                                             stage="Import"))
+        imported = False
+    _finish(obj, imported)  # 3.
+
+
+def _finish(obj: HarvestObject, imported: bool | str) -> None:
+    obj.import_finished = _utcnow()
+    if imported == "unchanged":
+        obj.state, obj.report_status = "COMPLETE", "not modified"
+    elif imported:
+        obj.state = "COMPLETE"
+        if not obj.report_status:
+            # Imported before a crash, delivered again: ckanext-harvest's own test.
+            obj.report_status = _report_status(obj)
+    else:
+        obj.state, obj.report_status = "ERROR", "errored"
+    obj.save()
+
+
+def _report_status(obj: HarvestObject) -> str:
+    if obj.current is False:
+        return "deleted"
+    same_package = (model.Session.query(HarvestObject.id)
+                    .filter(HarvestObject.package_id == obj.package_id).limit(2).count())
+    return "updated" if same_package == 2 else "added"
+
+
+def fetch_callback(channel: Any, method: Any, _header: Any, body: str) -> bool | None:
+    """The fetch worker's callback: ckanext-harvest's ``fetch_callback`` (same message, same checks, same
+    acknowledgement), with :func:`fetch_and_import`, and the delivery count written with the in-flight
+    state rather than in a commit of its own."""
+    try:
+        object_id = json.loads(body)["harvest_object_id"]
+    except (ValueError, KeyError, TypeError):
+        log.error("fetch message without a harvest object id: %r", body[:200] if isinstance(body, str) else body)
+        channel.basic_ack(method.delivery_tag)
+        return False
+    try:
+        obj = HarvestObject.get(object_id)
+    except sa.exc.DatabaseError:
+        # A lost connection: not acknowledged, so resubmitted later.
+        log.exception("database error while reading harvest object %s", object_id)
+        model.Session.remove()
+        return None
+    if obj is None:
+        log.error("harvest object %s does not exist", object_id)
+        channel.basic_ack(method.delivery_tag)
+        return False
+    obj.retry_times = (obj.retry_times or 0) + 1
+    job = HarvestJob.get(obj.harvest_job_id)
+    if obj.retry_times >= MAX_DELIVERIES or job is None or job.status == "Finished":
+        log.error("harvest object %s set to error: %s", obj.id,
+                  "delivered too many times" if obj.retry_times >= MAX_DELIVERIES else "its job is finished")
+        obj.state, obj.report_status = "ERROR", "errored"
+        obj.save()
+        channel.basic_ack(method.delivery_tag)
+        return False
+    harvester = harvester_of(obj.source.type)
+    if harvester is None:
+        log.error("no harvester for the source type %s of object %s", obj.source.type, obj.id)
+        obj.save()
+    else:
+        fetch_and_import(harvester, obj)
+    model.Session.remove()
+    channel.basic_ack(method.delivery_tag)
+    return True

@@ -1,0 +1,248 @@
+"""Fetch and import of harvest objects (harvesters/stages.py) through a real udata source (fixture server
+on 127.0.0.1), PostgreSQL, Solr and Redis: the synchronous run and the queue workers, what each object
+records, the fetch queue left alone during a synchronous run, a dataset and its link written together,
+and a job whose fetch worker died in the middle of an import closed."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+from typing import Any
+
+import pytest
+from ckan import model
+from ckan.tests import helpers
+
+from ckanext.communes.communes import seeding
+from ckanext.communes.harvesters import jobs, stages, workers
+from ckanext.communes.harvesters.base import harvester_for
+from ckanext.communes.tests.communes.conftest import write_communes_csv
+from ckanext.communes.tests.harvesters.checks import harvested
+from ckanext.communes.tests.harvesters.test_udata_source import (
+    COMMUNES,
+    RemoteUdata,
+    fixture_datasets,
+    make_source,
+)
+from ckanext.harvest import queue
+from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestObjectError
+
+pytestmark = pytest.mark.usefixtures("clean_db", "clean_index", "allow_private_addresses", "clean_queues")
+
+
+@pytest.fixture
+def portal(tmp_path):
+    from ckan.tests import factories
+
+    seeding.seed(path=str(write_communes_csv(tmp_path / "communes.csv", COMMUNES)))
+    return {"sysadmin": factories.Sysadmin()}
+
+
+def objects_of(job_id: str) -> list[HarvestObject]:
+    model.Session.remove()
+    return model.Session.query(HarvestObject).filter(HarvestObject.harvest_job_id == job_id).all()
+
+
+def fetch_queue() -> list[str]:
+    return workers.harvest_redis().lrange(workers.routing_key(workers.FETCH), 0, -1)
+
+
+def assert_object_finished(obj: HarvestObject, report_status: str) -> None:
+    assert (obj.state, obj.report_status) == ("COMPLETE", report_status), obj.id
+    assert obj.fetch_started <= obj.fetch_finished <= obj.import_started <= obj.import_finished
+
+
+def test_a_synchronous_run_records_each_object_as_ckanext_harvest_does(portal, source_server):
+    datasets = fixture_datasets(source_server)
+    remote = RemoteUdata(source_server, datasets)
+    source = make_source(portal, remote.url)
+    first = jobs.run_source(source["id"])
+    assert first["status"] == "Finished" and first["stats"]["added"] == 6
+    for obj in objects_of(first["id"]):
+        assert_object_finished(obj, "added")
+        assert obj.current is True and model.Package.get(obj.package_id).state == "active"
+
+    remote.datasets = [{**datasets[0], "title": "Arbres d'alignement de Bron (2026)"}] + datasets[2:]
+    second = jobs.run_source(source["id"])
+    assert (second["stats"]["updated"], second["stats"]["deleted"], second["stats"]["added"]) == (1, 1, 0)
+    by_guid = {o.guid: o for o in objects_of(second["id"])}
+    assert set(by_guid) == {datasets[0]["id"], datasets[1]["id"]}  # the 4 unchanged wrote no object
+    assert_object_finished(by_guid[datasets[0]["id"]], "updated")
+    assert_object_finished(by_guid[datasets[1]["id"]], "deleted")
+    assert by_guid[datasets[0]["id"]].current is True and by_guid[datasets[1]["id"]].current is False
+
+
+def test_a_harvested_dataset_is_indexed_with_its_source_as_soon_as_it_is_created(portal, source_server):
+    """ckanext-harvest indexes harvest_source_id (what its source page lists) only for a current object:
+    the object is current in the dataset's own commit, so the index has it without a reindex."""
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)).url)
+    jobs.run_source(source["id"])
+    found = helpers.call_action("package_search", fq=f'+harvest_source_id:"{source["id"]}"', rows=20)
+    assert found["count"] == 6
+    assert {d["title"] for d in found["results"]} == set(harvested(source["id"]))
+
+
+def test_objects_of_a_synchronous_run_are_not_handed_to_the_fetch_workers_meanwhile(
+        portal, source_server, monkeypatch):
+    """The portal's periodic runner calls harvest_jobs_run, whose resubmit_objects sends every WAITING
+    object missing from the fetch queue to the fetch workers: the run's objects must not be WAITING."""
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)).url)
+    harvester = harvester_for("communes_udata")
+    import_stage = harvester.import_stage
+    queued_during_run: list[list[str]] = []
+
+    def import_while_the_periodic_runner_runs(harvest_object: Any) -> Any:
+        queue.resubmit_objects()  # what harvest_jobs_run does at its end, every minute
+        queued_during_run.append(fetch_queue())
+        return import_stage(harvest_object)
+
+    monkeypatch.setattr(harvester, "import_stage", import_while_the_periodic_runner_runs)
+    job = jobs.run_source(source["id"])
+
+    assert job["stats"]["added"] == 6 and len(queued_during_run) == 6
+    assert queued_during_run == [[]] * 6
+    assert all(o.retry_times == 0 for o in objects_of(job["id"]))
+
+
+def test_a_refused_dataset_leaves_no_dataset_and_no_current_object(portal, source_server):
+    datasets = fixture_datasets(source_server)
+    datasets[2]["title"] = " "
+    source = make_source(portal, RemoteUdata(source_server, datasets).url)
+    job = jobs.run_source(source["id"])
+    refused = next(o for o in objects_of(job["id"]) if o.guid == datasets[2]["id"])
+    assert (refused.state, refused.report_status, refused.current, refused.package_id) == (
+        "ERROR", "errored", False, None)
+    assert len(harvested(source["id"])) == 5
+
+
+def test_an_unexpected_error_in_one_import_is_recorded_and_the_job_goes_on(portal, source_server, monkeypatch):
+    datasets = fixture_datasets(source_server)
+    source = make_source(portal, RemoteUdata(source_server, datasets).url)
+    harvester = harvester_for("communes_udata")
+    import_stage = harvester.import_stage
+
+    def failing_on_the_third(harvest_object: Any) -> Any:
+        if harvest_object.guid == datasets[2]["id"]:
+            raise RuntimeError("disk full")
+        return import_stage(harvest_object)
+
+    monkeypatch.setattr(harvester, "import_stage", failing_on_the_third)
+    job = jobs.run_source(source["id"])
+    assert job["status"] == "Finished"
+    assert (job["stats"]["added"], job["stats"]["errored"]) == (5, 1)
+    failed = next(o for o in objects_of(job["id"]) if o.guid == datasets[2]["id"])
+    assert (failed.state, failed.report_status, failed.current) == ("ERROR", "errored", False)
+    errors = model.Session.query(HarvestObjectError).filter(HarvestObjectError.harvest_object_id == failed.id).all()
+    assert [(e.message, e.stage) for e in errors] == [("disk full", "Import")]
+
+
+def _run_workers_until(condition: Any, timeout: float = 60.0) -> None:
+    settings = workers.WorkerSettings(block_seconds=1, socket_timeout=3)
+    pool = [workers.make_worker(kind, settings) for kind in (workers.GATHER, workers.FETCH)]
+    threads = [threading.Thread(target=worker.run, daemon=True) for worker in pool]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
+        while not condition():
+            assert datetime.datetime.now() < deadline, "the workers did not finish in time"
+            threading.Event().wait(0.2)
+    finally:
+        for worker in pool:
+            worker.stop()
+        for thread in threads:
+            thread.join(15)
+
+
+def test_the_fetch_worker_imports_our_objects_once_each_and_the_job_finishes(portal, source_server):
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)).url)
+    context = workers.site_user_context()
+    job_id = helpers.call_action("harvest_job_create", context=dict(context), source_id=source["id"])["id"]
+    model.Session.remove()
+
+    def all_imported() -> bool:
+        objects = objects_of(job_id)
+        return len(objects) == 6 and all(o.state in ("COMPLETE", "ERROR") for o in objects)
+
+    _run_workers_until(all_imported)
+    helpers.call_action("harvest_jobs_run", context=dict(context), source_id=source["id"])
+    job = helpers.call_action("harvest_job_show", context=dict(context), id=job_id)
+    assert job["status"] == "Finished" and job["stats"]["added"] == 6
+    for obj in objects_of(job_id):
+        assert_object_finished(obj, "added")
+        assert obj.retry_times == 1 and obj.current is True
+    assert fetch_queue() == []
+    assert len(harvested(source["id"])) == 6
+
+
+def test_the_fetch_worker_sets_an_object_of_a_finished_job_in_error(portal, source_server):
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)).url)
+    job = HarvestJob.get(jobs.create_job(source["id"]))
+    object_ids = queue.gather_stage(harvester_for("communes_udata"), job)
+    job.status = "Finished"
+    job.save()
+    for object_id in object_ids:
+        workers.harvest_redis().rpush(workers.routing_key(workers.FETCH),
+                                      json.dumps({"harvest_object_id": object_id}))
+    model.Session.remove()
+    _run_workers_until(lambda: not fetch_queue() and all(o.state == "ERROR" for o in objects_of(job.id)))
+    assert {(o.state, o.report_status) for o in objects_of(job.id)} == {("ERROR", "errored")}
+    assert harvested(source["id"]) == {}
+
+
+def _job_left_in_flight(source_id: str, *, waiting: int, age_minutes: int) -> str:
+    """A job gathered and partly imported long ago: its fetch worker died on the first object."""
+    job = HarvestJob.get(jobs.create_job(source_id))
+    queue.gather_stage(harvester_for("communes_udata"), job)
+    then = datetime.datetime.utcnow() - datetime.timedelta(minutes=age_minutes)
+    objects = objects_of(job.id)
+    job = HarvestJob.get(job.id)
+    job.status, job.created, job.gather_started, job.gather_finished = "Running", then, then, then
+    for index, obj in enumerate(objects):
+        obj.gathered = then
+        if index == 0:
+            obj.state, obj.fetch_started = "IMPORT", then
+        elif index > waiting:
+            obj.state, obj.report_status, obj.fetch_started, obj.import_finished = "COMPLETE", "added", then, then
+    model.Session.commit()
+    return job.id
+
+
+def test_a_job_whose_fetch_worker_died_in_an_import_is_closed_and_a_live_or_waiting_one_is_not(
+        portal, source_server, app):
+    from ckanext.communes.tests.harvesters.test_workers import french
+
+    remote = RemoteUdata(source_server, fixture_datasets(source_server))
+    # One URL, four sources: ckanext-harvest wants the URL and config pair unique.
+    sources = [make_source(portal, remote.url, {"page_size": 10 + index}, name=f"udata-{index}")
+               for index in range(4)]
+    dead = _job_left_in_flight(sources[0]["id"], waiting=0, age_minutes=90)
+    waiting = _job_left_in_flight(sources[1]["id"], waiting=2, age_minutes=90)  # resubmitted, not stuck
+    alive = _job_left_in_flight(sources[2]["id"], waiting=0, age_minutes=90)  # a synchronous run, alive
+    recent = _job_left_in_flight(sources[3]["id"], waiting=0, age_minutes=5)
+
+    with workers.job_heartbeat(alive), app.flask_app.test_request_context():
+        closed = workers.close_stale_jobs()
+
+    assert closed == [dead]
+    model.Session.remove()
+    job = HarvestJob.get(dead)
+    assert job.status == "Finished"
+    assert [e.message for e in job.gather_errors] == [french(
+        "Job interrupted (harvest worker stopped during the import): {count} records were being imported and "
+        "nothing happened for {minutes} minutes. Run the source again.").format(count=1, minutes=30)]
+    assert {o.state for o in objects_of(dead)} == {"ERROR", "COMPLETE"}
+    for kept in (waiting, alive, recent):
+        assert HarvestJob.get(kept).status == "Running"
+
+
+def test_mark_in_flight_takes_only_the_waiting_objects_of_the_job(portal, source_server):
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)).url)
+    job = HarvestJob.get(jobs.create_job(source["id"]))
+    queue.gather_stage(harvester_for("communes_udata"), job)
+    first = objects_of(job.id)[0]
+    first.state = "COMPLETE"
+    model.Session.commit()
+    assert stages.mark_in_flight(job.id) == 5
+    assert sorted(o.state for o in objects_of(job.id)) == ["COMPLETE"] + ["FETCH"] * 5
