@@ -23,7 +23,6 @@ WIPES the database it is pointed at: refused unless its name ends in ``_test`` (
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from schema_and_catalogue import database_name, load_app, may_wipe, wipe  # noqa: E402
+from portal import argument_parser, open_app, wipe  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BATCH = 10_000
@@ -164,26 +163,20 @@ def best_of(repeat: int, ours: Callable[[], Any], baseline: Callable[[], Any]) -
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a script reads best top to bottom
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckan-ini", required=True)
+    parser = argument_parser(__doc__)
     parser.add_argument("--core", default="ckan_bench_bilan", help="dedicated Solr core (created when missing)")
     parser.add_argument("--per-commune", type=int, default=10_000, help="datasets per commune")
     parser.add_argument("--repeat", type=int, default=7, help="measures per side, in turns, best kept")
     parser.add_argument("--keep-index", action="store_true",
                         help="reuse the core's documents when already filled, and keep them at the end "
                              "(otherwise emptied, to give Solr's memory back)")
-    parser.add_argument("--allow-wipe", action="store_true",
-                        help="wipe the database even if its name does not end in _test")
     args = parser.parse_args(argv)
 
-    app = load_app(args.ckan_ini)
-    if not may_wipe(database_name(), args.allow_wipe):
-        print(f"Refusing to wipe database {database_name()!r}: its name does not end in _test "
-              "(pass --allow-wipe to wipe it anyway).", file=sys.stderr)
+    flask_app = open_app(args)
+    if flask_app is None:
         return 2
     import ckan.plugins.toolkit as tk
 
-    flask_app = app._wsgi_app if hasattr(app, "_wsgi_app") else app
     test_solr = tk.config["solr_url"]
     bench_solr = f"{solr_base(test_solr)}/{args.core}"
     if urllib.parse.urlsplit(bench_solr).path == urllib.parse.urlsplit(test_solr).path:

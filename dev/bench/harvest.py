@@ -7,9 +7,9 @@ by a real HTTP server on 127.0.0.1. Each run starts from an empty database and i
 
 (a) the floor: package_create of the same mapped datasets our harvester would save (same validators,
     harvest context), no harvesting around it;
-(b) our DCAT harvester (communes_dcat), gather + fetch + import through ckanext-harvest's stages;
+(b) our DCAT harvester (communes_dcat), gather + fetch + import (harvesters/stages.py);
 (c) the same source harvested again, unchanged (and the activities it created: must be 0);
-(d) ckanext-dcat's stock ``dcat_rdf`` harvester on the same catalogue, same stages;
+(d) ckanext-dcat's stock ``dcat_rdf`` harvester on the same catalogue, through ckanext-harvest's stages;
 (e) peak memory (resident set, sampled) of our gather stage on a ``--memory-small`` and a
     ``--memory-large`` catalogue.
 
@@ -20,18 +20,15 @@ beyond the list of GUIDs. WIPES the database it is pointed at: refused unless it
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from schema_and_catalogue import database_name, may_wipe, wipe  # noqa: E402
+from portal import argument_parser, fresh_portal, make_source, mapped_datasets, open_app, timed  # noqa: E402
 
 PAGE_SIZE = 100
 EU = "http://publications.europa.eu/resource/authority"
@@ -136,56 +133,6 @@ class PeakRSS:
         return (self.peak - self.baseline) / 2**20
 
 
-def timed(run: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = run()
-    return time.perf_counter() - start, result
-
-
-def fresh_portal() -> tuple[str, dict[str, Any]]:
-    """Empty database and index, a sysadmin, the commune of Bron."""
-    import ckan.plugins.toolkit as tk
-    from ckan import model
-
-    wipe()
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    tk.get_action("user_create")({"ignore_auth": True},
-                                 {"name": name, "email": f"{name}@example.org", "password": uuid.uuid4().hex})
-    model.User.get(name).sysadmin = True
-    model.repo.commit()
-    bron = tk.get_action("organization_create")({"user": name}, {
-        "name": "bron", "title": "Bron", "insee_code": "69029", "siren": "216900290", "kind": "commune",
-        "official_name": "Commune de Bron"})
-    return name, bron
-
-
-def make_source(user: str, org_id: str, url: str, source_type: str) -> str:
-    import ckan.plugins.toolkit as tk
-
-    source = tk.get_action("harvest_source_create")({"user": user}, {
-        "name": f"src-{uuid.uuid4().hex[:8]}", "title": "Banc d'essai", "url": url, "source_type": source_type,
-        "owner_org": org_id})
-    return source["id"]
-
-
-def mapped_datasets(url: str, org_id: str) -> list[dict[str, Any]]:
-    """What our harvester would save for the catalogue at ``url`` (its pages, records and mapping)."""
-    from ckanext.communes.harvesters import fetch as guarded
-    from ckanext.communes.harvesters.base import GatherContext, harvester_for
-    from ckanext.communes.harvesters.mapping import map_to_schema
-    from ckanext.communes.harvesters.report import ReportBuilder
-
-    harvester = harvester_for("communes_dcat")
-    ctx = GatherContext(None, "", url, org_id, {}, guarded.limits_from_config({}), ReportBuilder())
-    datasets = []
-    for page in harvester.pages(ctx):
-        for record in page.records():
-            dataset = map_to_schema(record.dataset).dataset
-            dataset["owner_org"] = org_id
-            datasets.append(dataset)
-    return datasets
-
-
 def activity_count() -> int:
     from ckan import model
     from ckanext.activity.model import Activity
@@ -194,27 +141,16 @@ def activity_count() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckan-ini", required=True)
+    parser = argument_parser(__doc__)
     parser.add_argument("--datasets", type=int, default=2000)
     parser.add_argument("--memory-small", type=int, default=1000)
     parser.add_argument("--memory-large", type=int, default=10000)
-    parser.add_argument("--allow-wipe", action="store_true")
     args = parser.parse_args(argv)
 
-    from ckan.cli import load_config
-    from ckan.config.middleware import make_app
-
-    config = load_config(args.ckan_ini)
     # ckanext-dcat's stock RDF harvester, the baseline, next to ours.
-    config["ckan.plugins"] = config["ckan.plugins"] + " dcat_rdf_harvester"
-    app = make_app(config)
-    if not may_wipe(database_name(), args.allow_wipe):
-        print(f"Refusing to wipe database {database_name()!r} (pass --allow-wipe).", file=sys.stderr)
+    flask_app = open_app(args, extra_plugins="dcat_rdf_harvester")
+    if flask_app is None:
         return 2
-    import logging
-
-    logging.getLogger("ckan.lib.datapreview").setLevel(logging.ERROR)
     import ckan.plugins.toolkit as tk
     from ckan import model
     from ckan.lib import search
@@ -224,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     from ckanext.communes.harvesters.base import harvester_for
     from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
 
-    flask_app = app._wsgi_app if hasattr(app, "_wsgi_app") else app
     server = CatalogueServer()
     results: list[tuple[str, str]] = []
     with flask_app.test_request_context():
@@ -233,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         url = server.publish("main", args.datasets)
 
         user, bron = fresh_portal()
-        datasets = mapped_datasets(url, bron["id"])
+        datasets = mapped_datasets("communes_dcat", url, bron["id"])
         site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
         create = tk.get_action("package_create")
 

@@ -21,7 +21,6 @@ ends in ``_test`` (or ``--allow-wipe``).
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from schema_and_catalogue import database_name, may_wipe, setup_portal, wipe  # noqa: E402
+from portal import argument_parser, open_app, setup_portal, wipe  # noqa: E402
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -121,22 +120,16 @@ def page_view_times(client: Any, path: str, seconds: float, while_running: Any =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckan-ini", required=True)
+    parser = argument_parser(__doc__)
     parser.add_argument("--urls", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--slow-seconds", type=float, default=1.0)
     parser.add_argument("--one-host-urls", type=int, default=40)
     parser.add_argument("--page-seconds", type=float, default=5.0)
-    parser.add_argument("--allow-wipe", action="store_true")
     args = parser.parse_args(argv)
 
-    from ckan.cli import load_config
-    from ckan.config.middleware import make_app
-
-    app = make_app(load_config(args.ckan_ini))
-    if not may_wipe(database_name(), args.allow_wipe):
-        print(f"Refusing to wipe database {database_name()!r} (pass --allow-wipe).", file=sys.stderr)
+    flask_app = open_app(args)
+    if flask_app is None:
         return 2
     import ckan.plugins.toolkit as tk
     from ckan import model
@@ -145,7 +138,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from ckanext.communes.quality import linkcheck
 
-    flask_app = app._wsgi_app if hasattr(app, "_wsgi_app") else app
     servers = start_servers(args.hosts, args.slow_seconds)
     bases = [base for _server, base in servers]
     urls = url_mix(bases, args.urls)
@@ -183,8 +175,6 @@ def main(argv: list[str] | None = None) -> int:
                         f"{single:.1f} s (floor {floor:.1f} s)"))
 
         # (d) a page view while a job checks a dataset's links in a worker process.
-        if not may_wipe(database_name(), args.allow_wipe):
-            return 2
         wipe()
         user, bron, _mions = setup_portal()
         job_urls = [f"{bases[i % len(bases)]}/files/slow-job{i}.csv" for i in range(160)]

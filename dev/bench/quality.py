@@ -20,7 +20,6 @@ The jobs enqueued by (a) are removed from the queue at the end.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import pathlib
 import statistics
@@ -30,7 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from schema_and_catalogue import database_name, load_app, may_wipe, setup_portal, wipe  # noqa: E402
+from portal import argument_parser, open_app, setup_portal, wipe  # noqa: E402
 
 EU = "http://publications.europa.eu/resource/authority"
 NOTES = ("Inventaire des arbres d'alignement de la commune : essence, hauteur, diamètre du tronc, date de "
@@ -94,23 +93,14 @@ def time_block(flask_app: Any, user: str, org_id: str, prefix: str, count: int) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckan-ini", required=True)
+    parser = argument_parser(__doc__)
     parser.add_argument("--create", type=int, default=200, help="datasets created and updated per mode (a)")
     parser.add_argument("--shacl", type=int, default=100, help="datasets validated (b)")
-    parser.add_argument("--allow-wipe", action="store_true",
-                        help="wipe the database even if its name does not end in _test")
     args = parser.parse_args(argv)
 
-    app = load_app(args.ckan_ini)
-    if not may_wipe(database_name(), args.allow_wipe):
-        print(f"Refusing to wipe database {database_name()!r}: its name does not end in _test "
-              "(pass --allow-wipe to wipe it anyway).", file=sys.stderr)
+    flask_app = open_app(args)
+    if flask_app is None:
         return 2
-    import logging
-
-    logging.getLogger("ckan.lib.datapreview").setLevel(logging.ERROR)
-    flask_app = app._wsgi_app if hasattr(app, "_wsgi_app") else app
     import ckan.plugins.toolkit as tk
     import rdflib
     from ckan.lib import jobs, search

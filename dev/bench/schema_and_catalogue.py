@@ -22,71 +22,18 @@ database whose name does not end in ``_test`` unless given ``--allow-wipe``.
 
 from __future__ import annotations
 
-import argparse
+import pathlib
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from portal import argument_parser, open_app, setup_portal, wipe  # noqa: E402
+
 BASELINE_TYPE = "bench-ckan-default"
 THEME = "http://publications.europa.eu/resource/authority/data-theme/GOVE"
-BRON = {
-    "name": "bron", "title": "Bron", "insee_code": "69029", "siren": "216900290", "kind": "commune",
-    "official_name": "Commune de Bron", "referent_email": "opendata@ville-bron.fr",
-}
-MIONS = {
-    "name": "mions", "title": "Mions", "insee_code": "69283", "siren": "216902833", "kind": "commune",
-    "official_name": "Commune de Mions",
-}
-
-
-def load_app(ini: str) -> Any:
-    """CKAN's app from an ini file, the way the ckan CLI builds it (config, plugins, environment)."""
-    from ckan.cli import load_config
-    from ckan.config.middleware import make_app
-
-    return make_app(load_config(ini))
-
-
-def database_name() -> str:
-    import ckan.plugins.toolkit as tk
-    from sqlalchemy.engine import make_url
-
-    return make_url(tk.config.get("sqlalchemy.url", "")).database or ""
-
-
-def may_wipe(database: str, allow_wipe: bool) -> bool:
-    """Only a test database (name ending in _test) is wiped without --allow-wipe: pointed at a real
-    portal's ini by mistake, the benchmark must not erase it."""
-    return allow_wipe or database.endswith("_test")
-
-
-def wipe() -> None:
-    from ckan import model
-    from ckan.lib import search
-
-    model.repo.delete_all()
-    model.repo.commit()
-    search.clear_all()
-
-
-def setup_portal() -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """A sysadmin and two commune organisations."""
-    import ckan.plugins.toolkit as tk
-    from ckan import model
-
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    tk.get_action("user_create")(
-        {"ignore_auth": True}, {"name": name, "email": f"{name}@example.org", "password": uuid.uuid4().hex}
-    )
-    user = model.User.get(name)
-    user.sysadmin = True
-    model.repo.commit()
-    bron = tk.get_action("organization_create")({"user": name}, dict(BRON))
-    mions = tk.get_action("organization_create")({"user": name}, dict(MIONS))
-    return name, bron, mions
 
 
 def dataset_content(org_id: str, index: int, prefix: str) -> dict[str, Any]:
@@ -134,24 +81,15 @@ def count_datasets(turtle: bytes) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckan-ini", required=True)
+    parser = argument_parser(__doc__)
     parser.add_argument("--create", type=int, default=200, help="package_create calls per schema (a)")
     parser.add_argument("--datasets", type=int, default=1000, help="datasets in the commune catalogue (b)")
     parser.add_argument("--repeat", type=int, default=2, help="catalogue requests per endpoint, best kept (b)")
-    parser.add_argument("--allow-wipe", action="store_true",
-                        help="wipe the database even if its name does not end in _test")
     args = parser.parse_args(argv)
 
-    app = load_app(args.ckan_ini)
-    if not may_wipe(database_name(), args.allow_wipe):
-        print(f"Refusing to wipe database {database_name()!r}: its name does not end in _test "
-              "(pass --allow-wipe to wipe it anyway).", file=sys.stderr)
+    flask_app = open_app(args)
+    if flask_app is None:
         return 2
-    import logging
-
-    logging.getLogger("ckan.lib.datapreview").setLevel(logging.ERROR)  # "view plugin not found" noise
-    flask_app = app._wsgi_app if hasattr(app, "_wsgi_app") else app
     import ckan.plugins.toolkit as tk
     from ckan.lib import search
 

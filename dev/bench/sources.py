@@ -20,7 +20,6 @@ cProfile of each first harvest to ``DIR/{type}.prof`` and of its floor to ``DIR/
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import pathlib
@@ -31,8 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from harvest import fresh_portal, make_source, timed  # noqa: E402
-from schema_and_catalogue import database_name, may_wipe  # noqa: E402
+from portal import argument_parser, fresh_portal, make_source, mapped_datasets, open_app, timed  # noqa: E402
 
 SOURCE_TYPES = ("communes_ods", "communes_udata", "communes_csw")
 
@@ -74,23 +72,6 @@ def profile_path(directory: pathlib.Path | None, name: str) -> pathlib.Path | No
     return directory / f"{name}.prof" if directory is not None else None
 
 
-def mapped_datasets(source_type: str, url: str, org_id: str, config: dict[str, Any]) -> list[dict[str, Any]]:
-    from ckanext.communes.harvesters import fetch as guarded
-    from ckanext.communes.harvesters.base import GatherContext, harvester_for
-    from ckanext.communes.harvesters.mapping import map_to_schema
-    from ckanext.communes.harvesters.report import ReportBuilder
-
-    harvester = harvester_for(source_type)
-    ctx = GatherContext(None, "", url, org_id, config, guarded.limits_from_config(config), ReportBuilder())
-    datasets = []
-    for page in harvester.pages(ctx):
-        for record in page.records():
-            dataset = map_to_schema(record.dataset).dataset
-            dataset["owner_org"] = org_id
-            datasets.append(dataset)
-    return datasets
-
-
 def serve(kind: str, server: Any, count: int) -> tuple[str, dict[str, Any]]:
     """Serve ``count`` generated datasets of a type; returns the source URL and config."""
     if kind == "communes_ods":
@@ -114,10 +95,8 @@ def serve(kind: str, server: Any, count: int) -> tuple[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckan-ini", required=True)
+    parser = argument_parser(__doc__)
     parser.add_argument("--datasets", type=int, default=1000)
-    parser.add_argument("--allow-wipe", action="store_true")
     parser.add_argument("--types", nargs="+", choices=SOURCE_TYPES, default=list(SOURCE_TYPES))
     parser.add_argument("--rounds", type=int, default=1,
                         help="floor and first harvest measured this many times in turn per type (median ratio)")
@@ -125,16 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="directory for a cProfile of each floor and first harvest")
     args = parser.parse_args(argv)
 
-    from ckan.cli import load_config
-    from ckan.config.middleware import make_app
-
-    app = make_app(load_config(args.ckan_ini))
-    if not may_wipe(database_name(), args.allow_wipe):
-        print(f"Refusing to wipe database {database_name()!r} (pass --allow-wipe).", file=sys.stderr)
+    flask_app = open_app(args)
+    if flask_app is None:
         return 2
-    import logging
-
-    logging.getLogger("ckan.lib.datapreview").setLevel(logging.ERROR)
     import ckan.plugins.toolkit as tk
     from ckan.lib import search
 
@@ -143,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
     from ckanext.communes.tests.harvesters.conftest import SourceServer
 
-    flask_app = app._wsgi_app if hasattr(app, "_wsgi_app") else app
     rows = []
     with flask_app.test_request_context():
         tk.config["ckan.search.solr_commit"] = False

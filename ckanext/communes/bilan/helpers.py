@@ -18,7 +18,7 @@ from ckan import authz
 from ckanext.communes.bilan import groups as bilan_groups
 from ckanext.communes.communes import programme
 from ckanext.communes.communes.helpers import communes_number
-from ckanext.communes.communes.translation import N_, gettext
+from ckanext.communes.communes.translation import N_, gettext, ngettext
 from ckanext.communes.quality import score
 
 # The group rows of group_by=phase, in the order the page shows them side by side (the core's order).
@@ -197,7 +197,8 @@ def headline(commune_bilan: dict[str, Any], phase_bilan: dict[str, Any]) -> list
     return [
         {"key": "datasets", "label": gettext("Datasets published"),
          "value": communes_bilan_format(values.get("datasets"), "count"),
-         "note": gettext("of which {count} harvested").format(
+         "note": ngettext("of which {count} harvested", "of which {count} harvested",
+                          int(values.get("datasets_harvested") or 0)).format(
              count=communes_bilan_format(values.get("datasets_harvested"), "count"))},
         {"key": "communes_publishing", "label": gettext("Communes publishing"),
          "value": communes_number(publishing),

@@ -3,11 +3,11 @@
 - ``vocab_scdl_schema`` (multi-valued): the SCDL vocabulary codes (``scdl/subventions``...) the dataset
   declares, in its own ``conforms_to`` or in a resource's, by the rule of the quality criterion ``scdl``
   (so that "valid" below is exactly that criterion met).
-- ``communes_harvest_source``: the id of the harvest source the dataset comes from. ckanext-harvest
-  indexes ``harvest_source_id`` only for a harvest object already flagged current, and our harvesters
-  flag it after ``package_create`` (harvesters/base.py): a freshly harvested dataset would be indexed as
-  made by hand until its next reindex. The object being imported right now (state IMPORT, pointing at
-  this dataset) counts too.
+- ``communes_harvest_source``: the id of the harvest source the dataset comes from: its current harvest
+  object's (our harvesters flag the object current in the dataset's own transaction, before
+  ``package_create`` indexes it: harvesters/base.py), else the object being imported right now (state
+  IMPORT, pointing at this dataset: a harvester that flags it only afterwards, as ckanext-harvest's
+  own do).
 - ``vocab_bilan`` (multi-valued): what the bilan counts about the dataset, as ``kind:value`` keys (see
   :func:`bilan_keys`): its score, month of creation, licence, frequency, harvest source, missed criteria,
   SCDL schemas and their validity. The bilan needs a dozen counts per commune: one terms facet on this

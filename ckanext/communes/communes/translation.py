@@ -17,3 +17,11 @@ def gettext(text: str) -> str:
         return tk._(text)
     except (RuntimeError, KeyError, AttributeError):
         return text
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """tk.ungettext, with the same fallback as :func:`gettext` (English singular or plural)."""
+    try:
+        return tk.ungettext(singular, plural, count)
+    except (RuntimeError, KeyError, AttributeError):
+        return singular if count == 1 else plural

@@ -68,12 +68,15 @@ class FetchError(Exception):
     """A fetch or a parse that failed. ``reason`` is a short machine code, ``message`` a French sentence
     naming the URL, for the harvest report."""
 
-    def __init__(self, url: str, reason: str, message: str, status: int | None = None) -> None:
+    def __init__(self, url: str, reason: str, message: str, status: int | None = None,
+                 address: str | None = None, hop_url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+        self.hop_url = hop_url or url  # the hop that failed, after redirects
         self.reason = reason
         self.message = message
         self.status = status
+        self.address = address  # the private or reserved address refused ("private_address")
 
     def __repr__(self) -> str:
         return f"FetchError(url={self.url!r}, reason={self.reason!r}, status={self.status!r})"
@@ -405,7 +408,7 @@ class _Fetch:
     def error(self, reason: str, template: str, status: int | None = None, **values: Any) -> FetchError:
         label = _label(self.first_url, self.current_url)
         message = template.format(url=label, status=status, **values)
-        return FetchError(self.first_url, reason, message, status=status)
+        return FetchError(self.first_url, reason, message, status=status, hop_url=self.current_url)
 
     def timeout(self) -> FetchError:
         return self.error("timeout", tk._("{url}: timed out ({seconds} s)"), seconds=_seconds(self.limits.timeout))
@@ -465,11 +468,13 @@ def _check_url(state: _Fetch, url: str, watch: _Watch) -> None:
 
 
 def _private(state: _Fetch, host: str, address: str) -> FetchError:
-    return state.error(
+    error = state.error(
         "private_address",
         tk._("{url}: {host} resolves to {address}, a private or reserved address: harvesting it is not allowed"),
         host=host, address=address,
     )
+    error.address = address
+    return error
 
 
 @contextmanager
@@ -491,19 +496,47 @@ def _watchdog(watch: _Watch, limits: FetchLimits, started: float) -> Iterator[No
         _current_watch.reset(token)
 
 
-def fetch(
+@dataclass
+class OpenedResponse:
+    """The first answer of a guarded request that is not a redirect, its body not read yet."""
+
+    response: requests.Response
+    url: str  # final URL, after redirects
+    _state: _Fetch
+    _watch: _Watch
+    _started: float
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    def error(self, reason: str, template: str, **values: Any) -> FetchError:
+        """A FetchError about this answer (its status given), worded like the guard's own."""
+        return self._state.error(reason, template, status=self.status, **values)
+
+    def read_body(self) -> bytes:
+        """The body, within the size limit and the time budget."""
+        return _read_body(self._state, self._watch, self.response, self._started)
+
+
+@contextmanager
+def open_guarded(
     url: str,
     limits: FetchLimits,
     *,
+    method: str = "GET",
     headers: dict[str, str] | None = None,
-    accept: str | None = None,
     session: requests.Session | None = None,
-) -> FetchedResponse:
-    """GET ``url`` within ``limits``; a body, or a FetchError naming the URL.
+) -> Iterator[OpenedResponse]:
+    """Send ``method`` to ``url`` within ``limits`` and give the first answer that is not a redirect, its
+    body unread (closed when the block ends: a body nobody read is never drained). Raises FetchError.
 
-    Redirects are followed by hand, each target checked like the first URL; credentials headers are
-    dropped when a redirect leaves the origin. A given session gets the guarded adapters mounted (and its
-    environment proxies turned off); without one, a fresh session is used and closed."""
+    Every hop is checked before anything connects (http(s) only, no private or reserved address, the
+    check repeated on each connection), redirects are followed by hand, credentials headers are dropped
+    when a redirect leaves the origin; the whole block, reading the body included, runs under the time
+    budget and the job deadline. A given session gets the guarded adapters mounted (and its environment
+    proxies turned off); without one, a fresh session is used and closed. The harvest's fetch() and the
+    link checker (quality/linkcheck.py) both go through here."""
     state = _Fetch(url, limits)
     started = time.monotonic()
     if limits.deadline is not None and started >= limits.deadline:
@@ -513,14 +546,39 @@ def fetch(
     session = session if session is not None else requests.Session()
     _guard_session(session)
     request_headers = {"User-Agent": user_agent(), **(headers or {})}
-    if accept:
-        request_headers["Accept"] = accept
     try:
         with _watchdog(watch, limits, started):
-            return _fetch_hops(state, watch, session, request_headers, started)
+            response = _follow_redirects(state, watch, session, method, request_headers, started)
+            try:
+                yield OpenedResponse(response, state.current_url, state, watch, started)
+            finally:
+                response.close()
     finally:
         if own_session:
             session.close()
+
+
+def fetch(
+    url: str,
+    limits: FetchLimits,
+    *,
+    headers: dict[str, str] | None = None,
+    accept: str | None = None,
+    session: requests.Session | None = None,
+) -> FetchedResponse:
+    """GET ``url`` within ``limits`` (see :func:`open_guarded`); a body, or a FetchError naming the URL."""
+    request_headers = dict(headers or {})
+    if accept:
+        request_headers["Accept"] = accept
+    with open_guarded(url, limits, headers=request_headers, session=session) as opened:
+        if opened.status >= 300:  # 4xx, 5xx, and a 3xx that is not a usable redirect
+            raise opened.error("http_status", tk._("{url}: the server answered HTTP {status}"))
+        body = opened.read_body()
+        content_type, charset = _split_content_type(opened.response.headers.get("Content-Type", ""))
+        return FetchedResponse(
+            url=opened.url, status=opened.status, content_type=content_type, encoding=charset, body=body,
+            headers={k.lower(): v for k, v in opened.response.headers.items()},
+        )
 
 
 def _remaining(limits: FetchLimits, started: float) -> float:
@@ -532,9 +590,11 @@ def _remaining(limits: FetchLimits, started: float) -> float:
     return remaining
 
 
-def _fetch_hops(
-    state: _Fetch, watch: _Watch, session: requests.Session, headers: dict[str, str], started: float
-) -> FetchedResponse:
+def _follow_redirects(
+    state: _Fetch, watch: _Watch, session: requests.Session, method: str, headers: dict[str, str],
+    started: float,
+) -> requests.Response:
+    """The hops up to the first answer that is not a usable redirect (returned open)."""
     limits = state.limits
     redirects = 0
     url = state.first_url
@@ -546,34 +606,21 @@ def _fetch_hops(
             raise state.expired(watch.expired)
         _check_url(state, url, watch)
         per_read = max(0.001, min(limits.timeout, _remaining(limits, started)))
-        response = _send(state, watch, session, url, headers, per_read, started)
-        try:
-            if response.status_code in REDIRECT_STATUSES and response.headers.get("Location"):
-                target = urljoin(url, response.headers["Location"])
-                redirects += 1
-                if redirects > limits.max_redirects:
-                    raise state.error(
-                        "too_many_redirects", tk._("{url}: too many redirects (more than {max})"),
-                        max=limits.max_redirects,
-                    )
-                if _origin(target) != _origin(url):
-                    headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
-                url = target
-                continue
-            if response.status_code >= 300:  # 4xx, 5xx, and a 3xx that is not a usable redirect
-                raise state.error(
-                    "http_status", tk._("{url}: the server answered HTTP {status}"),
-                    status=response.status_code,
-                )
-            body = _read_body(state, watch, response, started)
-            content_type, charset = _split_content_type(response.headers.get("Content-Type", ""))
-            return FetchedResponse(
-                url=url, status=response.status_code, content_type=content_type, encoding=charset, body=body,
-                headers={k.lower(): v for k, v in response.headers.items()},
+        response = _send(state, watch, session, method, url, headers, per_read, started)
+        if response.status_code not in REDIRECT_STATUSES or not response.headers.get("Location"):
+            return response
+        # Never drain: closing drops the connection of a body we did not read.
+        response.close()
+        target = urljoin(url, response.headers["Location"])
+        redirects += 1
+        if redirects > limits.max_redirects:
+            raise state.error(
+                "too_many_redirects", tk._("{url}: too many redirects (more than {max})"),
+                status=response.status_code, max=limits.max_redirects,
             )
-        finally:
-            # Never drain: closing drops the connection of a body we did not (fully) read.
-            response.close()
+        if _origin(target) != _origin(url):
+            headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+        url = target
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -582,12 +629,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _send(
-    state: _Fetch, watch: _Watch, session: requests.Session, url: str, headers: dict[str, str], per_read: float,
-    started: float,
+    state: _Fetch, watch: _Watch, session: requests.Session, method: str, url: str, headers: dict[str, str],
+    per_read: float, started: float,
 ) -> requests.Response:
     try:
-        return session.get(
-            url, headers=headers, stream=True, allow_redirects=False, timeout=(per_read, per_read),
+        return session.request(
+            method, url, headers=headers, stream=True, allow_redirects=False, timeout=(per_read, per_read),
             proxies={"http": None, "https": None, "all": None},  # type: ignore[dict-item]
         )
     except _BlockedAddress as e:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -39,12 +38,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import ckan.plugins.toolkit as tk
 import click
 import requests
-import urllib3
 from ckan import model
 from sqlalchemy import BigInteger, Column, DateTime, Integer, UnicodeText
 
@@ -173,9 +171,9 @@ def check_url(url: str, limits_: guarded.FetchLimits | None = None,
 def _failed(error: guarded.FetchError) -> Outcome:
     detail = ""
     if error.reason == "private_address":
-        detail = str(getattr(error, "address", "") or "")
+        detail = error.address or ""
     elif error.reason == "dns":
-        detail = urlsplit(error.url).hostname or ""
+        detail = urlsplit(error.hop_url).hostname or ""
     elif error.reason == "too_many_redirects":
         detail = ""
     code = f"{error.reason}:{detail}" if detail else error.reason
@@ -183,88 +181,19 @@ def _failed(error: guarded.FetchError) -> Outcome:
 
 
 def _request(url: str, method: str, limits_: guarded.FetchLimits, session: requests.Session) -> Outcome:
-    """One method, its redirects followed by hand: each hop goes through the guard."""
-    state = guarded._Fetch(url, limits_)
-    started = time.monotonic()
-    watch = guarded._Watch(limits_.allow_private, limits_.allowed_networks)
+    """One method through the harvest's guarded client, redirects followed hop by hop; the body never read
+    (closing drops the connection: a ranged GET the server ignored may be sending the whole file)."""
     headers = {"User-Agent": guarded.user_agent().replace("harvester", "link checker")}
     if method == "GET":
         headers["Range"] = "bytes=0-0"
-    with guarded._watchdog(watch, limits_, started):
-        redirects = 0
-        current = url
-        while True:
-            state.current_url = current
-            if watch.expired:
-                raise state.expired(watch.expired)
-            try:
-                guarded._check_url(state, current, watch)
-            except guarded.FetchError as e:
-                _remember_address(e, state, watch)
-                raise
-            per_read = max(0.001, min(limits_.timeout, guarded._remaining(limits_, started)))
-            response = _send(state, watch, session, method, current, headers, per_read, started)
-            try:
-                status = response.status_code
-                if status in guarded.REDIRECT_STATUSES and response.headers.get("Location"):
-                    redirects += 1
-                    if redirects > limits_.max_redirects:
-                        raise guarded.FetchError(url, "too_many_redirects", "", status=status)
-                    target = urljoin(current, response.headers["Location"])
-                    if guarded._origin(target) != guarded._origin(current):
-                        headers = {k: v for k, v in headers.items()
-                                   if k.lower() not in guarded.CREDENTIAL_HEADERS}
-                    current = target
-                    continue
-                media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower() or None
-                ok = 200 <= status < 300
-                return Outcome(
-                    ok=ok, status=status, final_url=current, media_type=media_type,
-                    size=_size(response) if ok else None, error=None if ok else "http_status", method=method,
-                )
-            finally:
-                # Never read the body: closing drops the connection (a ranged GET the server ignored may be
-                # sending the whole file).
-                response.close()
-
-
-def _remember_address(error: guarded.FetchError, state: Any, watch: Any) -> None:
-    """The guard names the private address in its (harvest) message only: find it again for ours."""
-    if error.reason != "private_address":
-        return
-    parts = urlsplit(state.current_url)
-    try:
-        infos = socket.getaddrinfo(parts.hostname or "", parts.port or 80, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, ValueError):
-        return
-    for info in infos:
-        if watch.blocks(str(info[4][0])):
-            error.address = str(info[4][0])  # type: ignore[attr-defined]
-            return
-
-
-def _send(state: Any, watch: Any, session: requests.Session, method: str, url: str, headers: dict[str, str],
-          per_read: float, started: float) -> requests.Response:
-    """fetch._send for any method (the guarded client only GETs)."""
-    try:
-        return session.request(
-            method, url, headers=headers, stream=True, allow_redirects=False, timeout=(per_read, per_read),
-            proxies={"http": None, "https": None, "all": None},  # type: ignore[dict-item]
+    with guarded.open_guarded(url, limits_, method=method, headers=headers, session=session) as opened:
+        status = opened.status
+        media_type = (opened.response.headers.get("Content-Type") or "").split(";")[0].strip().lower() or None
+        ok = 200 <= status < 300
+        return Outcome(
+            ok=ok, status=status, final_url=opened.url, media_type=media_type,
+            size=_size(opened.response) if ok else None, error=None if ok else "http_status", method=method,
         )
-    except guarded._BlockedAddress as e:
-        error = guarded._private(state, e.host, e.address)
-        error.address = e.address  # type: ignore[attr-defined]
-        raise error from e
-    except guarded._ProxyRefused as e:
-        raise guarded.FetchError(url, "connection", "") from e
-    except requests.Timeout as e:
-        raise state.timed_out(watch, started) from e
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
-        if watch.expired:
-            raise state.expired(watch.expired) from e
-        if isinstance(guarded._root_cause(e), urllib3.exceptions.NameResolutionError):
-            raise guarded.FetchError(url, "dns", "") from e
-        raise guarded.FetchError(url, "connection", guarded._detail(e)) from e
 
 
 def _size(response: requests.Response) -> int | None:

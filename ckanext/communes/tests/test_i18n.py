@@ -71,3 +71,18 @@ def test_the_action_apis_error_prefixes_are_in_french(app):
     answer = app.get("/api/3/action/communes_bilan_snapshot_show?id=nothing-here", status=404).json
     assert answer["error"]["message"].startswith("Introuvable : ")
     assert "Not found" not in answer["error"]["message"]
+
+
+def test_our_plural_messages_have_both_french_forms(app):
+    """ngettext in our code: the catalogue carries singular and plural, and French takes the singular for
+    0 and 1 (« dont 1 moissonné », « dont 2 moissonnés »)."""
+    from ckanext.communes.communes.translation import ngettext
+
+    with PO.open("rb") as f:
+        plurals = [m for m in pofile.read_po(f) if m.pluralizable and m.locations
+                   and not m.locations[0][0].startswith("dev/")]
+    assert plurals and all(len(m.string) == 2 and all(m.string) for m in plurals)
+    with app.flask_app.test_request_context("/?lang=fr"):
+        forms = [ngettext("of which {count} harvested", "of which {count} harvested", n).format(count=n)
+                 for n in (0, 1, 2)]
+    assert forms == ["dont 0 moissonné", "dont 1 moissonné", "dont 2 moissonnés"]

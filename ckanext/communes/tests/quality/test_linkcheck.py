@@ -92,6 +92,13 @@ def test_a_redirect_is_followed_to_the_final_url(source_server):
     assert outcome.ok and outcome.final_url == source_server.url("/nouveau.csv")
 
 
+def test_a_redirect_to_a_host_that_does_not_resolve_names_that_host(app, source_server):
+    source_server.redirect("/deplace.csv", "http://serveur-disparu.invalid/deplace.csv")
+    outcome = linkcheck.check_url(source_server.url("/deplace.csv"))
+    assert (outcome.ok, outcome.error) == (False, "dns:serveur-disparu.invalid")
+    assert _french(app, outcome.error) == "Le nom d'hôte serveur-disparu.invalid est introuvable."
+
+
 def test_a_redirect_to_a_private_address_is_refused_and_the_reason_recorded(app, source_server, monkeypatch):
     # Our server is reachable (127.0.0.1 allowed by name), any other private address is not.
     monkeypatch.setattr(linkcheck, "limits", lambda: FetchLimits(
