@@ -27,6 +27,7 @@ from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.harvesters import actions as harvest_actions
 from ckanext.communes.harvesters import auth as harvest_auth
 from ckanext.communes.harvesters import csw as harvest_csw
+from ckanext.communes.harvesters import facets as harvest_facets
 from ckanext.communes.harvesters import operators as harvest_operators
 from ckanext.communes.harvesters import protection as harvest_protection
 from ckanext.communes.harvesters import views as harvest_views
@@ -141,6 +142,7 @@ class CommunesPlugin(p.SingletonPlugin):
         return harvest_visibility.restrict_harvest_sources(search_params)
 
     def after_dataset_search(self, search_results: dict[str, Any], search_params: dict[str, Any]) -> dict[str, Any]:
+        search_results = harvest_facets.label_source_facets(search_results)
         return quality_score.after_dataset_search(indexing.after_dataset_search(search_results, search_params),
                                                   search_params)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 import sys
 
+import pytest
 from babel.messages import mofile, pofile
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -86,3 +88,25 @@ def test_our_plural_messages_have_both_french_forms(app):
         forms = [ngettext("of which {count} harvested", "of which {count} harvested", n).format(count=n)
                  for n in (0, 1, 2)]
     assert forms == ["dont 0 moissonné", "dont 1 moissonné", "dont 2 moissonnés"]
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_the_harvest_source_search_speaks_french_down_to_its_facets(app):
+    """ckanext-harvest's /harvest: the result count (CKAN builds it from the type name), the facet titles
+    and the facet values (raw WEEKLY and communes_dcat otherwise)."""
+    from ckan.tests import factories, helpers
+
+    sysadmin = factories.Sysadmin()
+    organisation = factories.Organization()
+    helpers.call_action("harvest_source_create", context={"user": sysadmin["name"]}, name="catalogue-fr",
+                        title="Catalogue", url="http://example.org/catalog.ttl", source_type="communes_dcat",
+                        owner_org=organisation["id"], frequency="WEEKLY")
+    token = factories.APIToken(user=sysadmin["name"])["token"]
+    body = app.get("/harvest", headers={"Authorization": token}).body
+    facets = body[body.find('<aside class="secondary'):]
+    labels = re.findall(r'<span class="item-label">([^<]*)</span>', facets)
+    assert "1 source de moissonnage trouvée" in body
+    assert "Fréquence" in facets
+    assert sorted(labels) == ["Catalogue DCAT (DCAT-AP)", "Hebdomadaire"]
+    empty = app.get("/harvest?q=introuvable", headers={"Authorization": token}).body
+    assert "Aucune source de moissonnage trouvée pour « introuvable »" in empty
