@@ -3,10 +3,35 @@ database and the index are cleaned between tests with CKAN's own fixtures."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 
 # Plugins whose tables live in their own migrations: CKAN's reset_db only rebuilds core tables.
 PLUGINS_WITH_MIGRATIONS = ("activity", "harvest", "communes")
+
+
+@contextlib.contextmanager
+def module_database() -> Iterator[None]:
+    """For a module-scoped fixture that builds a portal once per module (a database reset and dozens of
+    organisations cost seconds): the plugins loaded (with_plugins, function-scoped, has not run yet), the
+    database reset with every plugin's migrations, the index emptied. The plugins are unloaded after."""
+    import ckan.plugins
+    from ckan.cli.db import _run_migrations
+    from ckan.lib import search
+    from ckan.tests import factories, helpers
+
+    ckan.plugins.load_all()
+    try:
+        factories.fake.unique.clear()
+        helpers.reset_db()
+        for plugin in PLUGINS_WITH_MIGRATIONS:
+            _run_migrations(plugin, "head", True)
+        search.clear_all()
+        yield
+    finally:
+        ckan.plugins.unload_all()
 
 
 @pytest.fixture(autouse=True)

@@ -176,21 +176,10 @@ def portal(clean_db, clean_index) -> dict[str, Any]:
 def shared_portal() -> dict[str, Any]:
     """The portal built once per module, with the people of the permission matrix (communes/conftest.py):
     tests using it must not change its datasets."""
-    import ckan.plugins
-    from ckan.cli.db import _run_migrations
+    from ckanext.communes.tests.conftest import module_database
 
-    from ckanext.communes.tests.conftest import PLUGINS_WITH_MIGRATIONS
-
-    ckan.plugins.load_all()
-    try:
-        factories.fake.unique.clear()
-        helpers.reset_db()
-        for plugin in PLUGINS_WITH_MIGRATIONS:
-            _run_migrations(plugin, "head", True)
-        search.clear_all()
+    with module_database():
         built = build_portal()
         built["people"] = make_people()
         cache.bump()
         return built
-    finally:
-        ckan.plugins.unload_all()

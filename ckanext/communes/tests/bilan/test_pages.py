@@ -108,23 +108,12 @@ def seed_portal() -> Portal:
 @pytest.fixture(scope="module")
 def seeded() -> Portal:
     """The seeded portal, built once per module (a database reset and 58 organisations cost seconds)."""
-    import ckan.plugins
-    from ckan.cli.db import _run_migrations
+    from ckanext.communes.tests.conftest import module_database
 
-    from ckanext.communes.tests.conftest import PLUGINS_WITH_MIGRATIONS
-
-    ckan.plugins.load_all()  # with_plugins (function-scoped) has not run yet
-    try:
-        factories.fake.unique.clear()
-        helpers.reset_db()
-        for plugin in PLUGINS_WITH_MIGRATIONS:
-            _run_migrations(plugin, "head", True)
-        search.clear_all()
+    with module_database():
         built = seed_portal()
         cache.bump()  # a bilan cached by an earlier module (same Redis) must not answer
         return built
-    finally:
-        ckan.plugins.unload_all()
 
 
 # ------------------------------------------------------------------------------------------------ page helpers

@@ -76,23 +76,11 @@ def world(tmp_path_factory) -> People:
 
     Tests using it must only assert what they change themselves (compare before/after, set a value of
     their own): other tests of the module run on the same organisations."""
-    import ckan.plugins
-    from ckan.cli.db import _run_migrations
-    from ckan.lib import search
+    from ckanext.communes.tests.conftest import module_database
 
-    ckan.plugins.load_all()  # with_plugins (function-scoped) has not run yet
-    try:
-        factories.fake.unique.clear()
-        helpers.reset_db()
-        from ckanext.communes.tests.conftest import PLUGINS_WITH_MIGRATIONS
-
-        for plugin in PLUGINS_WITH_MIGRATIONS:
-            _run_migrations(plugin, "head", True)
-        search.clear_all()
+    with module_database():
         seeding.seed(path=str(write_communes_csv(tmp_path_factory.mktemp("communes") / "few.csv", FEW)))
         return make_people()
-    finally:
-        ckan.plugins.unload_all()
 
 
 def api_post(app: Any, action: str, data: dict[str, Any], token: str | None, status: int | None = None) -> Any:
