@@ -7,10 +7,12 @@ records of a CSW catalogue that was a fifth of a harvest's time (issue #9's benc
 sources.py``). For our harvesters the fetch does nothing (the gather read the whole page) and the import
 knows what it did, so the object is written three times:
 
-1. **in flight**: state FETCH, retry count, fetch start. From then on ckanext-harvest's
-   ``resubmit_objects`` (run by every ``harvest_jobs_run``), which re-sends to the fetch queue every
-   WAITING object it does not find there, leaves the object alone: without this commit a second worker
-   could import it at the same time. The synchronous run marks all its objects in flight at once
+1. **in flight**: state FETCH, delivery count, fetch start, in one conditional UPDATE (:func:`claim`):
+   only a WAITING object can be taken. ckanext-harvest's ``resubmit_objects`` (run by every
+   ``harvest_jobs_run``) re-sends to the fetch queue every WAITING object it does not find there,
+   including one a worker has just popped: the second delivery finds the object taken and is dropped,
+   so two workers never import one record together (two datasets for it), and an object already
+   imported is never set back to an error. The synchronous run marks all its objects in flight at once
    (:func:`mark_in_flight`), for the same reason: the portal's periodic runner would otherwise hand them
    to the fetch workers while the run imports them.
 2. **with the dataset**: the import's ``package_create`` / ``package_update`` commit carries the object's
@@ -129,13 +131,41 @@ def _report_status(obj: HarvestObject) -> str:
     return "updated" if same_package == 2 else "added"
 
 
-def fetch_callback(channel: Any, method: Any, _header: Any, body: str) -> bool | None:
+def claim(obj: HarvestObject) -> bool:
+    """Take the object for this worker in one UPDATE (committed): state FETCH, delivery counted. Only a
+    WAITING object can be taken, or one left in flight by a worker dead for longer than the stale delay
+    (``ckanext.communes.harvest.stale_job_minutes``). ckanext-harvest's resubmission can send one object
+    twice (it re-sends WAITING objects missing from the queue, and a worker has popped it but not yet
+    written anything): the second delivery finds it taken, and two workers never import it together (two
+    datasets for one remote record)."""
+    from ckanext.communes.harvesters.workers import stale_minutes
+
+    now = _utcnow()
+    stale_before = now - datetime.timedelta(minutes=stale_minutes())
+    taken = (model.Session.query(HarvestObject)
+             .filter(HarvestObject.id == obj.id,
+                     sa.or_(HarvestObject.state == "WAITING",
+                            sa.and_(HarvestObject.state.in_((IN_FLIGHT, IMPORTING)),
+                                    sa.or_(HarvestObject.fetch_started.is_(None),
+                                           HarvestObject.fetch_started < stale_before))))
+             .update({"state": IN_FLIGHT, "fetch_started": now,
+                      "retry_times": sa.func.coalesce(HarvestObject.retry_times, 0) + 1},
+                     synchronize_session=False))
+    model.Session.commit()
+    model.Session.refresh(obj)
+    return taken == 1
+
+
+def fetch_callback(channel: Any, method: Any, header: Any, body: str) -> bool | None:
     """The fetch worker's callback: ckanext-harvest's ``fetch_callback`` (same message, same checks, same
-    acknowledgement), with :func:`fetch_and_import`, and the delivery count written with the in-flight
-    state rather than in a commit of its own."""
+    acknowledgement) with, for our harvesters, the object claimed (:func:`claim`) and :func:`fetch_and_import`;
+    other harvesters' objects go to ckanext-harvest's own callback."""
     try:
         object_id = json.loads(body)["harvest_object_id"]
     except (ValueError, KeyError, TypeError):
+        object_id = None
+    if not isinstance(object_id, str) or not object_id:
+        # Acknowledged: left protected, a malformed message would be resubmitted forever.
         log.error("fetch message without a harvest object id: %r", body[:200] if isinstance(body, str) else body)
         channel.basic_ack(method.delivery_tag)
         return False
@@ -146,25 +176,30 @@ def fetch_callback(channel: Any, method: Any, _header: Any, body: str) -> bool |
         log.exception("database error while reading harvest object %s", object_id)
         model.Session.remove()
         return None
-    if obj is None:
-        log.error("harvest object %s does not exist", object_id)
+    if obj is None or obj.source is None:
+        log.error("harvest object %s does not exist, or its source is gone", object_id)
+        if obj is not None:
+            obj.state, obj.report_status = "ERROR", "errored"
+            obj.save()
         channel.basic_ack(method.delivery_tag)
         return False
-    obj.retry_times = (obj.retry_times or 0) + 1
+    harvester = harvester_of(obj.source.type)
+    if not _is_ours(harvester):
+        model.Session.remove()
+        return harvest_queue.fetch_callback(channel, method, header, body)
+    if not claim(obj):
+        log.info("harvest object %s skipped: already %s (delivered twice)", obj.id, obj.state)
+        model.Session.remove()
+        channel.basic_ack(method.delivery_tag)
+        return False
     job = HarvestJob.get(obj.harvest_job_id)
     if obj.retry_times >= MAX_DELIVERIES or job is None or job.status == "Finished":
         log.error("harvest object %s set to error: %s", obj.id,
                   "delivered too many times" if obj.retry_times >= MAX_DELIVERIES else "its job is finished")
         obj.state, obj.report_status = "ERROR", "errored"
         obj.save()
-        channel.basic_ack(method.delivery_tag)
-        return False
-    harvester = harvester_of(obj.source.type)
-    if harvester is None:
-        log.error("no harvester for the source type %s of object %s", obj.source.type, obj.id)
-        obj.save()
     else:
-        fetch_and_import(harvester, obj)
+        fetch_and_import(harvester, obj, in_flight=True)
     model.Session.remove()
     channel.basic_ack(method.delivery_tag)
     return True

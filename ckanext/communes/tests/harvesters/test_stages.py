@@ -137,9 +137,10 @@ def test_an_unexpected_error_in_one_import_is_recorded_and_the_job_goes_on(porta
     assert [(e.message, e.stage) for e in errors] == [("disk full", "Import")]
 
 
-def _run_workers_until(condition: Any, timeout: float = 60.0) -> None:
+def _run_workers_until(condition: Any, timeout: float = 60.0,
+                       kinds: tuple[str, ...] = (workers.GATHER, workers.FETCH)) -> None:
     settings = workers.WorkerSettings(block_seconds=1, socket_timeout=3)
-    pool = [workers.make_worker(kind, settings) for kind in (workers.GATHER, workers.FETCH)]
+    pool = [workers.make_worker(kind, settings) for kind in kinds]
     threads = [threading.Thread(target=worker.run, daemon=True) for worker in pool]
     for thread in threads:
         thread.start()
@@ -246,3 +247,68 @@ def test_mark_in_flight_takes_only_the_waiting_objects_of_the_job(portal, source
     model.Session.commit()
     assert stages.mark_in_flight(job.id) == 5
     assert sorted(o.state for o in objects_of(job.id)) == ["COMPLETE"] + ["FETCH"] * 5
+
+
+def test_the_fetch_worker_drops_malformed_messages_and_goes_on(portal, source_server):
+    """Each is acknowledged (no persistence key left for harvest_jobs_run to resubmit forever), and a good
+    message after them is imported."""
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)[:1]).url)
+    job = HarvestJob.get(jobs.create_job(source["id"]))
+    job.status = "Running"
+    job.save()
+    [object_id] = queue.gather_stage(harvester_for("communes_udata"), job)
+    client = workers.harvest_redis()
+    key = workers.routing_key(workers.FETCH)
+    junk = ["nonsense", "[1]", "{}", '{"harvest_object_id": 5}', '{"harvest_object_id": null}',
+            '{"harvest_object_id": ""}', '{"harvest_object_id": ["a"]}', '{"harvest_object_id": "unknown-id"}']
+    for body in [*junk, json.dumps({"harvest_object_id": object_id})]:
+        client.rpush(key, body)
+    model.Session.remove()
+    _run_workers_until(lambda: not fetch_queue() and objects_of(job.id)[0].state == "COMPLETE")
+    assert [k for k in client.keys(key + ":*")] == []
+    assert len(harvested(source["id"])) == 1
+
+
+def test_one_object_delivered_twice_to_two_fetch_workers_is_imported_once(portal, source_server, monkeypatch):
+    """ckanext-harvest's resubmission can queue an object a worker has just popped: with a slow import the
+    two deliveries overlap, and only one may import it."""
+    import time
+
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)[:1]).url)
+    job = HarvestJob.get(jobs.create_job(source["id"]))
+    job.status = "Running"
+    job.save()
+    [object_id] = queue.gather_stage(harvester_for("communes_udata"), job)
+    harvester = harvester_for("communes_udata")
+    import_stage = harvester.import_stage
+    imports: list[str] = []
+
+    def slow_import(harvest_object: Any) -> Any:
+        imports.append(harvest_object.id)
+        time.sleep(1.5)
+        return import_stage(harvest_object)
+
+    monkeypatch.setattr(harvester, "import_stage", slow_import)
+    message = json.dumps({"harvest_object_id": object_id})
+    workers.harvest_redis().rpush(workers.routing_key(workers.FETCH), message, message)
+    model.Session.remove()
+    _run_workers_until(lambda: not fetch_queue() and objects_of(job.id)[0].state == "COMPLETE"
+                       and len(imports) >= 1, kinds=(workers.FETCH, workers.FETCH))
+    # Both messages popped, and the workers stopped after finishing the one in hand: all is done.
+    assert imports == [object_id]
+    assert len(harvested(source["id"])) == 1
+    [obj] = objects_of(job.id)
+    assert (obj.state, obj.report_status, obj.current, obj.retry_times) == ("COMPLETE", "added", True, 1)
+
+
+def test_an_imported_object_delivered_again_after_its_job_finished_stays_imported(portal, source_server):
+    """ckanext-harvest's callback would set it in error (its job is finished): it was imported, it stays so."""
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)[:2]).url)
+    job = jobs.run_source(source["id"])
+    assert job["status"] == "Finished"
+    for obj in objects_of(job["id"]):
+        workers.harvest_redis().rpush(workers.routing_key(workers.FETCH),
+                                      json.dumps({"harvest_object_id": obj.id}))
+    model.Session.remove()
+    _run_workers_until(lambda: not fetch_queue(), kinds=(workers.FETCH,))
+    assert {(o.state, o.report_status, o.current) for o in objects_of(job["id"])} == {("COMPLETE", "added", True)}
