@@ -359,8 +359,9 @@ def run_source_sync(source_id_or_name: str) -> dict[str, Any]:
             object_ids = queue.gather_stage(harvester, job)
             object_ids = object_ids if isinstance(object_ids, list) else []
             # In flight before the first import: the portal's periodic runner must not hand them to the
-            # fetch workers meanwhile (stages.py).
-            stages.mark_in_flight(job_id)
+            # fetch workers meanwhile (stages.py); one a fetch worker already took is left to it.
+            taken = stages.mark_in_flight(job_id)
+            object_ids = [object_id for object_id in object_ids if object_id in taken]
             loaded: dict[str, Any] = {}
             for index, object_id in enumerate(object_ids):
                 if index % SYNC_LOAD_BATCH == 0:
@@ -371,7 +372,7 @@ def run_source_sync(source_id_or_name: str) -> dict[str, Any]:
                 obj = loaded.get(object_id)
                 if obj is None or obj not in model.Session:  # not loaded, or the session was renewed
                     obj = HarvestObject.get(object_id)
-                stages.fetch_and_import(harvester, obj, in_flight=True)
+                stages.fetch_and_import(harvester, obj)
     except BaseException as error:  # noqa: BLE001 - closed below, then re-raised
         failure = error
         model.Session.rollback()

@@ -66,28 +66,28 @@ def _is_ours(harvester: Any) -> bool:
     return isinstance(harvester, CommunesHarvester)
 
 
-def mark_in_flight(job_id: str) -> int:
-    """Every WAITING object of the job in flight (one UPDATE, committed); how many."""
-    now = _utcnow()
-    count = (model.Session.query(HarvestObject)
-             .filter(HarvestObject.harvest_job_id == job_id, HarvestObject.state == "WAITING")
-             .update({"state": IN_FLIGHT, "fetch_started": now}, synchronize_session=False))
+def mark_in_flight(job_id: str) -> set[str]:
+    """Every WAITING object of the job in flight (one UPDATE, committed); the ids taken. An object a fetch
+    worker claimed first is not among them: that worker imports it."""
+    table = HarvestObject.__table__
+    taken = model.Session.execute(
+        sa.update(table)
+        .where(table.c.harvest_job_id == job_id, table.c.state == "WAITING")
+        .values(state=IN_FLIGHT, fetch_started=_utcnow())
+        .returning(table.c.id)
+    ).scalars().all()
     model.Session.commit()
-    return count
+    return set(taken)
 
 
-def fetch_and_import(harvester: Any, obj: HarvestObject, *, in_flight: bool = False) -> None:
-    """Fetch and import one object; its final state (COMPLETE or ERROR) committed whatever happens.
-
-    ``in_flight``: the object's FETCH state is already committed (by :func:`mark_in_flight`).
-    An exception of the harvester is recorded as an import error of the object, not raised: one record
-    does not stop a job."""
+def fetch_and_import(harvester: Any, obj: HarvestObject) -> None:
+    """Fetch and import one object already taken (:func:`claim`, :func:`mark_in_flight`); its final state
+    (COMPLETE or ERROR) committed whatever happens. An exception of the harvester is recorded as an
+    import error of the object, not raised: one record does not stop a job."""
     ours = _is_ours(harvester)
     if ours:
         obj.fetch_started = _utcnow()
         obj.state = IN_FLIGHT
-        if not in_flight:
-            obj.save()  # 1. in flight
     try:
         if not ours:
             harvest_queue.fetch_and_import_stages(harvester, obj)
@@ -199,7 +199,7 @@ def fetch_callback(channel: Any, method: Any, header: Any, body: str) -> bool | 
         obj.state, obj.report_status = "ERROR", "errored"
         obj.save()
     else:
-        fetch_and_import(harvester, obj, in_flight=True)
+        fetch_and_import(harvester, obj)
     model.Session.remove()
     channel.basic_ack(method.delivery_tag)
     return True
