@@ -115,3 +115,20 @@ def test_an_api_body_with_many_brackets_inside_strings_or_side_by_side_is_not_re
     answer = app.post("/api/3/action/package_search", data='{"q": "' + "[" * 500 + '", "rows": 1}',
                       content_type="application/json")
     assert answer.status_code != 500 and "imbriqué" not in answer.body
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+@pytest.mark.parametrize("page", ["abc", "-1", "0", "1.5", "", "99999999999999999999", "100001"])
+def test_a_page_number_that_is_none_is_a_french_400_on_every_page(app, page):
+    """ckanext-harvest's source page did int(page) (500 for "abc"), and a negative or huge page reached Solr
+    or PostgreSQL (500) there and on CKAN's organisation list."""
+    sysadmin = factories.Sysadmin()
+    organisation = factories.Organization()
+    helpers.call_action("harvest_source_create", context={"user": sysadmin["name"]}, name="source-pages",
+                        title="Source", url="http://example.org/catalog.ttl", source_type="communes_dcat",
+                        owner_org=organisation["id"])
+    headers = {"Authorization": factories.APIToken(user=sysadmin["name"])["token"]}
+    for path in ("/harvest/source-pages", "/organization", "/harvest", "/dataset"):
+        response = app.get(path, query_string={"page": page}, headers=headers, status=400)
+        assert "Le numéro de page doit être un nombre entier de 1 à 100" in response.body, path
+    assert app.get("/harvest/source-pages", query_string={"page": "1"}, headers=headers).status_code == 200
