@@ -10,7 +10,7 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes import api_guard, csrf, licences, page_guard
+from ckanext.communes import api_guard, csrf, licences, query_guard
 from ckanext.communes.bilan import actions as bilan_actions
 from ckanext.communes.bilan import auth as bilan_auth
 from ckanext.communes.bilan import cache as bilan_cache
@@ -153,8 +153,8 @@ class CommunesPlugin(p.SingletonPlugin):
     # IMiddleware
     def make_middleware(self, app: Any, config: Any) -> Any:
         # CKAN's CSRF exemption of anonymous and API-token requests must not outlive the request;
-        # an absurdly nested API body, or a page number that is none, is a 400, not a 500.
-        return page_guard.install(api_guard.install(csrf.scope_exemptions_to_requests(app)))
+        # an absurdly nested API body, or a query parameter CKAN would choke on, is a 400, not a 500.
+        return query_guard.install(api_guard.install(csrf.scope_exemptions_to_requests(app)))
 
     # ITranslation
     def i18n_directory(self) -> str:

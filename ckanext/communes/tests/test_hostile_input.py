@@ -132,3 +132,39 @@ def test_a_page_number_that_is_none_is_a_french_400_on_every_page(app, page):
         response = app.get(path, query_string={"page": page}, headers=headers, status=400)
         assert "Le numéro de page doit être un nombre entier de 1 à 100" in response.body, path
     assert app.get("/harvest/source-pages", query_string={"page": "1"}, headers=headers).status_code == 200
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+@pytest.mark.parametrize("path, query, message", [
+    ("/user", {"limit": "abc"}, "La limite doit être un nombre entier de 1 à 1"),
+    ("/user", {"limit": "-1"}, "La limite doit être un nombre entier de 1 à 1"),
+    ("/organization", {"q": "bron\x00"}, "caractère nul"),
+    ("/group", {"q": "\x00"}, "caractère nul"),
+    ("/user", {"q": "\x00"}, "caractère nul"),
+    ("/organization/bron", {"sort": "abc"}, "L'ordre de tri doit être un champ suivi de asc ou desc"),
+    ("/organization/bron", {"sort": "title_string asc; x"}, "L'ordre de tri doit être un champ suivi de asc ou desc"),
+    ("/organization/bron", {"q": "{!xmlparser v='x'}"}, "paramètres locaux Solr"),
+    ("/organization/bron", {"res_format": "{!xmlparser}"}, "paramètres locaux Solr"),
+])
+def test_query_parameters_ckan_pages_choke_on_are_a_french_400(app, path, query, message):
+    """Each was a 500 from CKAN's own views (int() on limit, NUL in SQL, Solr errors uncaught on the
+    organisation page; a negative limit also left the request's database session broken)."""
+    factories.Organization(name="bron")
+    response = app.get(path, query_string=query, status=400)
+    assert message in response.body.replace("&#39;", "'"), response.body[-2000:]
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_good_query_parameters_still_work(app):
+    factories.Organization(name="bron")
+    for path, query in (("/organization/bron", {"sort": "title_string asc"}),
+                        ("/dataset", {"sort": "score desc, metadata_modified desc", "page": "2"}),
+                        ("/user", {"limit": "50", "q": "bron"}),
+                        ("/communes/bilan", {"sort": "datasets", "dir": "desc"})):
+        assert app.get(path, query_string=query).status_code == 200, (path, query)
+
+
+def test_a_null_character_in_an_action_api_parameter_is_a_json_400(app):
+    response = app.get("/api/3/action/organization_list", query_string={"q": "\x00"}, status=400)
+    assert response.json["success"] is False
+    assert "caractère nul" in response.json["error"]["message"]
