@@ -1,8 +1,11 @@
-"""Refuse, with a 400, action API bodies nested deeper than any real call needs.
+"""Refuse, with a 400, action API bodies CKAN would answer with a 500.
 
-CKAN parses the body with ``json`` and walks it recursively: a body of a few kilobytes nested thousands
-of levels deep raises RecursionError, which CKAN answers with a 500 on every action. Nothing we serve
-nests more than a few levels (a dataset, its resources, their extras), so 100 is generous.
+- Nested deeper than any real call needs: CKAN parses the body with ``json`` and walks it recursively, and
+  a body of a few kilobytes nested thousands of levels deep raises RecursionError on every action. Nothing
+  we serve nests more than a few levels (a dataset, its resources, their extras), so 100 is generous.
+- Holding a NUL character (``\u0000`` in a JSON string, or the byte itself): PostgreSQL refuses it in a
+  string, and a dozen core actions (organization_list, user_list, tag_list, member_list, package_patch,
+  organization_patch...) let the error through as a 500.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ MAX_JSON_DEPTH = 100
 # JSON strings may hold brackets: blank them out before counting (C speed, no Python loop over text).
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# \u0000 preceded by an even number of backslashes (an odd number escapes the backslash itself).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def json_depth(body: bytes) -> int:
@@ -32,7 +37,13 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
-def reject_deeply_nested_json() -> Any:
+def bad_request(message: str) -> flask.Response:
+    """The action API's own shape of a 400."""
+    payload = {"success": False, "error": {"__type": "Bad Request", "message": message}}
+    return flask.Response(json.dumps(payload), status=400, content_type="application/json;charset=utf-8")
+
+
+def reject_unsafe_api_bodies() -> Any:
     """Flask before_request hook for the action API."""
     request = flask.request
     if request.method not in ("POST", "PUT") or not request.path.startswith("/api/"):
@@ -40,15 +51,15 @@ def reject_deeply_nested_json() -> Any:
     if request.mimetype == "multipart/form-data":
         return None
     body = request.get_data(cache=True)
+    if b"\x00" in body or _JSON_NUL.search(body):
+        return bad_request(tk._("A value of the request contains a null character."))
     if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH or json_depth(body) <= MAX_JSON_DEPTH:
         return None
-    message = tk._("The request body is nested more than {max} levels deep.").format(max=MAX_JSON_DEPTH)
-    payload = {"success": False, "error": {"__type": "Bad Request", "message": message}}
-    return flask.Response(json.dumps(payload), status=400, content_type="application/json;charset=utf-8")
+    return bad_request(tk._("The request body is nested more than {max} levels deep.").format(max=MAX_JSON_DEPTH))
 
 
 def install(app: Any) -> Any:
     """IMiddleware.make_middleware: register the hook on CKAN's Flask app."""
     if isinstance(app, flask.Flask):
-        app.before_request(reject_deeply_nested_json)
+        app.before_request(reject_unsafe_api_bodies)
     return app

@@ -1,4 +1,5 @@
-"""Refuse, with a French 400, query parameters that CKAN's and ckanext-harvest's pages turn into a 500.
+"""Refuse, with a French 400, query parameters (and form fields) that CKAN's and ckanext-harvest's pages turn
+into a 500.
 
 Found by probing every page with junk parameters (each rule names what it fixed):
 
@@ -7,8 +8,8 @@ Found by probing every page with junk parameters (each rule names what it fixed)
   there and on CKAN's organisation list (another 500);
 - ``limit`` that is not a whole number from 1 to :data:`MAX_LIMIT`: CKAN's user list does ``int()`` on it,
   and a negative one is a PostgreSQL error that also leaves the request's database session broken;
-- a NUL character in any parameter: PostgreSQL refuses it in a string (the organisation, group and user
-  lists search with ``q``);
+- a NUL character in any parameter, or in a field of a form posted to a page: PostgreSQL refuses it in a
+  string (the organisation, group and user lists search with ``q``; the dataset and organisation forms);
 - Solr local parameters (``{!...}``) in any parameter, and a ``sort`` that is not ``field asc|desc`` pairs
   (outside our own pages, which check theirs): CKAN's organisation and group pages pass them to Solr and do
   not catch its error.
@@ -25,6 +26,8 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 import flask
+
+from ckanext.communes.api_guard import bad_request
 
 MAX_PAGE = 100_000
 MAX_LIMIT = 1_000
@@ -60,15 +63,17 @@ def problem(path: str, args: Any) -> str | None:
     return None
 
 
-def refuse_bad_query_parameters() -> Any:
+def refuse_bad_parameters() -> Any:
     """Flask before_request hook."""
     request = flask.request
-    if not request.args:
-        return None
-    reason = problem(request.path, request.args)
+    reason = problem(request.path, request.args) if request.args else None
+    if (reason is None and request.method == "POST" and not request.path.startswith("/api/")
+            and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+            and any("\x00" in value for _name, value in request.form.items(multi=True))):
+        reason = tk._("A field of the form contains a null character.")
     if reason is not None:
         if request.path.startswith("/api/"):
-            return flask.jsonify({"success": False, "error": {"__type": "Bad Request", "message": reason}}), 400
+            return bad_request(reason)
         tk.abort(400, reason)
     return None
 
@@ -76,5 +81,5 @@ def refuse_bad_query_parameters() -> Any:
 def install(app: Any) -> Any:
     """IMiddleware.make_middleware: register the hook on CKAN's Flask app."""
     if isinstance(app, flask.Flask):
-        app.before_request(refuse_bad_query_parameters)
+        app.before_request(refuse_bad_parameters)
     return app

@@ -168,3 +168,35 @@ def test_a_null_character_in_an_action_api_parameter_is_a_json_400(app):
     response = app.get("/api/3/action/organization_list", query_string={"q": "\x00"}, status=400)
     assert response.json["success"] is False
     assert "caractère nul" in response.json["error"]["message"]
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+@pytest.mark.parametrize("action, body", [
+    ("organization_list", '{"q": "\\u0000"}'),
+    ("user_list", '{"q": "a\\u0000b"}'),
+    ("tag_list", '{"query": "\\u0000"}'),
+    ("member_list", '{"id": "\\u0000"}'),
+    ("package_activity_list", '{"id": "\\u0000"}'),
+    ("organization_patch", '{"id": "bron", "description": "\\u0000"}'),
+])
+def test_a_null_character_in_an_action_api_body_is_a_french_400(app, action, body):
+    """Each was a 500 from CKAN (PostgreSQL refuses NUL in a string)."""
+    sysadmin = factories.Sysadmin()
+    factories.Organization(name="bron")
+    token = factories.APIToken(user=sysadmin["name"])["token"]
+    response = app.post(f"/api/3/action/{action}", data=body, status=400,
+                        headers={"Authorization": token, "Content-Type": "application/json"})
+    assert response.json["error"]["message"] == "Une valeur de la requête contient un caractère nul."
+    # An escaped backslash before "u0000" is text, not a NUL: not refused.
+    assert app.post("/api/3/action/organization_list", data='{"q": "\\\\u0000"}',
+                    headers={"Content-Type": "application/json"}).status_code == 200
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_a_null_character_in_a_posted_form_is_a_french_400(app):
+    sysadmin = factories.Sysadmin()
+    token = factories.APIToken(user=sysadmin["name"])["token"]
+    response = app.post("/organization/new", data={"title": "Bron\x00", "name": "bron-nul"},
+                        headers={"Authorization": token}, status=400)
+    assert "Un champ du formulaire contient un caractère nul." in response.body
+    assert helpers.call_action("organization_list") == []
