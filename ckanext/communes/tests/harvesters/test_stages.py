@@ -312,3 +312,30 @@ def test_an_imported_object_delivered_again_after_its_job_finished_stays_importe
     model.Session.remove()
     _run_workers_until(lambda: not fetch_queue(), kinds=(workers.FETCH,))
     assert {(o.state, o.report_status, o.current) for o in objects_of(job["id"])} == {("COMPLETE", "added", True)}
+
+
+def test_an_object_left_in_flight_by_a_worker_dead_long_ago_is_taken_again_and_imported(portal, source_server):
+    """resubmit_jobs puts back the message of a worker that died: if its object has been in flight for longer
+    than the stale delay, the next worker takes it; if it was taken just now, it is left alone."""
+    source = make_source(portal, RemoteUdata(source_server, fixture_datasets(source_server)[:2]).url)
+    job = HarvestJob.get(jobs.create_job(source["id"]))
+    job.status = "Running"
+    job.save()
+    object_ids = queue.gather_stage(harvester_for("communes_udata"), job)
+    long_ago = datetime.datetime.utcnow() - datetime.timedelta(minutes=90)
+    just_now = datetime.datetime.utcnow()
+    for obj, started in zip(objects_of(job.id), (long_ago, just_now), strict=True):
+        obj.state, obj.fetch_started, obj.retry_times = "FETCH", started, 1
+    model.Session.commit()
+    stale_id, live_id = (o.id for o in sorted(objects_of(job.id), key=lambda o: o.fetch_started))
+    assert sorted(object_ids) == sorted((stale_id, live_id))
+    for object_id in (stale_id, live_id):
+        workers.harvest_redis().rpush(workers.routing_key(workers.FETCH),
+                                      json.dumps({"harvest_object_id": object_id}))
+    model.Session.remove()
+    _run_workers_until(lambda: not fetch_queue(), kinds=(workers.FETCH,))
+    by_id = {o.id: o for o in objects_of(job.id)}
+    assert (by_id[stale_id].state, by_id[stale_id].report_status, by_id[stale_id].retry_times) == (
+        "COMPLETE", "added", 2)
+    assert (by_id[live_id].state, by_id[live_id].retry_times) == ("FETCH", 1)
+    assert len(harvested(source["id"])) == 1
