@@ -69,6 +69,16 @@ def live_server(app, ckan_config, monkeypatch):
         thread.join(timeout=10)
 
 
+def browser_log_in(page, base_url: str, user_name: str, password: str, next_path: str = "") -> None:
+    """Log in through the login form, as a person does; fails when the page does not show the user."""
+    page.goto(base_url + "/user/login" + (f"?next={next_path}" if next_path else ""))
+    page.fill("#field-login", user_name)
+    page.fill("#field-password", password)
+    with page.expect_navigation():
+        page.locator("#field-password").press("Enter")
+    assert page.locator(f'a[href*="/user/{user_name}"]').count() >= 1, "not logged in"
+
+
 @pytest.fixture
 def browser_page():
     """A Playwright page in Debian's Chromium (no browser download). Skips nothing: if

@@ -13,7 +13,7 @@ from ckan.tests import helpers
 
 from ckanext.communes.bilan import indicators
 from ckanext.communes.tests.bilan.test_pages import PASSWORD, dataset_fields, seeded  # noqa: F401 - fixture
-from ckanext.communes.tests.conftest import SCREENSHOTS
+from ckanext.communes.tests.conftest import SCREENSHOTS, browser_log_in
 
 CHART_KEYS = ["datasets_over_time", "quality_histogram", "licence_compliance", "scdl_coverage"]
 
@@ -24,12 +24,7 @@ def site(seeded, live_server) -> str:  # noqa: F811 - the imported fixture
 
 
 def _log_in(page, base: str, user: dict) -> None:
-    page.goto(base + "/user/login")
-    page.fill("#field-login", user["name"])
-    page.fill("#field-password", PASSWORD)
-    with page.expect_navigation():
-        page.locator("#field-password").press("Enter")
-    assert page.locator(f'a[href*="/user/{user["name"]}"]').count() >= 1, "not logged in"
+    browser_log_in(page, base, user["name"], PASSWORD)
 
 
 def _whole_page(page, screenshot, name: str) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from ckan.tests import factories, helpers
 
+from ckanext.communes.tests.conftest import browser_log_in
+
 PASSWORD = "Bron-donnees-2019"
 
 
@@ -26,13 +28,7 @@ def bron_admin(few_communes) -> dict:
 
 
 def _log_in(page, base: str, user: dict) -> None:
-    page.goto(base + "/user/login")
-    page.fill("#field-login", user["name"])
-    page.fill("#field-password", PASSWORD)
-    with page.expect_navigation():
-        page.locator("#field-password").press("Enter")
-    name = user["name"]
-    assert page.locator(f'a[href*="/user/{name}"]').count() >= 1, "not logged in"
+    browser_log_in(page, base, user["name"], PASSWORD)
 
 
 def test_commune_admin_edits_profile_is_refused_siren_and_sees_french_email_error(

@@ -14,6 +14,7 @@ from ckan.tests import helpers
 from ckanext.communes.communes import seeding
 from ckanext.communes.harvesters import workers
 from ckanext.communes.tests.communes.conftest import make_people, write_communes_csv
+from ckanext.communes.tests.conftest import browser_log_in
 from ckanext.communes.tests.harvesters.test_dcat_harvest import COMMUNES, serve_catalogue
 
 PASSWORD = "correct horse battery staple"
@@ -50,12 +51,7 @@ def running_workers(app):
 
 
 def _log_in(page, base_url: str, user_name: str) -> None:
-    page.goto(base_url + "/user/login?next=/dataset/")
-    page.fill("#field-login", user_name)
-    page.fill("#field-password", PASSWORD)
-    with page.expect_navigation():
-        page.locator("#field-password").press("Enter")
-    assert page.locator(f'a[href*="/user/{user_name}"]').count() >= 1, "not logged in"
+    browser_log_in(page, base_url, user_name, PASSWORD, next_path="/dataset/")
 
 
 def test_an_operator_creates_a_source_runs_the_dry_run_then_the_job(

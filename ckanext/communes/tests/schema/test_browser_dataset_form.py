@@ -9,6 +9,8 @@ import re
 import pytest
 from ckan.tests import helpers
 
+from ckanext.communes.tests.conftest import browser_log_in
+
 EU = "http://publications.europa.eu/resource/authority"
 PASSWORD = "correct horse battery staple"
 
@@ -24,12 +26,7 @@ def site_on_live_server(live_server, ckan_config, monkeypatch) -> str:
 
 
 def _log_in(page, base_url: str, user_name: str) -> None:
-    page.goto(base_url + "/user/login?next=/dataset/")
-    page.fill("#field-login", user_name)
-    page.fill("#field-password", PASSWORD)
-    with page.expect_navigation():
-        page.locator("#field-password").press("Enter")
-    assert page.locator(f'a[href*="/user/{user_name}"]').count() >= 1, "not logged in"
+    browser_log_in(page, base_url, user_name, PASSWORD, next_path="/dataset/")
 
 
 def _fill_first_stage(page, title: str, licence: str) -> None:
