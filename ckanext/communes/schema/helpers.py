@@ -75,11 +75,12 @@ def communes_facet_label(facet: str, value: str) -> str:
     return indexing.facet_item_label(facet, value, tk.h.lang() or "fr")
 
 
-def communes_facet_label_function(facet: str) -> Callable[[dict[str, Any]], str] | None:
-    """A ``label_function`` for CKAN's facet_list snippet: labels of our facets' items (None for the
-    other facets, which keep CKAN's display_name)."""
+def communes_facet_label_function(facet: str) -> Callable[[dict[str, Any]], str]:
+    """A ``label_function`` for CKAN's facet_list snippet: the labels of our facets' items, every other
+    facet's display_name; all shown whole (without a label_function CKAN cuts them at 22 characters, which
+    left « Licence Ouverte /... », « Conforme aux... » and « Toutes les... »)."""
     if facet not in indexing.VOCABULARY_OF_FACET and facet != indexing.COMMUNE_FIELD:
-        return None
+        return lambda item: item.get("display_name") or item.get("name") or ""
     return lambda item: communes_facet_label(facet, item["name"])
 
 

@@ -136,3 +136,16 @@ def test_the_page_header_and_login_form_are_in_french(app):
         assert english not in home, english
     assert "Aller au contenu principal" in home and "Rechercher des jeux de données..." in home
     assert "Nom d'utilisateur ou adresse e-mail" in app.get("/user/login").body.replace("&#39;", "'")
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_dataset_facet_labels_are_shown_whole(app):
+    """CKAN cuts facet labels at 22 characters: « Licence Ouverte /... » told nothing."""
+    from ckan.tests import factories
+
+    organisation = factories.Organization()
+    factories.Dataset(owner_org=organisation["id"], license_id="etalab-2.0", theme=["ENVI"], notes="n")
+    body = app.get("/dataset/").body
+    labels = re.findall(r'<span class="item-label">([^<]*)</span>', body)
+    assert labels and not [label for label in labels if label.endswith("...")], labels
+    assert any(label.startswith("Licence Ouverte") and len(label) > 22 for label in labels), labels
