@@ -149,3 +149,15 @@ def test_dataset_facet_labels_are_shown_whole(app):
     labels = re.findall(r'<span class="item-label">([^<]*)</span>', body)
     assert labels and not [label for label in labels if label.endswith("...")], labels
     assert any(label.startswith("Licence Ouverte") and len(label) > 22 for label in labels), labels
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_error_pages_are_headed_in_french(app):
+    """CKAN heads every error page with werkzeug's English name of the error (« 400 Bad Request »)."""
+    bad = app.get("/harvest", query_string={"page": "abc"}, status=400).body
+    assert "400 Requête invalide" in bad and "Bad Request" not in bad
+    missing = app.get("/page-that-does-not-exist", status=404).body
+    assert "404 Page introuvable" in missing and "Not Found" not in missing
+    refused = app.get("/ckan-admin", status=403).body
+    assert "403 Accès refusé" in refused and "Forbidden" not in refused
+    assert "Cliquez ici pour vous connecter" in refused  # the login link of the page, kept for an anonymous visitor
