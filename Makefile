@@ -39,6 +39,9 @@ $(DEV_INI): dev/ckan-options.ini | install
 	mkdir -p .dev
 	[ -f $(DEV_INI) ] || $(CKAN) generate config $(DEV_INI) >/dev/null
 	$(CKAN) config-tool $(DEV_INI) -f dev/ckan-options.ini >/dev/null
+# A key for the stored source passwords, generated once: an existing key is never replaced.
+	grep -Eq '^ckanext\.communes\.secrets_key *= *[^ ]' $(DEV_INI) || $(CKAN) config-tool $(DEV_INI) \
+	  "ckanext.communes.secrets_key=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" >/dev/null
 
 run: stack $(DEV_INI)
 	VENV=$(VENV) bash dev/run.sh $(DEV_INI)

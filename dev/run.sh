@@ -45,6 +45,11 @@ if $CKAN communes seed --help >/dev/null 2>&1; then
   echo "[run] seeding the Métropole and its communes"
   $CKAN communes seed 2>>"$LOG"
 fi
+# Configuration keys a source type renamed (issue #18), renamed in the saved sources; idempotent.
+if $CKAN communes harvest migrate-config --help >/dev/null 2>&1; then
+  $CKAN communes harvest migrate-config 2>>"$LOG" \
+    || echo "[run] some harvest source configurations need an operator (listed above)" >&2
+fi
 
 # Harvest workers (gather, fetch) and the periodic `harvest_jobs_run`, as docker/ runs them.
 if $CKAN communes harvest --help >/dev/null 2>&1; then

@@ -6,6 +6,10 @@
 - Holding a NUL character (``\u0000`` in a JSON string, or the byte itself): PostgreSQL refuses it in a
   string, and a dozen core actions (organization_list, user_list, tag_list, member_list, package_patch,
   organization_patch...) let the error through as a 500.
+- An identifier or a query that is not text (``"id": [...]``, ``{...}``, ``5``, or ``?id=a&id=b``, which
+  CKAN reads as a list): CKAN hands it to SQL or Solr as is, and most actions (package_show, user_show,
+  organization_show, package_update, resource_delete…) answer a 500. ``id``, ``q`` and every ``…_id`` must be
+  text (found by walking the action registry, tests/test_action_registry_auth.py).
 """
 
 from __future__ import annotations
@@ -43,9 +47,25 @@ def bad_request(message: str) -> flask.Response:
     return flask.Response(json.dumps(payload), status=400, content_type="application/json;charset=utf-8")
 
 
+def _is_identifier(key: Any) -> bool:
+    return isinstance(key, str) and (key in ("id", "q") or key.endswith("_id"))
+
+
+def identifier_error(values: dict[str, Any]) -> flask.Response | None:
+    """A 400 naming the first identifier or query that is not text (None: all are, or are null)."""
+    for key, value in values.items():
+        if _is_identifier(key) and value is not None and not isinstance(value, str):
+            return bad_request(tk._("The parameter “{name}” must be text (an identifier or a query), not a list, "
+                                    "an object or a number.").format(name=key[:100]))
+    return None
+
+
 def reject_unsafe_api_bodies() -> Any:
     """Flask before_request hook for the action API."""
     request = flask.request
+    if request.method == "GET" and request.path.startswith("/api/"):
+        repeated = {key: values for key, values in request.args.lists() if len(values) > 1}
+        return identifier_error(repeated)
     if request.method not in ("POST", "PUT") or not request.path.startswith("/api/"):
         return None
     if request.mimetype == "multipart/form-data":
@@ -53,9 +73,14 @@ def reject_unsafe_api_bodies() -> Any:
     body = request.get_data(cache=True)
     if b"\x00" in body or _JSON_NUL.search(body):
         return bad_request(tk._("A value of the request contains a null character."))
-    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH or json_depth(body) <= MAX_JSON_DEPTH:
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+        return bad_request(tk._("The request body is nested more than {max} levels deep.").format(
+            max=MAX_JSON_DEPTH))
+    try:
+        values = json.loads(body) if request.mimetype == "application/json" or body[:1] == b"{" else None
+    except ValueError:  # CKAN answers a body that is not JSON itself
         return None
-    return bad_request(tk._("The request body is nested more than {max} levels deep.").format(max=MAX_JSON_DEPTH))
+    return identifier_error(values) if isinstance(values, dict) else None
 
 
 def install(app: Any) -> Any:

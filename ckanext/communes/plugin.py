@@ -10,7 +10,7 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes import api_guard, csrf, licences, query_guard
+from ckanext.communes import action_guard, api_guard, csrf, licences, query_guard, uncaught_errors
 from ckanext.communes.bilan import actions as bilan_actions
 from ckanext.communes.bilan import auth as bilan_auth
 from ckanext.communes.bilan import cache as bilan_cache
@@ -59,6 +59,7 @@ class CommunesPlugin(p.SingletonPlugin):
     p.implements(p.IFacets, inherit=True)
     p.implements(p.ITranslation)
     p.implements(p.IMiddleware, inherit=True)
+    p.implements(p.IPermissionLabels)
 
     # IConfigurer
     def update_config(self, config_: tk.CKANConfig) -> None:
@@ -74,15 +75,18 @@ class CommunesPlugin(p.SingletonPlugin):
         # harvest_actions chains some names another concern chains too (package_update): merged there.
         merged = harvest_actions.merge_actions({
             **commune_actions.get_actions(), **owner_sync.get_actions(), **harvest_operators.get_actions(),
-            **harvest_protection.get_actions(), **bilan_actions.get_actions()})
+            **harvest_protection.get_actions(), **bilan_actions.get_actions(),
+            **harvest_visibility.get_actions()})
         # The CSW type masks source passwords on package_show / package_update, which are chained above too.
-        return harvest_actions.merge_actions(merged, harvest_csw.get_actions())
+        # action_guard checks the shape of what CKAN's dataset actions receive, before anyone reads it.
+        return action_guard.merge_actions(harvest_actions.merge_actions(merged, harvest_csw.get_actions()))
 
     # IAuthFunctions
     def get_auth_functions(self) -> dict[str, Any]:
         return harvest_auth.merge_auth_functions({
             **commune_auth.get_auth_functions(), **schema_auth.get_auth_functions(),
-            **harvest_operators.get_auth_functions(), **bilan_auth.get_auth_functions()})
+            **harvest_operators.get_auth_functions(), **bilan_auth.get_auth_functions(),
+            **action_guard.get_auth_functions()})
 
     # IValidators
     def get_validators(self) -> dict[str, Any]:
@@ -154,7 +158,16 @@ class CommunesPlugin(p.SingletonPlugin):
     def make_middleware(self, app: Any, config: Any) -> Any:
         # CKAN's CSRF exemption of anonymous and API-token requests must not outlive the request;
         # an absurdly nested API body, or a query parameter CKAN would choke on, is a 400, not a 500.
-        return query_guard.install(api_guard.install(csrf.scope_exemptions_to_requests(app)))
+        # Errors a page does not catch (a search Solr cannot parse, an action refusing): 400, 403, 404.
+        return uncaught_errors.install(
+            query_guard.install(api_guard.install(csrf.scope_exemptions_to_requests(app))))
+
+    # IPermissionLabels: harvest sources for operators and their organisation's members (CKAN's otherwise)
+    def get_dataset_labels(self, dataset_obj: Any) -> list[str]:
+        return harvest_visibility.dataset_labels(dataset_obj)
+
+    def get_user_dataset_labels(self, user_obj: Any) -> list[str]:
+        return harvest_visibility.user_dataset_labels(user_obj)
 
     # ITranslation
     def i18n_directory(self) -> str:

@@ -14,6 +14,10 @@ Found by probing every page with junk parameters (each rule names what it fixed)
   (outside our own pages, which check theirs): CKAN's organisation and group pages pass them to Solr and do
   not catch its error.
 
+What CKAN's own pages, forms and pagers write passes: an empty ``sort`` or ``q`` (the pagers of the
+organisation and group lists link ``?q=&sort=&page=2``: CKAN then sorts as by default; a ``sort`` of blanks
+only is refused: CKAN's lists fail on it) and the facets' values (tests/test_query_guard.py follows them).
+
 The action API (``/api/``) is left to its actions' own validation, except for the NUL character, and the
 DCAT catalogues (``/catalog.ttl``, ``/communes/{insee}/catalog.ttl``) to theirs: they answer machines
 with a plain-text 400 naming the parameter (dcat/views.py).
@@ -58,7 +62,7 @@ def problem(path: str, args: Any) -> str | None:
     if any("{!" in value for _name, value in args.items(multi=True)):
         return tk._("The search cannot contain Solr local parameters ({!...}).")
     if ("sort" in args and not path.startswith(OWN_PAGES)
-            and not all(_SORT.fullmatch(value.strip()) for value in args.getlist("sort"))):
+            and not all(_SORT.fullmatch(value.strip()) for value in args.getlist("sort") if value)):
         return tk._("The sort order must be a field followed by asc or desc, e.g. title_string asc.")
     return None
 

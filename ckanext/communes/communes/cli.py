@@ -53,11 +53,12 @@ def conventions(days: int) -> None:
 
 def get_commands() -> list[click.Command]:
     from ckanext.communes.bilan.cli import bilan
-    from ckanext.communes.harvesters.cli import harvest
+    from ckanext.communes.harvesters.cli import harvest, secrets
     from ckanext.communes.quality.cli import quality
     from ckanext.communes.quality.linkcheck import linkcheck
 
     communes.add_command(harvest)
+    communes.add_command(secrets)
     communes.add_command(quality)
     communes.add_command(linkcheck)
     communes.add_command(bilan)

@@ -57,11 +57,41 @@ def catalogue_parameter_error(args: Any) -> str | None:
     return None
 
 
+# ckanext-dcat writes the request's q, fq, modified_since and profiles unencoded into the Hydra paging URIs,
+# and rdflib refuses to write such a URI in Turtle or N3 (a 500: `/catalog.ttl?q=arbres bron`). RDF/XML and
+# JSON-LD write it as it is.
+_NOT_IN_A_URI = frozenset('<>" {}|\\^`')
+PAGING_PARAMETERS = ("q", "fq", "modified_since", "profiles")
+
+
+def paging_parameter_error(args: Any, fmt: str | None) -> str | None:
+    """The French message for a parameter a Turtle or N3 catalogue cannot write into its paging links."""
+    if fmt in ("rdf", "xml", "jsonld"):
+        return None
+    for name in PAGING_PARAMETERS:
+        if any(_NOT_IN_A_URI.intersection(value) for value in args.getlist(name)):
+            return tk._("Invalid {name} parameter: a Turtle or N3 catalogue cannot write spaces, quotes or "
+                        "other characters a web address may not hold into its page links; ask for the "
+                        "RDF/XML (.rdf) or JSON-LD (.jsonld) catalogue.").format(name=name)
+    return None
+
+
+# ckanext-dcat's RDF views look the format up in its content types (KeyError for `.nt`) after rdflib refused
+# an unknown one (PluginException for `.foo`): a 500 either way.
+RDF_ENDPOINTS = CATALOGUE_ENDPOINTS | {"dcat.read_dataset", "dcat.read_dataset_series"}
+
+
 @communes_dcat.before_app_request
 def check_catalogue_parameters() -> Any:
+    if request.endpoint not in RDF_ENDPOINTS:
+        return None
+    requested_format = (request.view_args or {}).get("_format")
+    if requested_format is not None and requested_format not in dcat_utils.CONTENT_TYPES:
+        return tk.abort(404, tk._("Unknown RDF format"))
     if request.endpoint not in CATALOGUE_ENDPOINTS:
         return None
-    message = catalogue_parameter_error(request.args)
+    fmt = (request.view_args or {}).get("_format") or dcat_utils.check_access_header() or "ttl"
+    message = catalogue_parameter_error(request.args) or paging_parameter_error(request.args, fmt)
     if message is None:
         return None
     response = make_response(message + "\n", 400)

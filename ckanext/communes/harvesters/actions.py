@@ -6,7 +6,10 @@
   pass ckanext-harvest's check-then-insert and start two jobs of one source.
 - ``harvest_jobs_run``: closes the stale jobs a dead worker left (workers.close_stale_jobs), then runs
   ckanext-harvest's own (scheduled jobs, finished jobs, resubmission of lost queue messages).
-- ``harvest_source_reindex``: fixes the cause of ``KeyError: 'source_type'`` (see below).
+- ``harvest_source_reindex``: fixes the cause of ``KeyError: 'source_type'`` (see below), checks who calls
+  (ckanext-harvest's checks nothing) and answers POST only; ``harvest_sources_reindex``: POST only too.
+- the functions ckanext-harvest registers as actions that are none (``send_mail``, ``InactiveSource``,
+  its auth functions…): refused to anyone.
 - ``harvest_source_create`` / ``_update`` / ``_patch`` / ``_delete``, and ``package_create`` /
   ``package_update`` of a source (what ckanext-harvest's web forms call): a programme operator who is not a member of the
   commune can manage the commune's sources (CKAN's owner_org validator would refuse them).
@@ -29,11 +32,13 @@ indexes the validated dict, which fixes ``run-test`` and every other reader of a
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import urllib.parse
 from typing import Any
 
+import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import authz, model
@@ -130,14 +135,25 @@ def _reindex_source_of(job_id: str) -> None:
 
 
 @tk.chained_action
-@tk.side_effect_free
 def harvest_source_reindex(up_func: Any, context: Context, data_dict: DataDict) -> bool:
-    """ckanext-harvest's, except that the cached "validated" dict is the validated one.
+    """ckanext-harvest's, except that the cached "validated" dict is the validated one, and that it
+    asks who calls (operators only: auth.py).
+
+    ckanext-harvest's never checks and is ``side_effect_free``: anyone, anonymous included, could reindex
+    any source with a GET (in a loop: each reindex also empties the bilan's cache). Ours answers POST
+    only (a chained action keeps none of the markers of the one it replaces). ckanext-harvest's own
+    callers pass the context of a caller already checked (clear, job history, harvest_jobs_run);
+    ours pass ``ignore_auth``.
 
     up_func is not called: it would index the unvalidated dict (the bug this replaces)."""
+    tk.check_access("harvest_source_reindex", context, data_dict)
     source_id = tk.get_or_bust(data_dict, "id")
+    if not isinstance(source_id, str):
+        raise tk.ValidationError({"id": [gettext("Give the id or name of a harvest source.")]})
     show_context = {"model": model, "session": model.Session, "ignore_auth": True, "use_cache": False}
     raw = tk.get_action("package_show")({**show_context, "validate": False}, {"id": source_id})
+    if raw.get("type") != "harvest":
+        raise tk.ObjectNotFound(gettext("Harvest source not found: {source}").format(source=source_id[:200]))
     validated = tk.get_action("harvest_source_show")(dict(show_context), {"id": source_id})
     try:
         config = json.loads(validated.get("config") or "")
@@ -150,9 +166,60 @@ def harvest_source_reindex(up_func: Any, context: Context, data_dict: DataDict) 
     return True
 
 
-# The original checks no access either (it runs with ignore_auth itself, from internal callers without a
-# user): keep it callable the same way; the auth audit would otherwise refuse a chained action without it.
-harvest_source_reindex.auth_audit_exempt = True  # type: ignore[attr-defined]
+@tk.chained_action
+def harvest_sources_reindex(up_func: Any, context: Context, data_dict: DataDict) -> bool:
+    """Every active source reindexed, as ckanext-harvest's does, but on POST only (its is
+    ``side_effect_free``: a sysadmin's browser would run it on any page's ``<img src=…>``), and each
+    source through ours with ``ignore_auth`` (ckanext-harvest passes a context without the user, which
+    the now-checked ``harvest_source_reindex`` would refuse)."""
+    tk.check_access("harvest_sources_reindex", context, data_dict)
+    source_ids = [row[0] for row in model.Session.query(model.Package.id)
+                  .filter(model.Package.type == "harvest", model.Package.state == "active")]
+    for source_id in source_ids:
+        tk.get_action("harvest_source_reindex")({"ignore_auth": True, "defer_commit": True}, {"id": source_id})
+    PackageSearchIndex().commit()
+    return True
+
+
+# ckanext-harvest registers every public callable of its action modules as an action, and (one shared
+# dict, see auth.py) its auth functions too, when CKAN builds the auth registry first: helpers such as
+# ``send_mail(recipients, subject, body)`` or the class ``InactiveSource`` answer the API with a 500
+# (wrong arguments, an object JSON cannot hold), the auth function ``harvest_sources_clear`` answers a
+# 200 ``{"success": …}`` (or a 500 for anonymous users). None is an action: each is refused, to anyone.
+HARVEST_AUTH_MODULES = "ckanext.harvest.logic.auth"
+
+
+def _is_harvest_non_action(function: Any) -> bool:
+    if inspect.isclass(function):
+        return True
+    if getattr(function, "__module__", "").startswith(HARVEST_AUTH_MODULES):
+        return True
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    required = [parameter for parameter in parameters if parameter.default is inspect.Parameter.empty
+                and parameter.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    return len(required) != 2
+
+
+def harvest_non_actions() -> list[str]:
+    """Names ckanext-harvest registers as actions that are not actions. Read from what it registers now:
+    a chained action needs the name it chains to exist (the auth functions are in ckanext-harvest's dict
+    only when CKAN built the auth registry first)."""
+    plugin = p.get_plugin("harvest")
+    if plugin is None:
+        return []
+    return sorted(name for name, function in plugin.get_actions().items() if _is_harvest_non_action(function))
+
+
+def _refuse_non_action(name: str) -> Any:
+    @tk.chained_action
+    def refuse(up_func: Any, context: Context, data_dict: DataDict) -> Any:
+        raise tk.NotAuthorized(gettext("“{name}” is an internal function of ckanext-harvest, not an action of "
+                                       "the API.").format(name=name))
+    refuse.__name__ = name
+    return refuse
 
 
 def _as_operator(context: Context) -> Context:
@@ -299,6 +366,7 @@ def get_actions() -> dict[str, Any]:
         "harvest_job_create": harvest_job_create,
         "harvest_jobs_run": harvest_jobs_run,
         "harvest_source_reindex": harvest_source_reindex,
+        "harvest_sources_reindex": harvest_sources_reindex,
         "harvest_source_create": harvest_source_create,
         "harvest_source_update": harvest_source_update,
         "harvest_source_patch": harvest_source_patch,
@@ -308,6 +376,7 @@ def get_actions() -> dict[str, Any]:
         "harvest_source_list": harvest_source_list,
         "package_create": package_create,
         "package_update": package_update,
+        **{name: _refuse_non_action(name) for name in harvest_non_actions()},
     }
 
 

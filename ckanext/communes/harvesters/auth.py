@@ -13,6 +13,9 @@ The same rules guard the source *dataset* (type ``harvest``) under CKAN's own na
 ``package_update`` — which ``package_patch``, ``package_delete`` and ``package_revise`` defer to —,
 ``package_show``, ``bulk_update_*``): otherwise ``package_update`` on a source's id would bypass all of
 the above.
+
+A harvested dataset is guarded on the routes that do not go through ``package_update``
+(``package_owner_org_update``, ``dataset_purge``, ``bulk_update_*``) with protection.py's rule.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ckan import authz, model
 
 from ckanext.communes.chaining import merge_chained
 from ckanext.communes.communes import programme
+from ckanext.communes.harvesters import protection
 
 AuthResult = dict[str, Any]
 Context = dict[str, Any]
@@ -159,7 +163,11 @@ def _stored_package(context: Context, data_dict: dict[str, Any] | None) -> Any:
 
 @tk.chained_auth_function
 def package_create(next_auth: Any, context: Context, data_dict: dict[str, Any] | None) -> AuthResult:
-    if (data_dict or {}).get("type") == HARVEST_TYPE:
+    # CKAN's new-dataset form (/harvest/new) asks without a dict: the type is then the view's.
+    import flask
+
+    form_type = (flask.request.view_args or {}).get("package_type") if flask.has_request_context() else None
+    if (data_dict or {}).get("type", form_type) == HARVEST_TYPE:
         return {"success": True} if is_operator(context) else _refuse_write()
     return next_auth(context, data_dict)
 
@@ -181,15 +189,42 @@ def package_show(next_auth: Any, context: Context, data_dict: dict[str, Any] | N
     return next_auth(context, data_dict)
 
 
+def _harvested_refusal(next_auth: Any, context: Context, data_dict: dict[str, Any] | None, dataset_keys: list[Any],
+                       fields: list[str]) -> AuthResult:
+    """Refused when a source owns one of the datasets (protection.py): the commune's members hear which
+    source; anyone else hears CKAN's own refusal first. Operators get CKAN's answer."""
+    found = None if is_operator(context) else protection.first_protected(dataset_keys)
+    if found is None:
+        return next_auth(context, data_dict)
+    origin, package = found
+    if not protection.is_commune_staff(context, package.owner_org):
+        result = next_auth(context, data_dict)
+        if not result.get("success"):
+            return result
+    return {"success": False, "msg": protection.refusal_message(origin, fields)}
+
+
 def _bulk(next_auth: Any, context: Context, data_dict: dict[str, Any] | None) -> AuthResult:
-    ids = [str(i) for i in (data_dict or {}).get("datasets") or []]
+    datasets = (data_dict or {}).get("datasets")
+    ids = [str(i) for i in datasets if isinstance(i, (str, int))] if isinstance(datasets, list) else []
     if ids and not is_operator(context):
         sources = (model.Session.query(model.Package.id)
                    .filter(model.Package.type == HARVEST_TYPE)
                    .filter(model.Package.id.in_(ids) | model.Package.name.in_(ids)).first())
         if sources is not None:
             return _refuse_write()
-    return next_auth(context, data_dict)
+    return _harvested_refusal(next_auth, context, data_dict, ids, [tk._("the datasets themselves")])
+
+
+@tk.chained_auth_function
+def package_owner_org_update(next_auth: Any, context: Context, data_dict: dict[str, Any] | None) -> AuthResult:
+    return _harvested_refusal(next_auth, context, data_dict, [(data_dict or {}).get("id")], ["owner_org"])
+
+
+@tk.chained_auth_function
+def dataset_purge(next_auth: Any, context: Context, data_dict: dict[str, Any] | None) -> AuthResult:
+    return _harvested_refusal(next_auth, context, data_dict, [(data_dict or {}).get("id")],
+                              [tk._("the dataset itself")])
 
 
 def get_auth_functions() -> dict[str, Any]:
@@ -208,6 +243,9 @@ def get_auth_functions() -> dict[str, Any]:
         "bulk_update_private": tk.chained_auth_function(_bulk),
         "bulk_update_public": tk.chained_auth_function(_bulk),
         "bulk_update_delete": tk.chained_auth_function(_bulk),
+        # Harvested datasets (protection.py): the routes that do not go through package_update.
+        "package_owner_org_update": package_owner_org_update,
+        "dataset_purge": dataset_purge,
     })
     return functions
 

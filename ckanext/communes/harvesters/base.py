@@ -22,6 +22,7 @@ database. The core does the rest:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -36,6 +37,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import model
 from ckan.lib.munge import munge_title_to_name
+from ckan.logic import schema as ckan_schema
 from ckan.model import PACKAGE_NAME_MAX_LENGTH
 
 from ckanext.communes.communes.translation import N_
@@ -52,7 +54,8 @@ from ckanext.communes.harvesters.routing import Router, validate_routing_table
 from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
 from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.interfaces import IHarvester
-from ckanext.harvest.model import HarvestGatherError, HarvestObject, HarvestObjectExtra
+from ckanext.harvest.logic import schema as harvest_schema
+from ckanext.harvest.model import HarvestGatherError, HarvestObject, HarvestObjectExtra, HarvestSource
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +174,33 @@ def routing_fingerprint(owner_org: str, config: dict[str, Any]) -> str:
     return content_hash({"routing": material})
 
 
+# Keys ckanext-harvest puts in a source's dict after validation, which no schema declares: the job status
+# (its after_dataset_show, and harvest_source_dictize with the publisher's title).
+HARVEST_SOURCE_STATUS_FIELDS = ("status", "publisher_title")
+
+
+@functools.cache
+def source_dict_fields() -> frozenset[str]:
+    """Every field of a harvest source's dict, which no configuration key may be named like.
+
+    ckanext-harvest's show schema copies each key of a source's configuration into the source's dict
+    (``harvest_source_convert_from_config``): a key named like a field replaces it there, and every reader
+    of the dict gets the configuration's value instead (udata's former ``organization`` key put a string
+    where ``/harvest`` reads the owner organisation's title: a 500). Derived from what makes the dict: CKAN's
+    dataset schemas (a source is a dataset of type ``harvest``), ckanext-harvest's source schemas, the
+    columns of the package and harvest_source tables, and the status ckanext-harvest adds after them."""
+    fields: set[str] = set()
+    for schema in (ckan_schema.default_create_package_schema(), ckan_schema.default_update_package_schema(),
+                   ckan_schema.default_show_package_schema(), harvest_schema.harvest_source_create_package_schema(),
+                   harvest_schema.harvest_source_update_package_schema(),
+                   harvest_schema.harvest_source_show_package_schema()):
+        fields.update(schema)
+    fields.update(model.Package.__table__.columns.keys())
+    fields.update(HarvestSource.__table__.columns.keys())
+    fields.update(HARVEST_SOURCE_STATUS_FIELDS)
+    return frozenset(name for name in fields if not name.startswith("__"))
+
+
 class CommunesHarvester(HarvesterBase):
     """Base of our source types. Subclasses are CKAN plugins implementing IHarvester and define
     ``source_type``, ``title``, ``description``, ``type_config_keys`` and ``pages``."""
@@ -180,6 +210,10 @@ class CommunesHarvester(HarvesterBase):
     description: str = ""
     # Config keys of the source type (beyond the common ones): key -> checker returning a French error or None.
     type_config_keys: dict[str, Callable[[Any], str | None]] = {}
+    # Keys the type once had under another name, old -> new: still read from configurations saved before
+    # the rename (``ckan communes harvest migrate-config`` renames them where they are stored), refused when
+    # a source is saved (validate_config). An old name is one that shadowed a field of the source's dict.
+    renamed_config_keys: dict[str, str] = {}
 
     # ------------------------------------------------------------------ IHarvester: description, config
 
@@ -222,9 +256,13 @@ class CommunesHarvester(HarvesterBase):
         if not isinstance(data, dict):
             raise ConfigError(tk._("The configuration must be a JSON object, e.g. {example}").format(
                 example='{"max_withdraw_percent": 20}'))
+        data = self.with_current_key_names(data)
         checkers = {**self.common_config_keys(), **self.type_config_keys}
         errors = []
         for key, value in data.items():
+            if key in source_dict_fields():
+                errors.append(shadowing_message(key))
+                continue
             checker = checkers.get(key)
             if checker is None:
                 errors.append(tk._('Unknown configuration key "{key}" (known keys: {known}).').format(
@@ -237,10 +275,34 @@ class CommunesHarvester(HarvesterBase):
             raise ConfigError(" ".join(errors))
         return data
 
+    def with_current_key_names(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The config with the type's former key names read under their current names (the current name
+        wins when a config has both)."""
+        if not any(old in data for old in self.renamed_config_keys):
+            return data
+        renamed = {key: value for key, value in data.items() if key not in self.renamed_config_keys}
+        for old, new in self.renamed_config_keys.items():
+            if old in data:
+                renamed.setdefault(new, data[old])
+        return renamed
+
     def validate_config(self, config: str | None) -> str:
         # ckanext-harvest calls this when a source is saved and shows the exception text as the field error.
+        # A former key name is read from stored configurations, never saved again.
+        self.refuse_former_key_names(config)
         self.parse_config(config)
         return config or ""
+
+    def refuse_former_key_names(self, config: str | None) -> None:
+        try:
+            data = json.loads((config or "").strip() or "{}")
+        except ValueError:
+            return  # parse_config says what is wrong
+        if isinstance(data, dict):
+            errors = [shadowing_message(key, self.renamed_config_keys[key]) for key in data
+                      if key in self.renamed_config_keys]
+            if errors:
+                raise ConfigError(" ".join(errors))
 
     # ------------------------------------------------------------------ source types implement
 
@@ -589,6 +651,14 @@ class CommunesHarvester(HarvesterBase):
         harvest_object.add()
         model.Session.commit()
         return True
+
+
+def shadowing_message(key: str, replacement: str | None = None) -> str:
+    message = tk._('Configuration key "{key}": it is the name of a field of the harvest source, which it would '
+                   'replace in the source\'s record.').format(key=str(key)[:80])
+    if replacement:
+        return message + " " + tk._('Use "{new}" instead.').format(new=replacement)
+    return message + " " + tk._("Choose another name.")
 
 
 def harvester_for(source_type: str) -> CommunesHarvester | None:

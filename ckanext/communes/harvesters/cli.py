@@ -12,7 +12,8 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 import click
 
-from ckanext.communes.harvesters import actions, workers
+from ckanext.communes.harvesters import actions, credentials, workers
+from ckanext.communes.net import secrets as secret_box
 
 
 def _app_context(ctx: click.Context) -> Any:
@@ -163,5 +164,61 @@ def approve_withdrawal(ctx: click.Context, job_id: str) -> None:
     click.echo(f"{len(result['withdrawn'])} datasets withdrawn")
 
 
+@harvest.command("migrate-config")
+@click.option("--dry-run", is_flag=True, help="Say what would change, write nothing.")
+@click.pass_context
+def migrate_config(ctx: click.Context, dry_run: bool) -> None:
+    """Rename, in the sources' stored configurations, the keys a source type renamed (udata: "organization"
+    -> "udata_organization") and reindex them; list keys still named like a field of the source. Idempotent.
+    Exits 1 when such keys remain (an operator renames them)."""
+    from ckanext.communes.harvesters import config_migration
+
+    with ctx.meta["flask_app"].test_request_context():
+        report = config_migration.migrate_source_configs(dry_run=dry_run)
+    for line in report.lines():
+        click.echo(line)
+    if report.shadowing:
+        raise click.exceptions.Exit(1)
+
+
+@click.group()
+def secrets() -> None:
+    """Encryption of the harvest sources' stored passwords (option ckanext.communes.secrets_key)."""
+
+
+@secrets.command("generate-key")
+def generate_key() -> None:
+    """Print a new key for ckanext.communes.secrets_key (put it first, keep the old ones after it until
+    `rotate` has run)."""
+    click.echo(secret_box.generate_key())
+
+
+@secrets.command("rotate")
+@click.option("--dry-run", is_flag=True, help="Count what would change, write nothing.")
+def rotate(dry_run: bool) -> None:
+    """Encrypt every stored source password with the first key: those stored in clear (bound to the
+    source's current URL) and those under an older key; mask the activities that kept one. Idempotent.
+    Exits 1 when a password cannot be decrypted with any configured key (it must be typed again)."""
+    try:
+        rotation = credentials.rotate_stored_passwords(dry_run=dry_run)
+    except secret_box.SecretError as error:
+        tk.error_shout(error.message)
+        raise click.exceptions.Exit(1) from None
+    undecryptable = list(dict.fromkeys(rotation.undecryptable))
+    click.echo("Stored passwords (harvest_source.config and the source datasets' config extra):")
+    click.echo(f"  encrypted (were in clear): {rotation.encrypted}")
+    click.echo(f"  re-encrypted with the first key: {rotation.reencrypted}")
+    click.echo(f"  already encrypted with the first key: {rotation.current}")
+    click.echo(f"  undecryptable (key missing): {len(rotation.undecryptable)}"
+               + (f" - sources: {', '.join(undecryptable)}" if undecryptable else ""))
+    click.echo(f"activities masked: {rotation.activities_masked} (recorded with a source's password)")
+    if dry_run:
+        click.echo("(dry run: nothing written)")
+    if undecryptable:
+        tk.error_shout("Some passwords cannot be decrypted: restore the key that encrypted them (after the first "
+                       "one), or type the passwords again in the sources' configuration.")
+        raise click.exceptions.Exit(1)
+
+
 def get_commands() -> list[Any]:
-    return [harvest]
+    return [harvest, secrets]

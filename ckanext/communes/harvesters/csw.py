@@ -6,8 +6,9 @@ next page given by ``csw:SearchResults/@nextRecord`` (0 at the end), sorted by i
 own CSW harvester does the same since its PR #6223: without a sort, a record reindexed during the harvest
 can move from one page to another). An optional CQL constraint (``cql``) selects part of the catalogue.
 HTTP Basic credentials (``username``/``password``) are sent through the guarded fetch, which drops them on
-a redirect to another origin. The password stays server-side: :func:`get_actions` gives the chained
-actions that mask it in everything CKAN and ckanext-harvest show of a source (see "Credentials" below).
+a redirect to another origin. The password stays server-side, encrypted at rest and bound to the origin of
+the source's URL: credentials.py masks it in everything CKAN and ckanext-harvest show of a source, encrypts
+it when a source is saved, and opens it here only to build the Authorization header.
 
 ISO 19139 mapping: a compact XPath mapping on the lxml tree ``fetch.parse_xml`` built (no entities, no
 DTD, no network), rather than ckanext-spatial's ``ISODocument`` (ckanext.spatial.harvested_metadata,
@@ -40,6 +41,7 @@ import ckan.plugins.toolkit as tk
 from lxml import etree
 
 from ckanext.communes.communes.translation import N_
+from ckanext.communes.harvesters import credentials
 from ckanext.communes.harvesters import fetch as guarded
 from ckanext.communes.harvesters.base import (
     CommunesHarvester,
@@ -50,6 +52,7 @@ from ckanext.communes.harvesters.base import (
     SourceRecord,
 )
 from ckanext.communes.licences.normalise import looks_like_url, normalize_licence
+from ckanext.communes.net import secrets
 from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
 from ckanext.harvest.interfaces import IHarvester
 
@@ -62,7 +65,7 @@ ACCEPT = "application/xml, text/xml;q=0.9"
 ISO_SCHEMA = "http://www.isotc211.org/2005/gmd"
 EU_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
 EU_FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
-PASSWORD_MASK = "********"
+PASSWORD_MASK = credentials.PASSWORD_MASK
 
 NS = {
     "csw": "http://www.opengis.net/cat/csw/2.0.2",
@@ -432,10 +435,16 @@ def getrecords_url(source_url: str, start: int, page_size: int, cql: str | None 
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def basic_auth_header(config: dict[str, Any]) -> dict[str, str]:
-    username, password = config.get("username"), config.get("password")
-    if not username or not password:
+def basic_auth_header(config: dict[str, Any], source_url: str) -> dict[str, str]:
+    """The Authorization header for the source's URL: the stored password decrypted here and now, and only
+    when it was given for that URL's origin; SourceError (the job's error, nothing fetched) otherwise."""
+    username, stored = config.get("username"), config.get("password")
+    if not username or not stored:
         return {}
+    try:
+        password = credentials.password_for(stored, source_url)
+    except credentials.CredentialError as error:
+        raise SourceError(source_url, error.message) from None
     token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
     return {"Authorization": f"Basic {token}"}
 
@@ -468,8 +477,9 @@ class CSWHarvester(CommunesHarvester, p.SingletonPlugin):
         "https://data.grandlyon.com/geonetwork/srv/fre/csw. Optional configuration: {\"page_size\": 100} "
         "(records per request, 1 to 500), {\"cql\": \"OrgName = 'Ville de Bron'\"} (a CQL constraint), "
         "{\"sort_by\": \"identifier:A\"} (\"\" for a server that cannot sort), {\"username\": \"...\", "
-        "\"password\": \"...\"} for restricted records (HTTP Basic; the password is never shown back, "
-        "\"********\" keeps the stored one), {\"max_withdraw_percent\": 20}, {\"routing\": {\"Ville de Bron\": "
+        "\"password\": \"...\"} for restricted records (HTTP Basic; the password is stored encrypted and never "
+        "shown back, \"********\" keeps the stored one while the address stays on the same server), "
+        "{\"max_withdraw_percent\": 20}, {\"routing\": {\"Ville de Bron\": "
         "\"69029\"}}. Records are routed by the organisation names of their responsible parties. Limits: "
         "ISO 19139 records only (Dublin Core answers are refused); service records are left out."
     )
@@ -497,8 +507,13 @@ class CSWHarvester(CommunesHarvester, p.SingletonPlugin):
                 return tk._('a user name without ":" is expected (HTTP Basic)')
             return credential(value)
 
+        def password(value: Any) -> str | None:
+            # As stored: encrypted (credentials.py encrypts it before validation), or text stored before
+            # encryption existed.
+            return None if secrets.is_sealed(value) else credential(value)
+
         return {"page_size": page_size, "cql": cql, "sort_by": sort_by, "username": username,
-                "password": credential}
+                "password": password}
 
     def parse_config(self, config: str | None) -> dict[str, Any]:
         data = super().parse_config(config)
@@ -506,11 +521,22 @@ class CSWHarvester(CommunesHarvester, p.SingletonPlugin):
             raise ConfigError(tk._('Configuration keys "username" and "password" go together.'))
         return data
 
+    def validate_config(self, config: str | None) -> str:
+        # When a source is saved: the password must be in the form it is stored in (encrypted when a key
+        # is configured). credentials.py put it so; anything else came round it.
+        data = self.parse_config(config)
+        if data.get("password"):
+            message = credentials.check_stored_form(data["password"])
+            if message:
+                raise ConfigError(tk._('Configuration key "{key}": {message}.').format(key="password",
+                                                                                        message=message))
+        return config or ""
+
     def pages(self, ctx: GatherContext) -> Iterator[SourcePage]:
         config = ctx.config
         page_size = config.get("page_size") or DEFAULT_PAGE_SIZE
         sort_by = config.get("sort_by", DEFAULT_SORT_BY)
-        headers = basic_auth_header(config)
+        headers = basic_auth_header(config, ctx.source_url)
         start = 1
         skipped = 0
         for _page in range(MAX_PAGES):
@@ -559,108 +585,9 @@ class CSWHarvester(CommunesHarvester, p.SingletonPlugin):
 
 
 # --------------------------------------------------------------------------------------------- credentials
-#
-# ckanext-harvest 1.6.3 keeps a source's config (JSON text) in two places: the ``config`` column of
-# ``harvest_source`` (what the gather reads: ``harvest_job.source.config``) and the ``config`` extra of the
-# source dataset (type "harvest"). Everything that shows a source goes through ``package_show`` of that
-# dataset, whose show schema also copies each config key to the top level (``password`` included):
-# ``harvest_source_show`` (a proxy to package_show), the source page and its edit form (CKAN's dataset
-# views), the API's ``package_show``, the activity stream (activities store a package_show dict), the job
-# error e-mails (harvest_source_show), and the search index (indexed from ``package_show`` with
-# validate=False: ``data_dict``, ``validated_data_dict``, ``extras_config``, which package_search returns).
-# ``harvest_source_list`` dictizes the ``harvest_source`` row instead. So: a chained ``package_show`` and
-# ``harvest_source_list`` mask the password for everyone; a chained ``package_update`` (what
-# harvest_source_update, _patch, package_patch and the edit form end in) puts the stored password back
-# when it receives the mask.
-
-
-def mask_config(config: Any) -> Any:
-    """The config text with its password replaced by the mask; anything else unchanged."""
-    if not isinstance(config, str) or "password" not in config:
-        return config
-    try:
-        data = json.loads(config)
-    except ValueError:
-        return config
-    if not isinstance(data, dict) or not data.get("password"):
-        return config
-    return json.dumps({**data, "password": PASSWORD_MASK}, ensure_ascii=False)
-
-
-def mask_source_dict(source: dict[str, Any]) -> dict[str, Any]:
-    """A harvest source dict (package_show or harvest_source_list) with the password masked, in place."""
-    if "config" in source:
-        source["config"] = mask_config(source["config"])
-    if source.get("password"):
-        source["password"] = PASSWORD_MASK
-    for extra in source.get("extras") or []:
-        if isinstance(extra, dict) and extra.get("key") == "config":
-            extra["value"] = mask_config(extra.get("value"))
-    return source
-
-
-def _stored_password(source_id: str | None) -> str | None:
-    from ckan import model
-
-    from ckanext.harvest.model import HarvestSource
-
-    if not source_id:
-        return None
-    package = model.Package.get(source_id)
-    source = HarvestSource.get(package.id) if package is not None else None
-    try:
-        stored = json.loads(source.config or "{}") if source is not None else {}
-    except ValueError:
-        return None
-    return stored.get("password") if isinstance(stored, dict) else None
-
-
-def restore_password(data_dict: dict[str, Any]) -> dict[str, Any]:
-    """The update's data with the stored password in place of the mask (a copy when changed)."""
-    config = data_dict.get("config")
-    if not isinstance(config, str) or PASSWORD_MASK not in config:
-        return data_dict
-    try:
-        data = json.loads(config)
-    except ValueError:
-        return data_dict
-    if not isinstance(data, dict) or data.get("password") != PASSWORD_MASK:
-        return data_dict
-    stored = _stored_password(data_dict.get("id") or data_dict.get("name"))
-    if not stored:
-        raise tk.ValidationError({"config": [tk._('The password "********" stands for the stored one, but this '
-                                                  'source has none: type the password.')]})
-    return {**data_dict, "config": json.dumps({**data, "password": stored}, ensure_ascii=False)}
-
-
-@tk.chained_action
-@tk.side_effect_free
-def package_show(up_func: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    result = up_func(context, data_dict)
-    if isinstance(result, dict) and result.get("type") == "harvest":
-        mask_source_dict(result)
-    return result
-
-
-@tk.chained_action
-@tk.side_effect_free
-def harvest_source_list(up_func: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    result = up_func(context, data_dict)
-    for source in result if isinstance(result, list) else []:
-        if isinstance(source, dict):
-            mask_source_dict(source)
-    return result
-
-
-@tk.chained_action
-def package_update(up_func: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    if isinstance(data_dict, dict) and "config" in data_dict:
-        data_dict = restore_password(data_dict)
-    return up_func(context, data_dict)
 
 
 def get_actions() -> dict[str, Any]:
-    """Chained actions the plugin registers (merged with the others of the same names by
-    actions.merge_actions)."""
-    return {"package_show": package_show, "harvest_source_list": harvest_source_list,
-            "package_update": package_update}
+    """Chained actions the plugin registers for the type's credentials (credentials.py), merged with the
+    others of the same names by actions.merge_actions."""
+    return credentials.get_actions()

@@ -1,8 +1,11 @@
 """DCAT source type: a DCAT-AP catalogue in RDF/XML, Turtle, JSON-LD or N-Triples, paged with Hydra.
 
-Parsing is ckanext-dcat's (RDFParser with the portal's profiles, ``euro_dcat_ap_3`` and ours), so a
-catalogue of this portal harvested back gives the values it serialised. The GUID of a dataset is its URI,
-else its ``dct:identifier``: both are stable across runs and survive a renamed slug.
+Mapping is ckanext-dcat's (RDFParser with the portal's profiles, ``euro_dcat_ap_3`` and ours), so a
+catalogue of this portal harvested back gives the values it serialised. The graph it maps is read by our
+safe parser (``net/safe_rdf.py``), not by ``RDFParser.parse``: rdflib would fetch the JSON-LD contexts a
+page names (and read ``file://`` ones from disk) outside the guarded client; ours fetches nothing. The
+GUID of a dataset is its URI, else its ``dct:identifier``: both are stable across runs and survive a
+renamed slug.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from ckanext.communes.harvesters.base import (
     SourcePage,
     SourceRecord,
 )
-from ckanext.dcat.exceptions import RDFParserException
+from ckanext.communes.net import safe_rdf
 from ckanext.dcat.processors import RDF_PROFILES_CONFIG_OPTION, RDFParser
 from ckanext.harvest.interfaces import IHarvester
 
@@ -56,21 +59,6 @@ def rdf_format_of(response: guarded.FetchedResponse, configured: str | None) -> 
         return by_type
     extension = posixpath.splitext(urllib.parse.urlsplit(response.url).path)[1].lower()
     return FORMAT_BY_EXTENSION.get(extension) or by_type or "turtle"
-
-
-def _check_no_remote_context(value: Any, url: str) -> None:
-    """rdflib resolves a JSON-LD @context given as a URL with its own HTTP client, outside our guarded
-    one (no address check, no limits): such a document is refused."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "@context" and (isinstance(item, str) or (isinstance(item, list) and any(
-                    isinstance(i, str) for i in item))):
-                raise SourceError(url, tk._("{url}: JSON-LD documents with a remote @context are not supported; "
-                                            "publish the context inline.").format(url=url))
-            _check_no_remote_context(item, url)
-    elif isinstance(value, list):
-        for item in value:
-            _check_no_remote_context(item, url)
 
 
 def publisher_values(dataset: dict[str, Any]) -> list[str]:
@@ -124,16 +112,12 @@ class DCATHarvester(CommunesHarvester, p.SingletonPlugin):
                                             ).format(url=url))
             seen_hashes.add(digest)
             rdf_format = rdf_format_of(response, ctx.config.get("rdf_format"))
-            if rdf_format == "xml":
-                guarded.check_rdf_safe(response.body, response.url)
-            elif rdf_format == "json-ld":
-                _check_no_remote_context(guarded.parse_json(response.body, response.url), response.url)
             parser = self._parser()
             try:
-                parser.parse(response.body, _format=rdf_format)
-            except RDFParserException as error:
-                raise SourceError(url, tk._("{url}: the RDF could not be read ({error}).").format(
-                    url=url, error=str(error)[:300])) from None
+                # Into the parser's own graph: RDFParser.parse would let rdflib fetch JSON-LD contexts.
+                safe_rdf.parse_rdf(response.body, rdf_format, response.url, graph=parser.g)
+            except safe_rdf.RdfError as error:
+                raise SourceError(url, error.message) from None
             next_url = parser.next_page()
 
             def records(parser: RDFParser = parser, page_url: str = url) -> Iterator[SourceRecord]:

@@ -21,8 +21,11 @@ answer that changes between the two lookups (DNS rebinding) cannot reach a priva
 
 XML is parsed by lxml without entity expansion, DTD loading or network access, and a document that declares
 entities or an external DTD is refused outright (billion laughs, XXE); ``check_rdf_safe`` applies the same
-rule to RDF/XML before ckanext-dcat hands it to rdflib, whose parser (expat through xml.sax) would expand
-internal entities.
+rule to RDF/XML for a caller that hands it to rdflib itself. (The DCAT harvester reads RDF through
+``net/safe_rdf.py``, whose parsers refuse the same documents by construction and fetch nothing.)
+
+A refused private address is not named in the error's message: commune staff read these messages, and
+typing host names must not map the internal network. It is in ``FetchError.address`` and in the log.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import contextvars
 import datetime as dt
 import ipaddress
 import json
+import logging
 import re
 import socket
 import sys
@@ -51,6 +55,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
+
+log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
 # The wall-clock budget of one fetch (every hop, headers and body) is this many times the per-read timeout:
@@ -76,7 +82,9 @@ class FetchError(Exception):
         self.reason = reason
         self.message = message
         self.status = status
-        self.address = address  # the private or reserved address refused ("private_address")
+        # The private or reserved address refused ("private_address"): for logs and code, never shown (the
+        # message does not name it).
+        self.address = address
 
     def __repr__(self) -> str:
         return f"FetchError(url={self.url!r}, reason={self.reason!r}, status={self.status!r})"
@@ -235,10 +243,11 @@ def address_is_blocked(address: str, allowed_networks: tuple[str, ...] = ()) -> 
 
 
 class _BlockedAddress(Exception):
-    """Raised by the connection layer: not an OSError, so urllib3 neither wraps nor retries it."""
+    """Raised by the connection layer: not an OSError, so urllib3 neither wraps nor retries it. Its text
+    does not name the address (see _private)."""
 
     def __init__(self, host: str, address: str) -> None:
-        super().__init__(f"{host} resolves to {address}")
+        super().__init__(f"{host} does not resolve to a public address")
         self.host = host
         self.address = address
 
@@ -468,10 +477,13 @@ def _check_url(state: _Fetch, url: str, watch: _Watch) -> None:
 
 
 def _private(state: _Fetch, host: str, address: str) -> FetchError:
+    """The refusal of a private or reserved address. The message, which commune staff read (harvest
+    reports of their sources, link checks and SCDL results of their resources), says that the address is
+    not public and never which one it is: otherwise typing host names would map the internal network.
+    The operators find the address in the log, and callers in ``error.address``."""
+    log.warning("Refused %s: %s resolves to the private or reserved address %s", state.current_url, host, address)
     error = state.error(
-        "private_address",
-        tk._("{url}: {host} resolves to {address}, a private or reserved address: harvesting it is not allowed"),
-        host=host, address=address,
+        "private_address", tk._("{url}: {host} is not a public address: harvesting it is not allowed"), host=host,
     )
     error.address = address
     return error

@@ -41,6 +41,9 @@ from ckanext.communes.harvesters.base import (
 from ckanext.communes.vocabularies import get_vocabulary
 from ckanext.harvest.interfaces import IHarvester
 
+# The udata organisation to harvest, when the source URL is the portal's root. Not "organization": a
+# configuration key may not be named like a field of the source's dict (base.source_dict_fields).
+ORGANISATION_KEY = "udata_organization"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 MAX_PAGES = 10_000
@@ -92,14 +95,14 @@ def _root_of(parts: urllib.parse.SplitResult, path_prefix: str) -> str:
 
 def parse_source(source_url: str, config: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
     """(portal root, organisation id or slug, extra query parameters) of a source URL: the datasets API
-    filtered by organisation, an organisation page, or the portal's root with ``organization`` in the
+    filtered by organisation, an organisation page, or the portal's root with ``udata_organization`` in the
     config (the config wins). Raises SourceError when the URL names no organisation: a whole portal
     (data.gouv.fr has tens of thousands of datasets) is never harvested by mistake."""
     url = (source_url or "").strip()
     parts = urllib.parse.urlsplit(url)
     path = parts.path or "/"
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=False))
-    organisation = str(config.get("organization") or "").strip()
+    organisation = str(config.get(ORGANISATION_KEY) or "").strip()
     if API_PATH + "datasets" in path:
         root = _root_of(parts, path.split(API_PATH, 1)[0])
         organisation = organisation or query.pop("organization", "")
@@ -114,7 +117,7 @@ def parse_source(source_url: str, config: dict[str, Any]) -> tuple[str, str, dic
     if not organisation:
         raise SourceError(url, tk._(
             "{url}: give the organisation's API address (…/api/1/datasets/?organization=…) or page "
-            "(…/organizations/…/), or the portal's address with \"organization\" in the configuration.").format(
+            "(…/organizations/…/), or the portal's address with \"udata_organization\" in the configuration.").format(
             url=url))
     return root, organisation, extra
 
@@ -330,7 +333,7 @@ class UdataHarvester(CommunesHarvester, p.SingletonPlugin):
         "The datasets of one organisation of data.gouv.fr (or another udata portal), read through udata's API "
         "v1. Give the organisation's page, e.g. https://www.data.gouv.fr/fr/organizations/ville-de-bron/, or its "
         "API address, e.g. https://www.data.gouv.fr/api/1/datasets/?organization=534fff8ba3a7292c64a77f02, or "
-        "the portal's address with {\"organization\": \"ville-de-bron\"} in the configuration. Optional "
+        "the portal's address with {\"udata_organization\": \"ville-de-bron\"} in the configuration. Optional "
         "configuration: {\"page_size\": 50}, {\"max_withdraw_percent\": 20}, {\"routing\": {\"Ville de Bron\": "
         "\"69029\"}}. A dataset goes to the commune its organisation names, else to the one commune its "
         "spatial zones (fr:commune:…) designate. Datasets that data.gouv.fr itself harvested from elsewhere "
@@ -338,9 +341,13 @@ class UdataHarvester(CommunesHarvester, p.SingletonPlugin):
         "reuses and discussions are not harvested."
     )
 
+    # "organization" until issue #18: the name of the source's owner organisation in its dict, which
+    # ckanext-harvest's show schema replaced with the configuration's value (/harvest answered 500).
+    renamed_config_keys = {"organization": ORGANISATION_KEY}
+
     @property
     def type_config_keys(self) -> dict[str, Any]:  # type: ignore[override]
-        return {"organization": _organisation, "page_size": _positive_int(1, MAX_PAGE_SIZE)}
+        return {ORGANISATION_KEY: _organisation, "page_size": _positive_int(1, MAX_PAGE_SIZE)}
 
     def _organisation_id(self, ctx: GatherContext, root: str, organisation: str) -> str:
         if OBJECT_ID.match(organisation):

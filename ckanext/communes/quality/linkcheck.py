@@ -13,7 +13,7 @@ One check of one URL (:func:`check_url`):
   it as broken.
 
 The result is stored per resource in ``communes_link_check`` (alembic migration a1c0ffee0002) with a
-stable reason *code* in ``error`` (``http_status``, ``timeout``, ``private_address:10.0.0.1``...), turned
+stable reason *code* in ``error`` (``http_status``, ``timeout``, ``dns:host.example``...), turned
 into a French sentence when read (:func:`message_for`): what is stored does not depend on the locale of the
 worker that checked it.
 
@@ -169,10 +169,10 @@ def check_url(url: str, limits_: guarded.FetchLimits | None = None,
 
 
 def _failed(error: guarded.FetchError) -> Outcome:
+    # A private address is neither stored nor shown: a commune editor could map the internal network by
+    # typing host names as links (the guard's log names it for the operators).
     detail = ""
-    if error.reason == "private_address":
-        detail = error.address or ""
-    elif error.reason == "dns":
+    if error.reason == "dns":
         detail = urlsplit(error.hop_url).hostname or ""
     elif error.reason == "too_many_redirects":
         detail = ""
@@ -219,9 +219,8 @@ def message_for(code: str | None, status: int | None = None) -> str | None:
         return tk._("The server did not answer in time.")
     if reason == "too_many_redirects":
         return tk._("Too many redirects (a redirect loop?).")
-    if reason == "private_address":
-        return tk._("The link leads to a private or reserved address ({address}): not checked.").format(
-            address=detail or "?")
+    if reason == "private_address":  # a detail stored by an older version (the address) is not shown
+        return tk._("The link leads to an address that is not public: not checked.")
     if reason == "dns":
         return tk._("The host name {host} cannot be resolved.").format(host=detail or "?")
     if reason == "scheme":

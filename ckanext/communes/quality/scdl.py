@@ -12,6 +12,11 @@ size capped by ``ckanext.communes.quality.scdl_max_bytes``); frictionless reads 
 ``communes_scdl_validation``: valid (None when the file could not be read: see ``error``), error counts
 by type, the first errors with French labels, rows checked. A result that changed asks the quality score
 to recompute the dataset.
+
+frictionless fetches a schema, a dialect or a path given as a URL by itself: it gets a schema object
+built from the shipped descriptor and a file in a folder of ours, and runs inside
+``net.safe_tables.offline`` (its HTTP session refuses everything, no connection from the thread), so a
+descriptor can never make it fetch.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import functools
 import json
 import logging
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
@@ -34,6 +40,8 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 from sqlalchemy import Boolean, Column, DateTime, Integer, UnicodeText
 from sqlalchemy.dialects.postgresql import JSONB
+
+from ckanext.communes.net import safe_tables
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +253,7 @@ def validate_bytes(body: bytes, schema: ShippedSchema, rows: int | None = None) 
     rows = rows if rows is not None else max_rows()
     descriptor = json.loads(_schema_descriptor(schema.code))
     # frictionless 5 refuses absolute paths ("not safe"): a relative name under a base path of our own.
-    with tempfile.TemporaryDirectory(prefix="communes-scdl-") as folder:
+    with tempfile.TemporaryDirectory(prefix="communes-scdl-") as folder, safe_tables.offline():
         with open(os.path.join(folder, "data.csv"), "wb") as f:
             f.write(body)
         resource = Resource(path="data.csv", basepath=folder, format="csv",
@@ -340,11 +348,20 @@ def _refresh_score(package_id: str) -> None:
     score.refresh(package_id)
 
 
+# The guarded client's refusal named the address a host resolves to before it learnt not to: in a result
+# stored then, the address is hidden when read (commune staff read these results).
+_RESOLVED_ADDRESS = re.compile(r"(désigne l'adresse |resolves to )[^\s,]+")
+
+
+def _without_resolved_address(error: str | None) -> str | None:
+    return _RESOLVED_ADDRESS.sub("\\1…", error) if error else error
+
+
 def _result(row: ScdlValidation) -> ScdlResult:
     return ScdlResult(
         valid=row.valid, schema_url=row.schema_url, error_count=row.error_count or 0,
         errors_by_type=dict(row.errors_by_type or {}), first_errors=list(row.first_errors or []),
-        checked_at=row.checked_at, error=row.error, rows_checked=row.rows_checked or 0,
+        checked_at=row.checked_at, error=_without_resolved_address(row.error), rows_checked=row.rows_checked or 0,
         truncated=row.valid is not None and (row.rows_checked or 0) >= max_rows(),
     )
 

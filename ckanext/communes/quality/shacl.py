@@ -9,6 +9,10 @@ reads it. Only violations count: warnings and infos of the shapes are advice.
 The data graph is validated as a consumer receives it: NAL membership as the graph states it (our
 profile states each concept's scheme). The tests also check NAL membership against the official EU
 files (tests/dcat), which the package does not ship.
+
+Nothing is fetched: the shapes are the shipped files, the data graph is built in memory, pyshacl is told
+not to follow ``owl:imports`` (it never does for the data graph; for the shapes it would, through rdflib,
+outside the guarded client) and it runs inside ``net.offline.offline`` (no connection from the thread).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from ckan import model
 from rdflib.namespace import RDF, SH
 from sqlalchemy import Boolean, Column, DateTime, Integer, UnicodeText
 from sqlalchemy.dialects.postgresql import JSONB
+
+from ckanext.communes.net.offline import offline
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +83,11 @@ def dataset_graph(pkg_dict: dict[str, Any]) -> rdflib.Graph:
 def validate_graph(data: rdflib.Graph) -> ShaclResult:
     import pyshacl
 
-    _, report, _ = pyshacl.validate(
-        data, shacl_graph=shapes_graph(), inference="none", allow_warnings=True, abort_on_first=False
-    )
+    with offline():
+        _, report, _ = pyshacl.validate(
+            data, shacl_graph=shapes_graph(), inference="none", allow_warnings=True, abort_on_first=False,
+            do_owl_imports=False,  # the default today; said here because following them would fetch
+        )
     messages: list[dict[str, str]] = []
     violations = 0
     # Top-level results only: a warning's sh:detail results carry sh:Violation of the nested shape.

@@ -332,7 +332,7 @@ def test_the_source_may_name_its_organisation_by_api_address_page_or_config(port
         "api_id": (remote.url, {}),
         "api_slug": (f"{base}/api/1/datasets/?organization=sigerly", {}),
         "organisation_page": (f"{base}/fr/organizations/sigerly/", {}),
-        "root_and_config": (f"{base}/", {"organization": "sigerly"}),
+        "root_and_config": (f"{base}/", {"udata_organization": "sigerly"}),
     }[form]
     source = make_source(portal, url, config)
     job = jobs.run_source(source["id"])
@@ -351,9 +351,9 @@ def test_a_source_naming_no_organisation_is_refused_before_reading_the_portal(po
 
 def test_the_configuration_keys_of_the_type_are_checked():
     harvester = udata.UdataHarvester()
-    assert harvester.parse_config('{"organization": "sigerly", "page_size": 100}') == {
-        "organization": "sigerly", "page_size": 100}
-    for bad in ('{"organization": "a b/c"}', '{"page_size": 0}', '{"page_size": "50"}', '{"page_size": 5000}'):
+    assert harvester.parse_config('{"udata_organization": "sigerly", "page_size": 100}') == {
+        "udata_organization": "sigerly", "page_size": 100}
+    for bad in ('{"udata_organization": "a b/c"}', '{"page_size": 0}', '{"page_size": "50"}', '{"page_size": 5000}'):
         with pytest.raises(ConfigError):
             harvester.parse_config(bad)
 

@@ -1,0 +1,1 @@
+"""Shared base: the guarded client, safe parsers, secrets at rest (DESIGN.md)."""
