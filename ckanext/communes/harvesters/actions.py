@@ -12,7 +12,12 @@
   its auth functions…): refused to anyone.
 - ``harvest_source_create`` / ``_update`` / ``_patch`` / ``_delete``, and ``package_create`` /
   ``package_update`` of a source (what ckanext-harvest's web forms call): a programme operator who is not a member of the
-  commune can manage the commune's sources (CKAN's owner_org validator would refuse them).
+  commune can manage the commune's sources (CKAN's owner_org validator would refuse them); the change is
+  recorded in the source's activity stream as anyone's (see ``_run_as_operator``); ckanext-harvest's
+  validator messages, plain English strings it never passes through gettext (« Error parsing the
+  configuration options: … », frequency, source type, duplicate URL), are French field errors.
+- ``resource_create`` on a source: a 409 saying a source has no resources (CKAN's action fails on the
+  resource ckanext-harvest's source schema drops: an IndexError, HTTP 500, even for a sysadmin).
 - ``harvest_abort_failed_jobs``: ckanext-harvest checks no authorisation at all here;
   ``harvest_log_list``: its check recurses for non-sysadmins (see auth.py); ``harvest_source_list``: it
   checks nothing and lists every source to anonymous users.
@@ -35,7 +40,9 @@ import hashlib
 import inspect
 import json
 import logging
+import re
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import ckan.plugins as p
@@ -46,7 +53,7 @@ from ckan.lib.search.index import PackageSearchIndex
 
 from ckanext.communes.chaining import merge_chained
 from ckanext.communes.communes import programme
-from ckanext.communes.communes.translation import gettext
+from ckanext.communes.communes.translation import N_, gettext
 from ckanext.communes.harvesters import stages, workers
 from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
 
@@ -232,23 +239,98 @@ def _as_operator(context: Context) -> Context:
     return context
 
 
+# What CKAN's actions write into their context for whoever called them. ``package_update`` notes there
+# the datasets it changed, and the activity plugin records a "changed package" only when it finds them in
+# the context the action was called with (its ``action_succeeded`` signal's): written into a copy, an
+# operator's edit of a source left no activity.
+CONTEXT_RESULTS = ("changed_entities",)
+
+
+def _run_as_operator(up_func: Any, context: Context, data_dict: DataDict) -> Any:
+    """``up_func`` with :func:`_as_operator`'s context; what CKAN wrote into that copy for the caller is
+    carried back into the caller's context (never ``ignore_auth``)."""
+    operator_context = _as_operator(context)
+    result = up_func(operator_context, data_dict)
+    if operator_context is not context:
+        for key in CONTEXT_RESULTS:
+            if key in operator_context:
+                context[key] = operator_context[key]
+    return result
+
+
+# ckanext-harvest's validators (logic/validators.py) raise plain English strings, never passed through
+# gettext: the French form and API showed « Error parsing the configuration options: » before our French
+# message. Each is matched whole and said again in French.
+def _known_source_types() -> str:
+    from ckanext.harvest.interfaces import IHarvester
+
+    return ", ".join(sorted(harvester.info()["name"] for harvester in p.PluginImplementations(IHarvester)))
+
+
+def _known_frequencies() -> str:
+    from ckanext.harvest.model import UPDATE_FREQUENCIES
+
+    return ", ".join(UPDATE_FREQUENCIES)
+
+
+HARVEST_VALIDATOR_MESSAGES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"Error parsing the configuration options: (?P<error>.*)", re.S),
+     lambda m: gettext("Invalid configuration: {error}").format(error=m["error"])),
+    (re.compile(r"Frequency (?P<value>.*) not recognised", re.S),
+     lambda m: gettext("Unknown update frequency “{value}” (known: {known}).").format(
+         value=m["value"][:80], known=_known_frequencies())),
+    (re.compile(r"Unknown harvester type: (?P<value>.*?)\. Registered types: .*", re.S),
+     lambda m: gettext("Unknown source type “{value}” (known: {known}).").format(
+         value=m["value"][:80], known=_known_source_types())),
+    # The configuration is not repeated: a CSW source's holds a password.
+    (re.compile(r"There already is a Harvest Source for this URL \(& config\): url=(?P<url>.*?) config=.*", re.S),
+     lambda m: gettext("A harvest source already reads this address with the same configuration: {url}.").format(
+         url=m["url"][:200])),
+]
+
+
+def _french_message(message: Any) -> Any:
+    if isinstance(message, str):
+        for pattern, french in HARVEST_VALIDATOR_MESSAGES:
+            match = pattern.fullmatch(message)
+            if match:
+                return french(match)
+    return message
+
+
+def translate_harvest_errors(error: tk.ValidationError) -> None:
+    """ckanext-harvest's English validator messages in ``error`` said in French (in place)."""
+    for field, messages in (error.error_dict or {}).items():
+        if isinstance(messages, list):
+            error.error_dict[field] = [_french_message(message) for message in messages]
+
+
+def _source_save(up_func: Any, context: Context, data_dict: DataDict) -> Any:
+    """Save a source as an operator (:func:`_run_as_operator`), its validators' errors in French."""
+    try:
+        return _run_as_operator(up_func, context, data_dict)
+    except tk.ValidationError as error:
+        translate_harvest_errors(error)
+        raise
+
+
 @tk.chained_action
 def harvest_source_create(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     tk.check_access("harvest_source_create", context, data_dict)
-    return up_func(_as_operator(context), data_dict)
+    return _source_save(up_func, context, data_dict)
 
 
 @tk.chained_action
 def harvest_source_update(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     tk.check_access("harvest_source_update", context, data_dict)
-    return up_func(_as_operator(context), data_dict)
+    return _source_save(up_func, context, data_dict)
 
 
 @tk.chained_action
 def harvest_source_patch(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     # Not "harvest_source_patch": under that auth name ckanext-harvest registers its patch *action*.
     tk.check_access("harvest_source_update", context, data_dict)
-    return up_func(_as_operator(context), data_dict)
+    return _source_save(up_func, context, data_dict)
 
 
 harvest_source_patch.auth_audit_exempt = True  # type: ignore[attr-defined]
@@ -257,7 +339,7 @@ harvest_source_patch.auth_audit_exempt = True  # type: ignore[attr-defined]
 @tk.chained_action
 def harvest_source_delete(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     tk.check_access("harvest_source_delete", context, data_dict)
-    return up_func(_as_operator(context), data_dict)
+    return _run_as_operator(up_func, context, data_dict)
 
 
 MAX_SOURCE_URL_LENGTH = 2000
@@ -291,7 +373,7 @@ def package_create(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     if (data_dict or {}).get("type") == "harvest":
         tk.check_access("package_create", context, data_dict)
         check_source_url(data_dict)
-        context = _as_operator(context)
+        return _source_save(up_func, context, data_dict)
     return up_func(context, data_dict)
 
 
@@ -302,7 +384,26 @@ def package_update(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     if package is not None and package.type == "harvest":
         tk.check_access("package_update", context, data_dict)
         check_source_url(data_dict)
-        context = _as_operator(context)
+        return _source_save(up_func, context, data_dict)
+    return up_func(context, data_dict)
+
+
+# How CKAN's forms label that field in their error summary (ValidationError.error_summary: the key through
+# gettext, "Package id", a msgid CKAN's French catalogue lacks).
+PACKAGE_ID_LABEL = N_("Package id")
+
+
+@tk.chained_action
+def resource_create(up_func: Any, context: Context, data_dict: DataDict) -> Any:
+    """A source is a dataset to CKAN, but ckanext-harvest's source schema has no resources: CKAN's
+    resource_create saved none and then read the last one (IndexError, a 500, even for a sysadmin).
+    Whoever may not edit the source hears CKAN's refusal first (403)."""
+    package = model.Package.get(str((data_dict or {}).get("package_id") or ""))
+    if package is not None and package.type == "harvest":
+        tk.check_access("resource_create", context, data_dict)
+        raise tk.ValidationError({"package_id": [gettext(
+            "A harvest source has no resources: it names a remote catalogue, whose datasets are harvested with "
+            "their own resources.")]})
     return up_func(context, data_dict)
 
 
@@ -376,6 +477,7 @@ def get_actions() -> dict[str, Any]:
         "harvest_source_list": harvest_source_list,
         "package_create": package_create,
         "package_update": package_update,
+        "resource_create": resource_create,
         **{name: _refuse_non_action(name) for name in harvest_non_actions()},
     }
 

@@ -1,18 +1,40 @@
-"""Operators' pages around ckanext-harvest's: the dry run of a source and the approval of the withdrawals a
-job's circuit breaker held. The job page itself (ckanext-harvest's) shows our report through the
-``communes_harvest_report`` helper."""
+"""Operators' pages around ckanext-harvest's: the dry run of a source, the approval of the withdrawals a
+job's circuit breaker held, and ckanext-harvest's commands (Reharvest, Clear, Delete, Delete and clear, Stop)
+on POST only. The job page itself (ckanext-harvest's) shows our report through the
+``communes_harvest_report`` helper.
+
+ckanext-harvest's commands answered GET (``/harvest/refresh/<id>``, ``/harvest/clear/<id>``,
+``/harvest/delete/<id>[?clear=True]``, ``/harvest/<source>/job/<id>/abort``): any page holding
+``<img src="…/harvest/clear/<id>">``, seen by a logged-in operator, cleared a source (the CSRF check only
+guards POSTs). The same addresses now reach our views (CKAN matches the first rule registered, and
+``communes`` comes before ``harvest`` in ``ckan.plugins``; a test pins it): a POST, which CKAN's CSRF check
+lets through only with the session's token, does the thing; a GET shows a page asking to confirm, whose
+button posts the token. That is CKAN's way for deleting a dataset, and what a link followed without
+JavaScript, opened in a new tab or kept in a bookmark should lead to: a question, not an error (a 405) and
+not the deed. The buttons themselves are CKAN's ``confirm-action`` links: a dialog, then a POST with the
+page's token.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import ckan.plugins.toolkit as tk
 from flask import Blueprint
 
 from ckanext.communes.communes.translation import N_
+from ckanext.communes.harvesters.auth import communes_harvest_is_operator
 from ckanext.communes.harvesters.operators import _source
 
 communes_harvest = Blueprint("communes_harvest", __name__)
+
+MANAGE_REFUSAL = N_("Only programme operators (administrators of the Métropole de Lyon) and sysadmins manage "
+                    "harvesting.")
+
+
+def _error_text(error: tk.ValidationError) -> str:
+    return " ".join(str(m) for messages in (error.error_dict or {}).values() for m in messages)
 
 
 def preview(id: str) -> Any:  # noqa: A002 - CKAN's route parameter name
@@ -20,12 +42,11 @@ def preview(id: str) -> Any:  # noqa: A002 - CKAN's route parameter name
         source = _source(id)
         result = tk.get_action("communes_harvest_preview")({}, {"id": source.id})
     except tk.NotAuthorized:
-        return tk.abort(403, tk._("Only programme operators (administrators of the Métropole de Lyon) and "
-                                  "sysadmins manage harvesting."))
+        return tk.abort(403, tk._(MANAGE_REFUSAL))
     except tk.ObjectNotFound:
         return tk.abort(404, tk._("Harvest source not found"))
     except tk.ValidationError as error:
-        return tk.abort(409, " ".join(str(m) for messages in error.error_dict.values() for m in messages))
+        return tk.abort(409, _error_text(error))
     source_dict = tk.get_action("harvest_source_show")({"ignore_auth": True}, {"id": source.id})
     return tk.render("harvest/communes_preview.html", {"source": source_dict, "preview": result})
 
@@ -39,16 +60,135 @@ def approve_withdrawal(id: str) -> Any:  # noqa: A002
         result = tk.get_action("communes_harvest_approve_withdrawal")({}, {"id": id})
         tk.h.flash_success(tk._("{count} datasets withdrawn.").format(count=len(result["withdrawn"])))
     except tk.NotAuthorized:
-        return tk.abort(403, tk._("Only programme operators (administrators of the Métropole de Lyon) and "
-                                  "sysadmins manage harvesting."))
+        return tk.abort(403, tk._(MANAGE_REFUSAL))
     except tk.ValidationError as error:
-        tk.h.flash_error(" ".join(str(m) for messages in error.error_dict.values() for m in messages))
+        tk.h.flash_error(_error_text(error))
     return tk.redirect_to("harvester.job_show", source=job["source_id"], id=id)
+
+
+# --- ckanext-harvest's commands, on POST only --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """What the confirmation page of a command says (msgids)."""
+    title: str
+    question: str
+
+
+REHARVEST = Command(N_("Reharvest"), N_(
+    "This will re-run the harvesting for this source. Any updates at the source will overwrite the local "
+    "datasets. Sources with a large number of datasets may take a significant amount of time to finish "
+    "harvesting. Please confirm you would like us to start reharvesting."))
+CLEAR = Command(N_("Clear"), N_(
+    "Warning: This will remove all datasets for this source, as well as all previous job reports. Are you sure "
+    "you want to continue?"))
+DELETE = Command(N_("Delete source"), N_(
+    "This will flag the source as deleted but keep all its datasets and previous jobs. Are you sure you want to "
+    "delete this harvest source?"))
+DELETE_AND_CLEAR = Command(N_("Delete and clear source"), N_(
+    "Warning: Apart from deleting this source, this command will remove all its datasets, as well as all "
+    "previous job reports. Are you sure you want to continue?"))
+STOP = Command(N_("Stop"), N_(
+    "This will stop the job: the datasets it has not imported yet are left as they are. Stop it?"))
+
+
+def _refuse() -> NoReturn:
+    tk.abort(403, tk._(MANAGE_REFUSAL))
+
+
+def _managed_source(id_or_name: str) -> dict[str, Any]:
+    """The source, for a programme operator. Anyone else gets a 403 before any lookup (whether a source
+    exists is none of their business, as on ckanext-harvest's admin page); no such source: 404."""
+    if not communes_harvest_is_operator():
+        _refuse()
+    try:
+        source = _source(id_or_name)
+    except tk.ObjectNotFound:
+        tk.abort(404, tk._("Harvest source not found"))
+    return tk.get_action("harvest_source_show")(_context(), {"id": source.id})
+
+
+def _context() -> dict[str, Any]:
+    return {"user": tk.current_user.name, "auth_user_obj": tk.current_user}
+
+
+def _confirm(command: Command, source: dict[str, Any], action: str) -> str:
+    return tk.render("harvest/communes_confirm.html", {
+        "source": source, "title": tk._(command.title), "question": tk._(command.question), "action": action,
+        "cancel": tk.h.url_for("harvester.admin", id=source["name"])})
+
+
+def _to_dashboard(source: dict[str, Any]) -> Any:
+    return tk.redirect_to("harvester.admin", id=source["name"])
+
+
+def refresh(id: str) -> Any:  # noqa: A002
+    source = _managed_source(id)
+    if tk.request.method != "POST":
+        return _confirm(REHARVEST, source, tk.h.url_for("communes_harvest.refresh", id=id))
+    try:
+        tk.get_action("harvest_job_create")(_context(), {"source_id": source["id"], "run": True})
+        tk.h.flash_success(tk._("Harvest will start shortly. Refresh this page for updates."))
+    except tk.NotAuthorized:
+        _refuse()
+    except tk.ValidationError as error:  # a job already waiting or running, an inactive source (actions.py)
+        tk.h.flash_error(_error_text(error))
+    return _to_dashboard(source)
+
+
+def clear(id: str) -> Any:  # noqa: A002
+    source = _managed_source(id)
+    if tk.request.method != "POST":
+        return _confirm(CLEAR, source, tk.h.url_for("communes_harvest.clear", id=id))
+    try:
+        tk.get_action("harvest_source_clear")(_context(), {"id": source["id"]})
+    except tk.NotAuthorized:
+        _refuse()
+    tk.h.flash_success(tk._("Harvest source cleared"))
+    return _to_dashboard(source)
+
+
+def delete(id: str) -> Any:  # noqa: A002
+    source = _managed_source(id)
+    # ckanext-harvest's "Delete and clear source" link adds ?clear=True; the confirmation form keeps it.
+    and_clear = str(tk.request.args.get("clear", "")).lower() in ("true", "1")
+    if tk.request.method != "POST":
+        action = tk.h.url_for("communes_harvest.delete", id=id, **({"clear": "True"} if and_clear else {}))
+        return _confirm(DELETE_AND_CLEAR if and_clear else DELETE, source, action)
+    try:
+        tk.get_action("harvest_source_delete")({**_context(), "clear_source": and_clear}, {"id": source["id"]})
+    except tk.NotAuthorized:
+        _refuse()
+    tk.h.flash_success(tk._("The harvest source was deleted, with its datasets and jobs.") if and_clear else
+                       tk._("The harvest source was deleted; its datasets and jobs are kept."))
+    return tk.redirect_to("harvest.search")
+
+
+def job_abort(source: str, id: str) -> Any:  # noqa: A002
+    from ckanext.harvest.model import HarvestJob
+
+    source_dict = _managed_source(source)
+    job = HarvestJob.get(id)
+    if job is None or job.source_id != source_dict["id"]:
+        tk.abort(404, tk._("Harvest job not found"))
+    if tk.request.method != "POST":
+        return _confirm(STOP, source_dict, tk.h.url_for("communes_harvest.job_abort", source=source, id=id))
+    try:
+        tk.get_action("harvest_job_abort")(_context(), {"id": job.id})
+    except tk.NotAuthorized:
+        _refuse()
+    tk.h.flash_success(tk._("Harvest job stopped"))
+    return _to_dashboard(source_dict)
 
 
 communes_harvest.add_url_rule("/harvest/preview/<id>", view_func=preview, endpoint="preview")
 communes_harvest.add_url_rule("/harvest/job/<id>/approve-withdrawal", view_func=approve_withdrawal,
                               endpoint="approve_withdrawal", methods=["POST"])
+# ckanext-harvest's addresses (its own rules, registered after ours, are never reached).
+for _path, _view in (("/harvest/refresh/<id>", refresh), ("/harvest/clear/<id>", clear),
+                     ("/harvest/delete/<id>", delete), ("/harvest/<source>/job/<id>/abort", job_abort)):
+    communes_harvest.add_url_rule(_path, view_func=_view, endpoint=_view.__name__, methods=["GET", "POST"])
 
 
 def communes_harvest_report(job_id: str) -> dict[str, Any] | None:

@@ -426,7 +426,9 @@ def test_each_page_of_a_source_asked_directly_answers_as_the_role_s_rights_say(a
             login = 300 <= status < 400 and "/user/login" in response.headers.get("Location", "")
             allowed = may_see(role, portal, source_type, kind)
             if (allowed and status != 200) or (not allowed and status not in (403, 404) and not login):
-                wrong.append(f"{path} ({kind} of {source_type}): {status}, expected {'200' if allowed else '403/404'}")
+                error = f" ({response})" if isinstance(response, str) else ""
+                wrong.append(f"{path} ({kind} of {source_type}): {status}{error}, expected "
+                             f"{'200' if allowed else '403/404'}")
     status, _response = client.get("/harvest/new")
     if (status == 200) != (role in OPERATORS):
         wrong.append(f"/harvest/new: {status}")

@@ -60,8 +60,7 @@ def _source(operator: str, sysadmin: str, owner: str, tag: str) -> dict[str, Any
         url=f"{CLOSED_URL}leak-{tag}-{uuid.uuid4().hex[:8]}", source_type="communes_dcat", owner_org=owner,
         frequency="MANUAL", config=json.dumps({"max_withdraw_percent": 37}))
     # A "changed package" activity (with the whole source dict) by a person, not the hidden site user.
-    # (By a sysadmin: an operator's edit leaves none, harvesters/actions.py's _as_operator copying the context
-    # where package_update notes the change the activity plugin looks for.)
+    # (By a sysadmin; an operator's edit is recorded too: tests/harvesters/test_source_edges.py.)
     helpers.call_action("package_patch", context={"user": sysadmin}, id=source["id"], notes="modifiée")
     return source
 
