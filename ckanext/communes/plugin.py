@@ -28,6 +28,7 @@ from ckanext.communes.harvesters import actions as harvest_actions
 from ckanext.communes.harvesters import auth as harvest_auth
 from ckanext.communes.harvesters import csw as harvest_csw
 from ckanext.communes.harvesters import facets as harvest_facets
+from ckanext.communes.harvesters import job_reading as harvest_job_reading
 from ckanext.communes.harvesters import operators as harvest_operators
 from ckanext.communes.harvesters import protection as harvest_protection
 from ckanext.communes.harvesters import views as harvest_views
@@ -76,7 +77,7 @@ class CommunesPlugin(p.SingletonPlugin):
         merged = harvest_actions.merge_actions({
             **commune_actions.get_actions(), **owner_sync.get_actions(), **harvest_operators.get_actions(),
             **harvest_protection.get_actions(), **bilan_actions.get_actions(),
-            **harvest_visibility.get_actions()})
+            **harvest_visibility.get_actions(), **harvest_job_reading.get_actions()})
         # The CSW type masks source passwords on package_show / package_update, which are chained above too.
         # action_guard checks the shape of what CKAN's dataset actions receive, before anyone reads it.
         return action_guard.merge_actions(harvest_actions.merge_actions(merged, harvest_csw.get_actions()))
@@ -146,7 +147,7 @@ class CommunesPlugin(p.SingletonPlugin):
         return harvest_visibility.restrict_harvest_sources(search_params)
 
     def after_dataset_search(self, search_results: dict[str, Any], search_params: dict[str, Any]) -> dict[str, Any]:
-        search_results = harvest_facets.label_source_facets(search_results)
+        search_results = harvest_job_reading.hide_in_search_results(harvest_facets.label_source_facets(search_results))
         return quality_score.after_dataset_search(indexing.after_dataset_search(search_results, search_params),
                                                   search_params)
 

@@ -363,6 +363,10 @@ def check_source_url(data_dict: DataDict) -> None:
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             message = gettext("Give the http:// or https:// address of the source: {url} is not one.").format(
                 url=url.strip()[:200])
+        elif parts.username is not None or parts.password is not None:
+            # A URL is stored and shown in clear: credentials belong in the configuration, stored encrypted.
+            message = gettext("Give the address without a user name or password: a CSW source takes them in its "
+                              "configuration (\"username\", \"password\"), stored encrypted.")
     if message:
         raise tk.ValidationError({"url": [message]})
 

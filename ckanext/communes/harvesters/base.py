@@ -49,6 +49,7 @@ from ckanext.communes.harvesters.report import (
     BREAKER_TRIPPED,
     ReportBuilder,
     latest_report,
+    without_url_passwords,
 )
 from ckanext.communes.harvesters.routing import Router, validate_routing_table
 from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
@@ -162,14 +163,23 @@ def _int_in_range(value: Any, low: int, high: int) -> int | None:
     return number if low <= number <= high and str(number) == str(value).strip() else None
 
 
+# Configuration keys that say who fetches, never how the fetched bytes map: left out of the fingerprint, which
+# the job report keeps. A password there would be hashed into the report (in clear before encryption at rest)
+# and, encrypted, would change at each key rotation and make every unchanged page be parsed again.
+CREDENTIAL_CONFIG_KEYS = frozenset({"username", "password"})
+
+
 def routing_fingerprint(owner_org: str, config: dict[str, Any]) -> str:
     """What the mapping of an unchanged page depends on besides its bytes: the source's owner and config
-    (routing table…) and the organisations routing can choose. When it changes, pages are read again."""
+    (routing table…, credentials left out) and the organisations routing can choose. When it changes, pages
+    are read again."""
     organisations = (
         model.Session.query(model.Group.id, model.Group.name, model.Group.state, model.Group.extras)
         .filter(model.Group.is_organization.is_(True)).order_by(model.Group.id).all()
     )
-    material = json.dumps([owner_org, config, [(i, n, st, sorted((e or {}).items())) for i, n, st, e in organisations]],
+    mapping_config = {key: value for key, value in config.items() if key not in CREDENTIAL_CONFIG_KEYS}
+    material = json.dumps([owner_org, mapping_config,
+                           [(i, n, st, sorted((e or {}).items())) for i, n, st, e in organisations]],
                           sort_keys=True, default=str)
     return content_hash({"routing": material})
 
@@ -345,7 +355,9 @@ class CommunesHarvester(HarvesterBase):
         complete = True
         try:
             for page in self.pages(ctx):
-                self._gather_page(ctx, page, previous_pages.get(page.url), existing, router, listed, plan, dry_run)
+                # Pages are kept by URL without a password it may carry (the report holds no secret).
+                previous_page = previous_pages.get(without_url_passwords(page.url))
+                self._gather_page(ctx, page, previous_page, existing, router, listed, plan, dry_run)
         except (guarded.FetchError, SourceError) as error:
             complete = False
             report.say("error", error.message, url=error.url)
@@ -410,8 +422,8 @@ class CommunesHarvester(HarvesterBase):
             guids.append(record.guid)
             self._decide(ctx, record, existing.get(record.guid), duplicates.get(record.guid), router, plan,
                          dry_run)
-        report.pages.append({"url": page.url, "hash": page.content_hash, "routing": ctx.routing_fingerprint,
-                             "guids": guids})
+        report.pages.append({"url": without_url_passwords(page.url), "hash": page.content_hash,
+                             "routing": ctx.routing_fingerprint, "guids": guids})
         if not dry_run:
             self._write_objects(ctx)
             model.Session.commit()  # page by page: memory holds GUIDs, not datasets

@@ -114,9 +114,13 @@ def run(ctx: click.Context, source: str, sync: bool) -> None:
     click.echo("job {id}: {status}".format(id=job["id"], status=job["status"]))
     if sync:
         click.echo(", ".join(f"{key}: {value}" for key, value in sorted(stats.items())) or "no object")
-        for error in job.get("gather_errors") or []:
-            click.echo(f"  gather error: {error.get('message')}")
-        if job.get("gather_errors") or stats.get("errored"):
+        # harvest_job_show gives the gather errors as a summary: each distinct message (the 20 most
+        # frequent) with its count.
+        gather_errors = job.get("gather_error_summary") or []
+        for error in gather_errors:
+            count = error.get("error_count") or 1
+            click.echo(f"  gather error: {error.get('message')}" + (f" (x{count})" if count > 1 else ""))
+        if gather_errors or stats.get("errored"):
             raise click.exceptions.Exit(2)
 
 

@@ -23,6 +23,13 @@ Every route is guarded, not only ``package_update`` of a field:
 Who passes: the harvest itself (its context flag), operators, internal calls with ``ignore_auth``. Anyone
 else is refused; those who may not edit the dataset at all (anonymous users, another commune) hear CKAN's
 refusal, the commune's members ours.
+
+How the refusal reaches them: through the action API (and any other caller) a ``NotAuthorized``, a 403 with
+our French message. Through CKAN's dataset and resource forms a ``ValidationError``: those views answer a
+``NotAuthorized`` with a bare « Unauthorized to read package » page, losing what was typed, but show a
+``ValidationError`` in the form again (:func:`_posted_by_a_form`). The form posts repeating sub-fields
+flattened (``contact-0-name``): they are expanded as scheming does before comparing, so that a form posted
+back unchanged is not a change.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import sqlalchemy as sa
 from ckan import authz, model
 
 from ckanext.communes.communes import programme
+from ckanext.communes.communes.translation import N_
 from ckanext.communes.harvesters.base import DETACHED_KEY
 from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
 from ckanext.communes.schema.values import as_list, is_blank
@@ -143,7 +151,9 @@ def _normal(value: Any) -> Any:
         return {str(k): _normal(v) for k, v in sorted(value.items(), key=lambda item: str(item[0]))
                 if not is_blank(v)}
     if isinstance(value, (list, tuple)):
-        return [_normal(item) for item in value if not is_blank(item)]
+        # An entry left all blank is none: the dataset form posts an empty row of each repeating field
+        # (its "add another" template) beside the filled ones.
+        return [normal for normal in (_normal(item) for item in value if not is_blank(item)) if normal != {}]
     return "" if is_blank(value) else str(value).strip()
 
 
@@ -223,9 +233,26 @@ def _tag_string_changed(stored_tags: Any, tag_string: Any) -> bool:
     return names != _tag_names(stored_tags)
 
 
+def _with_form_subfields_expanded(submitted: dict[str, Any], package_type: str | None) -> dict[str, Any]:
+    """The dataset form posts a field of repeating sub-fields as ``contact-0-name``, ``contact-0-email``…:
+    a copy with them gathered into ``contact`` (a list of dicts), as scheming does before validating."""
+    if not any("-" in str(key) for key in submitted):
+        return submitted
+    from ckanext.scheming.helpers import scheming_get_dataset_schema
+    from ckanext.scheming.plugins import expand_form_composite
+
+    schema = scheming_get_dataset_schema(package_type or "dataset") or {}
+    composite = {f["field_name"] for f in schema.get("dataset_fields", []) if "repeating_subfields" in f}
+    expanded = dict(submitted)
+    if composite:
+        expand_form_composite(expanded, composite)
+    return expanded
+
+
 def changed_harvested_fields(origin: HarvestOrigin, stored: dict[str, Any], submitted: dict[str, Any]) -> list[str]:
     """Fields the source provides whose submitted value differs from the stored one, the resources, and
     where the dataset stands (state, private, owner_org)."""
+    submitted = _with_form_subfields_expanded(submitted, stored.get("type"))
     changed = []
     for key in origin.content:
         if key in IGNORED_KEYS or key == "resources" or (key == "tags" and "tag_string" in submitted):
@@ -257,10 +284,67 @@ def refusal_message(origin: HarvestOrigin, fields: list[str]) -> str:
         "can detach the dataset from its source.").format(source=origin.source_title, fields=", ".join(fields))
 
 
+# The CKAN views that show a ValidationError in their form again (what was typed kept, errors under the
+# fields) but answer a NotAuthorized with a bare 403 page: the dataset forms (edit, and new for a draft) and
+# the resource forms (a resource's create and update end in package_update).
+FORM_VIEWS = (("ckan.views.dataset", "EditView"), ("ckan.views.dataset", "CreateView"),
+              ("ckan.views.resource", "EditView"), ("ckan.views.resource", "CreateView"))
+# The key of the whole refusal in a form's errors. No field has that name, so the forms list it with the
+# others under a label they translate from the key itself: scheming's list shows ``_(key)``, CKAN's summary
+# ``_(key with "_" as " ", capitalised)``; both are « Source de moissonnage » for this one.
+FORM_ERROR_KEY = N_("Harvest source")
+
+
+def _posted_by_a_form() -> bool:
+    """This package_update comes from one of CKAN's dataset or resource forms (not the action API, whose
+    callers keep the 403, nor a command or a job)."""
+    import flask
+
+    if not flask.has_request_context() or flask.request.method != "POST":
+        return False
+    view = flask.current_app.view_functions.get(flask.request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    return (getattr(view_class, "__module__", None), getattr(view_class, "__name__", None)) in FORM_VIEWS
+
+
+def _field_labels(package_type: str | None, fields: list[str]) -> list[str]:
+    """The refused fields as the form labels them (« Titre », « Mots-clés »); the key where it has none."""
+    from ckanext.scheming.helpers import scheming_get_dataset_schema, scheming_language_text
+
+    schema = scheming_get_dataset_schema(package_type or "dataset") or {}
+    labels = {f["field_name"]: scheming_language_text(f.get("label")) for f in schema.get("dataset_fields", [])
+              if f.get("label")}
+    labels["tags"] = labels.get("tag_string", "tags")
+    labels.update({"resources": tk._("Resources"), "private": tk._("Visibility"), "state": tk._("State")})
+    return [str(labels.get(field) or field) for field in fields]
+
+
+def form_refusal(origin: HarvestOrigin, fields: list[str], submitted: dict[str, Any],
+                 package_type: str | None) -> tk.ValidationError:
+    """The refusal as the forms show it: in the form's list of errors the whole message, naming the source
+    and the fields by their labels, and under each refused field the form has (by the name it posts) a short
+    reason. Fields of repeating sub-fields get none there (scheming reads their errors as a list of dicts)."""
+    errors: dict[str, Any] = {FORM_ERROR_KEY: [refusal_message(origin, _field_labels(package_type, fields))]}
+    under_field = tk._('Provided by the harvest source "{source}": change it at the source.').format(
+        source=origin.source_title)
+    for field in fields:
+        name = "tag_string" if field == "tags" and "tag_string" in submitted else field
+        # "tags" and "resources" are not form fields (CKAN reads their errors in shapes of its own).
+        if name in submitted and name not in ("tags", "resources") and not _is_list_of_dicts(submitted[name]):
+            errors[name] = [under_field]
+    return tk.ValidationError(errors)
+
+
+def _is_list_of_dicts(value: Any) -> bool:
+    return isinstance(value, list) and any(isinstance(item, dict) for item in value)
+
+
 def _refuse(context: dict[str, Any], auth_name: str, data_dict: dict[str, Any], package: Any,
             origin: HarvestOrigin, fields: list[str]) -> None:
     if not is_commune_staff(context, package.owner_org):
         tk.check_access(auth_name, context, data_dict)  # who may not edit it at all hears CKAN's refusal
+    if auth_name == "package_update" and _posted_by_a_form():
+        raise form_refusal(origin, fields, data_dict, package.type)
     raise tk.NotAuthorized(refusal_message(origin, fields))
 
 

@@ -242,6 +242,20 @@ def test_a_source_url_that_is_not_http_or_https_is_refused_in_french(app, portal
     assert helpers.call_action("harvest_source_list", context={"ignore_auth": True}) == []
 
 
+@pytest.mark.parametrize("url", ["https://agent:secret@data.example.org/catalog.ttl",
+                                 "https://agent@data.example.org/catalog.ttl", "http://:secret@data.example.org/c.ttl"])
+def test_a_source_url_carrying_credentials_is_refused_in_french(app, portal, url):
+    """A URL is stored, indexed and shown in clear: a password in it would escape the encryption at rest."""
+    token = factories.APIToken(user=portal["sysadmin"]["name"])["token"]
+    response = app.post("/api/3/action/harvest_source_create", headers={"Authorization": token}, json={
+        "name": "source-refusee", "title": "Refusée", "url": url, "source_type": "communes_dcat",
+        "owner_org": "metropole-de-lyon"})
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["url"][0].startswith("Donnez l'adresse sans nom d'utilisateur ni mot de passe")
+    assert "secret" not in str(response.json)
+    assert helpers.call_action("harvest_source_list", context={"ignore_auth": True}) == []
+
+
 def test_a_config_number_too_large_for_python_is_a_french_field_error(app, portal):
     token = factories.APIToken(user=portal["sysadmin"]["name"])["token"]
     response = app.post("/api/3/action/harvest_source_create", headers={"Authorization": token},
