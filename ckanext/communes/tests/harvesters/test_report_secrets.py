@@ -80,10 +80,16 @@ def test_a_password_written_in_the_source_url_stays_out_of_the_job_reports(porta
     from ckanext.harvest.model import HarvestGatherError, HarvestJob
 
     people = make_people()
-    url = serve_catalogue(source_server).replace("http://", "http://lyon:Mot2passe@")
+    clean_url = serve_catalogue(source_server)
+    url = clean_url.replace("http://", "http://lyon:Mot2passe@")
     source = helpers.call_action("harvest_source_create", context={"user": portal["sysadmin"]["name"]},
-                                 name="catalogue-de-bron", title="Catalogue de Bron", url=url,
+                                 name="catalogue-de-bron", title="Catalogue de Bron", url=clean_url,
                                  source_type="communes_dcat", owner_org="bron", config="{}")
+    # Such a URL is refused on save now (harvesters/actions.check_source_url): stored as earlier versions did.
+    for table in ("harvest_source", "package"):
+        model.Session.execute(sa.text(f"UPDATE {table} SET url = :url WHERE id = :id"),
+                              {"url": url, "id": source["id"]})
+    model.Session.commit()
     read = jobs.run_source(source["id"])
     source_server.fail("/dcat/page1.ttl", status=404)
     failed = jobs.run_source(source["id"])
