@@ -12,7 +12,7 @@ help:
 	@echo "make run     install, start PostgreSQL/Redis/Solr, initialise and seed, serve CKAN on http://127.0.0.1:5000"
 	@echo "make test    run the test suite against the real services"
 	@echo "make bench   benchmarks (ratios against a baseline measured in the same run)"
-	@echo "make lint    ruff"
+	@echo "make lint    ruff, and the layers of the house (import-linter, setup.cfg)"
 	@echo "make i18n    extract, update and compile the French catalogue"
 
 $(PY):
@@ -57,6 +57,7 @@ bench: stack
 
 lint: install
 	$(VENV)/bin/ruff check ckanext dev
+	$(VENV)/bin/lint-imports --no-cache
 
 i18n: install
 	$(PY) dev/i18n_build.py

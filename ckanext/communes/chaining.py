@@ -1,6 +1,7 @@
-"""Two concerns of this plugin chaining the same CKAN action or auth function (``package_update``: the
-harvested-dataset guard and the harvest-source rules), when CKAN takes one function per name and plugin:
-compose them into one chained function, the first concern's running first."""
+"""Several rooms of this plugin chaining the same CKAN action or auth function (``package_update``: the
+harvested-dataset guard, the harvest-source rules, the CSW password masking, the shape check), when CKAN
+takes one function per name and plugin: compose them into one chained function. The wiring (plugin.py)
+lists the rooms in order with :func:`chain_all`."""
 
 from __future__ import annotations
 
@@ -34,4 +35,13 @@ def merge_chained(functions: dict[str, Any], ours: dict[str, Any], marker: str) 
             merged[name] = compose(function, theirs)
         else:
             raise ValueError(f"{name!r} defined twice and not both {marker.replace('_', ' ')}")
+    return merged
+
+
+def chain_all(rooms: list[dict[str, Any]], marker: str) -> dict[str, Any]:
+    """The functions of every room, in order: a name several rooms chain is composed, each later room
+    running before the earlier ones, then CKAN's own (``marker`` as in :func:`merge_chained`)."""
+    merged: dict[str, Any] = {}
+    for functions in rooms:
+        merged = merge_chained(merged, functions, marker)
     return merged

@@ -1,6 +1,8 @@
-"""Interface wiring of ckanext-communes. Behaviour lives in the concern folders:
-communes/ (profiles, programme), schema/ (dataset schema, facets), licences/ (registry,
-normaliser, policy), vocabularies/ (EU and SCDL lists), dcat/ (RDF profile, catalogues)."""
+"""Interface wiring of ckanext-communes, the top layer (docs/index.md): each interface gathers what the rooms
+offer. Behaviour lives in the rooms: communes/ (profiles, programme), licences/ (registry, normaliser, policy),
+vocabularies/ (EU and SCDL lists), schema/ (dataset schema, validators, facets, owner sync), dcat/ (RDF profile,
+catalogues), harvesters/ (sources, stages, workers), quality/ (score, link checks, SCDL, SHACL), bilan/ (the
+programme's assessment); the shared base under them (net/, web/, geo.py, uris.py, chaining.py, translation.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes import action_guard, api_guard, csrf, licences, query_guard, uncaught_errors
+from ckanext.communes import chaining, cli, licences
 from ckanext.communes.bilan import actions as bilan_actions
 from ckanext.communes.bilan import auth as bilan_auth
 from ckanext.communes.bilan import cache as bilan_cache
@@ -19,7 +21,6 @@ from ckanext.communes.bilan import indexing as bilan_indexing
 from ckanext.communes.bilan import views as bilan_views
 from ckanext.communes.communes import actions as commune_actions
 from ckanext.communes.communes import auth as commune_auth
-from ckanext.communes.communes import cli as commune_cli
 from ckanext.communes.communes import helpers as commune_helpers
 from ckanext.communes.communes import validators as commune_validators
 from ckanext.communes.communes import views as commune_views
@@ -45,6 +46,7 @@ from ckanext.communes.schema import helpers as schema_helpers
 from ckanext.communes.schema import indexing, owner_sync
 from ckanext.communes.schema import validators as schema_validators
 from ckanext.communes.vocabularies import helpers as vocabulary_helpers
+from ckanext.communes.web import action_guard, api_guard, csrf, query_guard, uncaught_errors
 
 
 @tk.blanket.config_declarations
@@ -61,6 +63,7 @@ class CommunesPlugin(p.SingletonPlugin):
     p.implements(p.ITranslation)
     p.implements(p.IMiddleware, inherit=True)
     p.implements(p.IPermissionLabels)
+    p.implements(p.ISignal)
 
     # IConfigurer
     def update_config(self, config_: tk.CKANConfig) -> None:
@@ -73,21 +76,28 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # IActions
     def get_actions(self) -> dict[str, Any]:
-        # harvest_actions chains some names another concern chains too (package_update): merged there.
-        merged = harvest_actions.merge_actions({
-            **commune_actions.get_actions(), **owner_sync.get_actions(), **harvest_operators.get_actions(),
-            **harvest_protection.get_actions(), **bilan_actions.get_actions(),
-            **harvest_visibility.get_actions(), **harvest_job_reading.get_actions()})
-        # The CSW type masks source passwords on package_show / package_update, which are chained above too.
-        # action_guard checks the shape of what CKAN's dataset actions receive, before anyone reads it.
-        return action_guard.merge_actions(harvest_actions.merge_actions(merged, harvest_csw.get_actions()))
+        # CKAN takes one function per name and plugin: where several rooms chain the same action, they are
+        # composed, each later room running before the earlier ones (chaining.py). The communes' check of
+        # an organisation edit runs inside the owner sync that watches it; the harvest rules
+        # (package_update...) before the rooms' own; the CSW type's password masking before those; the
+        # shape check of what CKAN's dataset actions receive before anyone reads it.
+        return chaining.chain_all([
+            commune_actions.get_actions(), owner_sync.get_actions(), harvest_operators.get_actions(),
+            harvest_protection.get_actions(), bilan_actions.get_actions(), harvest_visibility.get_actions(),
+            harvest_job_reading.get_actions(), harvest_actions.get_actions(), harvest_csw.get_actions(),
+            action_guard.get_actions()], "chained_action")
 
     # IAuthFunctions
     def get_auth_functions(self) -> dict[str, Any]:
-        return harvest_auth.merge_auth_functions({
-            **commune_auth.get_auth_functions(), **schema_auth.get_auth_functions(),
-            **harvest_operators.get_auth_functions(), **bilan_auth.get_auth_functions(),
-            **action_guard.get_auth_functions()})
+        # The harvest rules run first and pass the datasets they do not own on to the schema's.
+        return chaining.chain_all([
+            commune_auth.get_auth_functions(), schema_auth.get_auth_functions(),
+            harvest_operators.get_auth_functions(), bilan_auth.get_auth_functions(),
+            action_guard.get_auth_functions(), harvest_auth.get_auth_functions()], "chained_auth_function")
+
+    # ISignal: rooms react to each other's actions through CKAN's signals, not through imports.
+    def get_signal_subscriptions(self) -> dict[Any, Any]:
+        return {tk.signals.action_succeeded: [bilan_cache.on_action_succeeded]}
 
     # IValidators
     def get_validators(self) -> dict[str, Any]:
@@ -115,7 +125,7 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # IClick
     def get_commands(self) -> list[Any]:
-        return commune_cli.get_commands()
+        return cli.get_commands()
 
     # IBlueprint
     def get_blueprint(self) -> list[Any]:

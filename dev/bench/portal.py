@@ -122,10 +122,10 @@ def mapped_datasets(source_type: str, url: str, org_id: str, config: dict[str, A
                     ) -> list[dict[str, Any]]:
     """The dataset dicts our harvester of ``source_type`` would save from the source (dry: nothing
     written), owned by ``org_id``: what the ``package_create`` floor saves."""
-    from ckanext.communes.harvesters import fetch as guarded
     from ckanext.communes.harvesters.base import GatherContext, harvester_for
     from ckanext.communes.harvesters.mapping import map_to_schema
     from ckanext.communes.harvesters.report import ReportBuilder
+    from ckanext.communes.net import fetch as guarded
 
     config = config or {}
     harvester = harvester_for(source_type)

@@ -1,10 +1,13 @@
 """The computed bilan, cached in Redis.
 
 Keys carry a generation counter (``communes:bilan:{site_id}:generation``) that is bumped whenever a
-dataset is indexed or deleted and when a snapshot is taken (plugin.py, snapshots.py): a bump makes every
+dataset is indexed or deleted (plugin.py), when a snapshot is taken (snapshots.py) and when an organisation
+or group is updated (its partner status, convention or population feed the figures): a bump makes every
 cached bilan unreachable at once, and the old entries expire with their TTL
-(``ckanext.communes.bilan.cache_seconds``; 0 turns the cache off). Changes that do not touch datasets
-(an organisation's partner status or convention) show within that TTL.
+(``ckanext.communes.bilan.cache_seconds``; 0 turns the cache off).
+
+The organisation edits reach the bilan through CKAN's ``action_succeeded`` signal, to which the plugin
+subscribes :func:`on_action_succeeded`: the communes room, below the bilan, does not know the bilan exists.
 
 Redis unavailable: the bilan is computed each time (logged), never refused.
 """
@@ -55,6 +58,16 @@ def bump() -> None:
         _redis().incr(generation_key())
     except Exception:  # noqa: BLE001 - Redis down: nothing is cached either
         log.warning("Could not bump the bilan cache generation", exc_info=True)
+
+
+# Actions after which the programme's figures may have changed without any dataset being indexed.
+ORGANISATION_ACTIONS = frozenset({"organization_update", "group_update"})
+
+
+def on_action_succeeded(action_name: str, **_details: Any) -> None:
+    """Subscriber of CKAN's ``action_succeeded`` signal (sent with the action's name as its sender)."""
+    if action_name in ORGANISATION_ACTIONS:
+        bump()
 
 
 def cached(parts: tuple[str, ...], compute: Callable[[], dict[str, dict[str, Any]]], wanted: str) -> dict[str, Any]:

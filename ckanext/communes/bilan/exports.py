@@ -18,7 +18,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes.communes import programme, registry
-from ckanext.communes.communes.translation import gettext
+from ckanext.communes.translation import gettext
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

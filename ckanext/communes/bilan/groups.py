@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ckanext.communes.communes import programme
-from ckanext.communes.communes.translation import N_, gettext
+from ckanext.communes.translation import N_, gettext
 
 ALL_COMMUNES = "all_communes"
 

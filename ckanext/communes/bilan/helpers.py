@@ -18,8 +18,8 @@ from ckan import authz
 from ckanext.communes.bilan import groups as bilan_groups
 from ckanext.communes.communes import programme
 from ckanext.communes.communes.helpers import communes_number
-from ckanext.communes.communes.translation import N_, gettext, ngettext
 from ckanext.communes.quality import score
+from ckanext.communes.translation import N_, gettext, ngettext
 
 # The group rows of group_by=phase, in the order the page shows them side by side (the core's order).
 GROUP_KEYS: tuple[str, ...] = bilan_groups.GROUP_KEYS

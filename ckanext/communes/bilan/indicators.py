@@ -31,7 +31,7 @@ from ckanext.communes.bilan.facets import Tally, Window, WindowTally
 from ckanext.communes.bilan.sql import CommuneOrg, LinkCounts
 from ckanext.communes.communes import programme, registry
 from ckanext.communes.communes.obligation import obligation
-from ckanext.communes.communes.translation import N_, gettext
+from ckanext.communes.translation import N_, gettext
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 GROUP_BY = ("commune", "phase")

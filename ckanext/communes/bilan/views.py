@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from ckanext.communes.bilan import exports
 from ckanext.communes.bilan import helpers as bilan_helpers
 from ckanext.communes.communes import programme
-from ckanext.communes.communes.translation import N_, gettext
+from ckanext.communes.translation import N_, gettext
 
 bilan = Blueprint("communes_bilan", __name__)
 

@@ -13,7 +13,6 @@ from ckanext.communes.communes import auth as commune_auth
 from ckanext.communes.communes import programme, registry
 from ckanext.communes.communes.obligation import STATUSES as OBLIGATION_STATUSES
 from ckanext.communes.communes.obligation import obligation
-from ckanext.communes.schema import owner_sync
 
 # Keys organization_show adds (derived, never stored): dropped when a show output is sent back to update.
 DERIVED_KEYS = ("obligation", "convention_state")
@@ -254,31 +253,23 @@ def _prepare_update(context: dict[str, Any], data_dict: dict[str, Any]) -> None:
             raise tk.ValidationError({name: [message] for name in changed})
 
 
-def _update_and_sync(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    """Run the update; when it changed what the organisation's datasets derive from it (publisher,
-    commune facet), bring them in step (schema/owner_sync.py)."""
+def _update_checked(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    """Run the update once the programme's protected fields are checked (stored values kept where the
+    form did not send them). What datasets derive from the organisation is kept in step by the schema's
+    owner sync, which chains the same actions (schema/owner_sync.py); the bilan clears its cache on
+    CKAN's ``action_succeeded`` signal (bilan/cache.py)."""
     _prepare_update(context, data_dict)
-    group = model.Group.get(str(data_dict.get("id") or ""))
-    before = owner_sync.identity_of(group.id) if group is not None else None
-    result = next_action(context, data_dict)
-    if group is not None and not context.get("defer_commit") and owner_sync.identity_of(group.id) != before:
-        owner_sync.schedule_organisation_sync(group.id)
-    if group is not None and programme.is_commune_like(group):
-        # Partner status, convention, population feed the programme's figures: show them at once.
-        from ckanext.communes.bilan import cache as bilan_cache
-
-        bilan_cache.bump()
-    return result
+    return next_action(context, data_dict)
 
 
 @tk.chained_action
 def organization_update(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    return _update_and_sync(next_action, context, data_dict)
+    return _update_checked(next_action, context, data_dict)
 
 
 @tk.chained_action
 def group_update(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
-    return _update_and_sync(next_action, context, data_dict)
+    return _update_checked(next_action, context, data_dict)
 
 
 @tk.chained_action

@@ -1,4 +1,5 @@
-"""`ckan communes ...` commands: seed the organisations, list conventions ending soon."""
+"""The communes room's commands under `ckan communes` (cli.py, the root): seed the organisations, list
+conventions ending soon."""
 
 from __future__ import annotations
 
@@ -8,12 +9,7 @@ import click
 from ckanext.communes.communes import registry, seeding
 
 
-@click.group(short_help="Communes of the Métropole de Lyon: seeding, conventions.")
-def communes() -> None:
-    """Communes of the Métropole de Lyon and their open-data programme."""
-
-
-@communes.command()
+@click.command()
 @click.option("--force", is_flag=True, help="Overwrite fields changed since the last seed.")
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False),
               help="Another communes CSV (same columns as the bundled one).")
@@ -32,7 +28,7 @@ def seed(force: bool, path: str | None) -> None:
             click.echo(f"  {org_name}: {field_name}")
 
 
-@communes.command()
+@click.command()
 @click.option("--expiring-within", "days", type=click.IntRange(min=0), default=60, show_default=True,
               help="Days ahead: conventions ending within this many days, or already ended.")
 def conventions(days: int) -> None:
@@ -52,14 +48,4 @@ def conventions(days: int) -> None:
 
 
 def get_commands() -> list[click.Command]:
-    from ckanext.communes.bilan.cli import bilan
-    from ckanext.communes.harvesters.cli import harvest, secrets
-    from ckanext.communes.quality.cli import quality
-    from ckanext.communes.quality.linkcheck import linkcheck
-
-    communes.add_command(harvest)
-    communes.add_command(secrets)
-    communes.add_command(quality)
-    communes.add_command(linkcheck)
-    communes.add_command(bilan)
-    return [communes]
+    return [seed, conventions]

@@ -8,6 +8,7 @@ import ckan.plugins.toolkit as tk
 from ckan import model
 
 from ckanext.communes.communes import programme
+from ckanext.communes.translation import french_number
 
 
 def communes_is_programme_operator() -> bool:
@@ -55,14 +56,7 @@ def communes_protected_field_value(field: dict[str, Any], data: dict[str, Any]) 
 
 def communes_number(value: Any) -> str:
     """A whole number with French thousand separators (narrow no-break space)."""
-    if value in (None, ""):
-        return ""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    text = f"{number:,.0f}" if number == int(number) else f"{number:,.1f}"
-    return text.replace(",", "\u202f").replace(".", ",")
+    return french_number(value)
 
 
 def get_helpers() -> dict[str, Any]:

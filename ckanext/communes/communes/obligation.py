@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ckanext.communes.communes.translation import N_, gettext
+from ckanext.communes.translation import N_, gettext
 
 POPULATION_THRESHOLD = 3500  # obliged only *above* this population
 AGENTS_THRESHOLD = 50  # obliged from this many agents (full-time equivalent)

@@ -14,7 +14,7 @@ import ckan.plugins.toolkit as tk
 from ckan import authz, model
 
 from ckanext.communes.communes import registry
-from ckanext.communes.communes.translation import N_, gettext
+from ckanext.communes.translation import N_, gettext
 
 # Organisation fields (extras) only sysadmins and programme operators may change.
 IDENTITY_FIELDS: tuple[str, ...] = (

@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from ckanext.communes import geo
+
 METROPOLE_SIREN = "200046977"
 METROPOLE_NAME = "Métropole de Lyon"
 
@@ -238,7 +240,6 @@ def get_commune_by_name(name: str, on: datetime.date | None = None) -> Commune |
 
 GEOMETRY_FILE = os.path.join(os.path.dirname(__file__), "data", "communes-geo.csv")
 GEOMETRY_COLUMNS = ("insee", "nom", "type", "bbox_wkt", "centroid_wkt", "area_km2")
-_WKT_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -254,12 +255,12 @@ class CommuneGeometry:
     centroid_wkt: str
     area_km2: float
 
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
+    @functools.cached_property
+    def bbox(self) -> geo.BBox:
         """(min longitude, min latitude, max longitude, max latitude)."""
-        numbers = [float(n) for n in _WKT_NUMBER.findall(self.bbox_wkt)]
-        longitudes, latitudes = numbers[0::2], numbers[1::2]
-        return min(longitudes), min(latitudes), max(longitudes), max(latitudes)
+        bbox = geo.bbox_of_wkt(self.bbox_wkt)
+        assert bbox is not None, "checked when the file was read"
+        return bbox
 
 
 def _parse_geometry_row(row: dict[str, str | None], line: int) -> CommuneGeometry:
@@ -269,9 +270,9 @@ def _parse_geometry_row(row: dict[str, str | None], line: int) -> CommuneGeometr
     if not INSEE_RE.match(values["insee"]):
         raise DataFileError(line, f"invalid INSEE code {values['insee']!r}")
     bbox, centroid = values["bbox_wkt"], values["centroid_wkt"]
-    if not bbox.upper().startswith("POLYGON") or len(_WKT_NUMBER.findall(bbox)) != 10:
+    if not geo.is_wkt(bbox, "POLYGON", 5):
         raise DataFileError(line, f"bbox_wkt is not a 5-point WKT POLYGON: {bbox!r}")
-    if not centroid.upper().startswith("POINT") or len(_WKT_NUMBER.findall(centroid)) != 2:
+    if not geo.is_wkt(centroid, "POINT", 1):
         raise DataFileError(line, f"centroid_wkt is not a WKT POINT: {centroid!r}")
     try:
         area = float(values["area_km2"])

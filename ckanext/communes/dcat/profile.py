@@ -44,14 +44,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ckan.plugins.toolkit as tk
-from ckan import model
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
 from ckanext.communes import uris
 from ckanext.communes.dcat import concepts
 from ckanext.communes.dcat.licences import LicenceNode, licence_id_for, licence_node
+from ckanext.communes.dcat.publishers import publisher_for_commune, publisher_for_org, site_publisher
 from ckanext.communes.dcat.services import service_kind
+from ckanext.communes.geo import bbox_of_wkt, bbox_wkt, centre_wkt
 from ckanext.communes.schema.values import as_list
 from ckanext.dcat.profiles import (
     ADMS,
@@ -144,51 +145,6 @@ CHECKSUM_ALGORITHMS_BY_LENGTH = {32: "md5", 40: "sha1", 56: "sha224", 64: "sha25
 _HEX = frozenset("0123456789abcdef")
 
 
-def publisher_for_org(org_id: str) -> dict[str, str] | None:
-    """The publisher an organisation stands for, as the schema derives it for its datasets
-    (schema/owner.py: commune URI by INSEE code, else by SIREN), in ckanext-dcat's publisher format."""
-    from ckanext.communes.schema.owner import owner_profile, publisher_for
-
-    profile = owner_profile(org_id)
-    return publisher_for(profile) if profile is not None else None
-
-
-def publisher_for_commune(insee: str) -> dict[str, str] | None:
-    """The publisher of a commune's catalogue: its organisation's, else the registry's identity."""
-    from ckanext.communes.communes.programme import commune_group_for
-    from ckanext.communes.communes.registry import get_commune
-
-    commune = get_commune(insee)
-    if commune is None:
-        return None
-    group = commune_group_for(commune.insee)
-    publisher = publisher_for_org(group.id) if group is not None else None
-    if publisher and publisher.get("uri") == uris.commune_uri(commune.insee):
-        return publisher
-    return {
-        "uri": uris.commune_uri(commune.insee),
-        "name": (publisher or {}).get("name") or commune.name,
-        "identifier": commune.siren,
-        "type": uris.PUBLISHER_TYPE_LOCAL_AUTHORITY,
-        **({"url": publisher["url"]} if publisher and publisher.get("url") else {}),
-    }
-
-
-def site_publisher() -> dict[str, str]:
-    """The publisher of the portal-wide catalogue: the Métropole de Lyon, which runs the portal."""
-    from ckanext.communes.communes.programme import metropole_org_name
-    from ckanext.communes.communes.registry import METROPOLE_NAME, METROPOLE_SIREN
-
-    group = model.Group.get(metropole_org_name())
-    publisher = publisher_for_org(group.id) if group is not None else None
-    return publisher or {
-        "uri": uris.siren_uri(METROPOLE_SIREN),
-        "name": METROPOLE_NAME,
-        "identifier": METROPOLE_SIREN,
-        "type": uris.PUBLISHER_TYPE_LOCAL_AUTHORITY,
-    }
-
-
 def _vocabulary(name: str) -> Any:
     from ckanext.communes.vocabularies import get_vocabulary
 
@@ -222,41 +178,6 @@ def checksum_algorithm_uri(algorithm: str | None, digest: str) -> str | None:
         name = name.rsplit("checksumalgorithm_", 1)[1]
     name = CHECKSUM_ALGORITHMS_BY_NAME.get(name) or CHECKSUM_ALGORITHMS_BY_LENGTH.get(len(digest) if not name else -1)
     return f"{SPDX_ALGORITHMS}{name}" if name else None
-
-
-def bbox_of_wkt(value: str) -> tuple[float, float, float, float] | None:
-    """(min lon, min lat, max lon, max lat) of a WKT or GeoJSON geometry; None if unreadable."""
-    from geomet import wkt
-
-    try:
-        geometry = json.loads(value) if value.lstrip().startswith("{") else wkt.loads(value.strip().upper())
-    except (ValueError, TypeError, AttributeError):
-        return None
-    numbers: list[float] = []
-
-    def walk(item: Any) -> None:
-        if isinstance(item, (list, tuple)):
-            if len(item) >= 2 and all(isinstance(n, (int, float)) for n in item[:2]):
-                numbers.extend(float(n) for n in item[:2])
-            else:
-                for sub in item:
-                    walk(sub)
-
-    walk((geometry or {}).get("coordinates"))
-    if not numbers:
-        return None
-    longitudes, latitudes = numbers[0::2], numbers[1::2]
-    return min(longitudes), min(latitudes), max(longitudes), max(latitudes)
-
-
-def bbox_wkt(bbox: tuple[float, float, float, float]) -> str:
-    west, south, east, north = bbox
-    return f"POLYGON(({west} {south}, {east} {south}, {east} {north}, {west} {north}, {west} {south}))"
-
-
-def centre_wkt(bbox: tuple[float, float, float, float]) -> str:
-    west, south, east, north = bbox
-    return f"POINT({round((west + east) / 2, 6)} {round((south + north) / 2, 6)})"
 
 
 class CommunesDCATAP3Profile(RDFProfile):

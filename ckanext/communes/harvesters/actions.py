@@ -51,10 +51,9 @@ import sqlalchemy as sa
 from ckan import authz, model
 from ckan.lib.search.index import PackageSearchIndex
 
-from ckanext.communes.chaining import merge_chained
 from ckanext.communes.communes import programme
-from ckanext.communes.communes.translation import N_, gettext
 from ckanext.communes.harvesters import stages, workers
+from ckanext.communes.translation import N_, gettext
 from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
 
 log = logging.getLogger(__name__)
@@ -484,12 +483,6 @@ def get_actions() -> dict[str, Any]:
         "resource_create": resource_create,
         **{name: _refuse_non_action(name) for name in harvest_non_actions()},
     }
-
-
-def merge_actions(functions: dict[str, Any], ours: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``functions`` plus ours; where both chain the same name (``package_update``: protection.py), ours
-    runs first, then theirs, then CKAN's."""
-    return merge_chained(functions, get_actions() if ours is None else ours, "chained_action")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import authz, model
 
-from ckanext.communes.chaining import merge_chained
 from ckanext.communes.communes import programme
 from ckanext.communes.harvesters import protection
 
@@ -248,12 +247,6 @@ def get_auth_functions() -> dict[str, Any]:
         "dataset_purge": dataset_purge,
     })
     return functions
-
-
-def merge_auth_functions(functions: dict[str, Any], ours: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``functions`` plus ours; where both chain the same name (``package_create``, ``package_update``:
-    schema/auth.py), ours runs first and passes non-harvest datasets on to theirs."""
-    return merge_chained(functions, get_auth_functions() if ours is None else ours, "chained_auth_function")
 
 
 # --- template helpers --------------------------------------------------------------------------------

@@ -40,8 +40,6 @@ from ckan.lib.munge import munge_title_to_name
 from ckan.logic import schema as ckan_schema
 from ckan.model import PACKAGE_NAME_MAX_LENGTH
 
-from ckanext.communes.communes.translation import N_
-from ckanext.communes.harvesters import fetch as guarded
 from ckanext.communes.harvesters.duplicates import Duplicate, find_duplicates, source_priority
 from ckanext.communes.harvesters.mapping import content_hash, map_to_schema
 from ckanext.communes.harvesters.report import (
@@ -53,6 +51,8 @@ from ckanext.communes.harvesters.report import (
 )
 from ckanext.communes.harvesters.routing import Router, validate_routing_table
 from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
+from ckanext.communes.net import fetch as guarded
+from ckanext.communes.translation import N_
 from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.interfaces import IHarvester
 from ckanext.harvest.logic import schema as harvest_schema

@@ -16,8 +16,6 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes.communes.translation import N_
-from ckanext.communes.harvesters import fetch as guarded
 from ckanext.communes.harvesters.base import (
     CommunesHarvester,
     GatherContext,
@@ -25,6 +23,8 @@ from ckanext.communes.harvesters.base import (
     SourcePage,
     SourceRecord,
 )
+from ckanext.communes.net import fetch as guarded
+from ckanext.communes.translation import N_
 from ckanext.harvest.interfaces import IHarvester
 
 PAGE_SIZE = 100

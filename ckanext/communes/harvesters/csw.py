@@ -40,9 +40,8 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from lxml import etree
 
-from ckanext.communes.communes.translation import N_
+from ckanext.communes.geo import bbox_wkt, centre_wkt
 from ckanext.communes.harvesters import credentials
-from ckanext.communes.harvesters import fetch as guarded
 from ckanext.communes.harvesters.base import (
     CommunesHarvester,
     ConfigError,
@@ -52,7 +51,9 @@ from ckanext.communes.harvesters.base import (
     SourceRecord,
 )
 from ckanext.communes.licences.normalise import looks_like_url, normalize_licence
+from ckanext.communes.net import fetch as guarded
 from ckanext.communes.net import secrets
+from ckanext.communes.translation import N_
 from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
 from ckanext.harvest.interfaces import IHarvester
 
@@ -208,8 +209,6 @@ def _number(text: str) -> float | None:
 def _bbox_entry(box: Any) -> dict[str, str] | None:
     """A spatial_coverage entry from an EX_GeographicBoundingBox, in the form our DCAT profile writes
     (bbox: WKT POLYGON, centroid: WKT POINT, geom: GeoJSON); None for an impossible box."""
-    from ckanext.communes.dcat.profile import bbox_wkt, centre_wkt
-
     values = [_number(_first(box, f"gmd:{side}")) for side in
               ("westBoundLongitude", "southBoundLatitude", "eastBoundLongitude", "northBoundLatitude")]
     if any(v is None for v in values):
@@ -589,5 +588,5 @@ class CSWHarvester(CommunesHarvester, p.SingletonPlugin):
 
 def get_actions() -> dict[str, Any]:
     """Chained actions the plugin registers for the type's credentials (credentials.py), merged with the
-    others of the same names by actions.merge_actions."""
+    others of the same names by chaining.chain_all (plugin.py)."""
     return credentials.get_actions()

@@ -19,8 +19,6 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes.communes.translation import N_
-from ckanext.communes.harvesters import fetch as guarded
 from ckanext.communes.harvesters.base import (
     CommunesHarvester,
     GatherContext,
@@ -28,7 +26,9 @@ from ckanext.communes.harvesters.base import (
     SourcePage,
     SourceRecord,
 )
+from ckanext.communes.net import fetch as guarded
 from ckanext.communes.net import safe_rdf
+from ckanext.communes.translation import N_
 from ckanext.dcat.processors import RDF_PROFILES_CONFIG_OPTION, RDFParser
 from ckanext.harvest.interfaces import IHarvester
 

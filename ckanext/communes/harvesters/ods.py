@@ -29,8 +29,6 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from markdownify import MarkdownConverter
 
-from ckanext.communes.communes.translation import N_
-from ckanext.communes.harvesters import fetch as guarded
 from ckanext.communes.harvesters.base import (
     CommunesHarvester,
     GatherContext,
@@ -39,6 +37,8 @@ from ckanext.communes.harvesters.base import (
     SourceRecord,
 )
 from ckanext.communes.licences.normalise import normalize_licence
+from ckanext.communes.net import fetch as guarded
+from ckanext.communes.translation import N_
 from ckanext.harvest.interfaces import IHarvester
 
 API_PATH = "/api/explore/v2.1"

@@ -44,10 +44,10 @@ import sqlalchemy as sa
 from ckan import authz, model
 
 from ckanext.communes.communes import programme
-from ckanext.communes.communes.translation import N_
 from ckanext.communes.harvesters.base import DETACHED_KEY
 from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
 from ckanext.communes.schema.values import as_list, is_blank
+from ckanext.communes.translation import N_
 from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestObjectExtra, HarvestSource
 
 # Keys of a harvested dataset that are bookkeeping, not content.

@@ -25,7 +25,7 @@ from ckan import model
 from sqlalchemy import Column, DateTime, UnicodeText
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ckanext.communes.harvesters.fetch import address_is_blocked
+from ckanext.communes.net.fetch import address_is_blocked
 
 DECISIONS = ("create", "update", "restore", "takeover", "unchanged", "duplicate", "withdraw", "error")
 # Circuit breaker states: None (nothing held), "tripped" (withdrawals held for approval), "approved",

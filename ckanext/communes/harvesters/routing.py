@@ -34,7 +34,7 @@ from ckan import model
 
 from ckanext.communes import uris
 from ckanext.communes.communes import programme, registry
-from ckanext.communes.communes.translation import gettext
+from ckanext.communes.translation import gettext
 
 MATCHED_BY = (
     "source_owner", "table", "siren", "insee", "former_insee", "arrondissement", "insee_uri", "name",

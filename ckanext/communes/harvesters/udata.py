@@ -29,8 +29,6 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes import uris
 from ckanext.communes.communes import registry
-from ckanext.communes.communes.translation import N_
-from ckanext.communes.harvesters import fetch as guarded
 from ckanext.communes.harvesters.base import (
     CommunesHarvester,
     GatherContext,
@@ -38,6 +36,8 @@ from ckanext.communes.harvesters.base import (
     SourcePage,
     SourceRecord,
 )
+from ckanext.communes.net import fetch as guarded
+from ckanext.communes.translation import N_
 from ckanext.communes.vocabularies import get_vocabulary
 from ckanext.harvest.interfaces import IHarvester
 

@@ -23,9 +23,9 @@ from typing import Any, NoReturn
 import ckan.plugins.toolkit as tk
 from flask import Blueprint
 
-from ckanext.communes.communes.translation import N_
 from ckanext.communes.harvesters.auth import communes_harvest_is_operator
 from ckanext.communes.harvesters.operators import _source
+from ckanext.communes.translation import N_
 
 communes_harvest = Blueprint("communes_harvest", __name__)
 

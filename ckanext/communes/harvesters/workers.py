@@ -45,7 +45,7 @@ import redis
 import sqlalchemy as sa
 from ckan import model
 
-from ckanext.communes.communes.translation import gettext
+from ckanext.communes.translation import gettext
 from ckanext.harvest.queue import RedisConsumer
 
 log = logging.getLogger(__name__)

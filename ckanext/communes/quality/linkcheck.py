@@ -4,7 +4,7 @@ One check of one URL (:func:`check_url`):
 
 * HEAD first; a ranged GET (``Range: bytes=0-0``, streamed, the body never read) when the server refuses
   HEAD (403, 405, 501) or drops the connection on it: many servers and CDNs answer HEAD badly;
-* through the harvest's guarded client (``harvesters/fetch.py``): http(s) only, every hop's addresses
+* through the harvest's guarded client (``net/fetch.py``): http(s) only, every hop's addresses
   checked before connecting and again at connect time (private addresses refused unless the portal allows
   them), redirects followed by hand and capped, a per-read timeout and a wall-clock budget;
 * a link is *reachable* (``ok``) when the last hop answers 2xx. Its size (Content-Length, or the total of
@@ -46,7 +46,7 @@ import requests
 from ckan import model
 from sqlalchemy import BigInteger, Column, DateTime, Integer, UnicodeText
 
-from ckanext.communes.harvesters import fetch as guarded
+from ckanext.communes.net import fetch as guarded
 
 log = logging.getLogger(__name__)
 

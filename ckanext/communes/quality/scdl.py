@@ -226,7 +226,7 @@ def _to_check(pkg_dict: dict[str, Any]) -> Iterable[tuple[dict[str, Any], Shippe
 
 
 def _download(url: str) -> bytes:
-    from ckanext.communes.harvesters.fetch import fetch, limits_from_config
+    from ckanext.communes.net.fetch import fetch, limits_from_config
 
     limits = dataclasses.replace(limits_from_config(), max_bytes=max_bytes())
     return fetch(url, limits, accept="text/csv, text/plain;q=0.5, */*;q=0.1").body
@@ -291,7 +291,7 @@ def validate_resource(resource: dict[str, Any], pkg_dict: dict[str, Any]) -> Scd
     if schema is None or not resource.get("url") or not is_csv(resource):
         _forget([resource_id])
         return None
-    from ckanext.communes.harvesters.fetch import FetchError
+    from ckanext.communes.net.fetch import FetchError
 
     try:
         figures = validate_bytes(_download(resource["url"]), schema)

@@ -119,5 +119,27 @@ def package_owner_org_update(next_action: Any, context: dict[str, Any], data_dic
 
 
 
+def _update_and_sync(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    """Run an organisation's (or group's) update; when it changed what its datasets derive from it
+    (publisher, commune facet), bring them in step."""
+    group = model.Group.get(str(data_dict.get("id") or ""))
+    before = identity_of(group.id) if group is not None else None
+    result = next_action(context, data_dict)
+    if group is not None and not context.get("defer_commit") and identity_of(group.id) != before:
+        schedule_organisation_sync(group.id)
+    return result
+
+
+@tk.chained_action
+def organization_update(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    return _update_and_sync(next_action, context, data_dict)
+
+
+@tk.chained_action
+def group_update(next_action: Any, context: dict[str, Any], data_dict: dict[str, Any]) -> Any:
+    return _update_and_sync(next_action, context, data_dict)
+
+
 def get_actions() -> dict[str, Any]:
-    return {"package_owner_org_update": package_owner_org_update}
+    return {"package_owner_org_update": package_owner_org_update, "organization_update": organization_update,
+            "group_update": group_update}

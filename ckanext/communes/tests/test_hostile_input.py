@@ -108,7 +108,7 @@ def test_an_api_body_nested_thousands_of_levels_deep_is_a_400_not_a_500(app):
 
 
 def test_an_api_body_with_many_brackets_inside_strings_or_side_by_side_is_not_refused(app):
-    from ckanext.communes.api_guard import json_depth
+    from ckanext.communes.web.api_guard import json_depth
 
     assert json_depth(b'{"q": "' + b"[" * 5000 + b'"}') == 1
     assert json_depth(b'{"a": [' + b"[1]," * 500 + b"[2]]}") == 3

@@ -78,7 +78,7 @@ def test_the_action_apis_error_prefixes_are_in_french(app):
 def test_our_plural_messages_have_both_french_forms(app):
     """ngettext in our code: the catalogue carries singular and plural, and French takes the singular for
     0 and 1 (« dont 1 moissonné », « dont 2 moissonnés »)."""
-    from ckanext.communes.communes.translation import ngettext
+    from ckanext.communes.translation import ngettext
 
     with PO.open("rb") as f:
         plurals = [m for m in pofile.read_po(f) if m.pluralizable and m.locations

@@ -14,7 +14,7 @@ import tracemalloc
 
 import pytest
 
-from ckanext.communes.harvesters.fetch import (
+from ckanext.communes.net.fetch import (
     FetchError,
     FetchLimits,
     address_is_blocked,

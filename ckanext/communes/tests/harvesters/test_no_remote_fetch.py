@@ -1,6 +1,6 @@
 """No parser a harvest or a quality check uses fetches anything: a remote document may name URLs (JSON-LD
 contexts, XML DTDs and entities, owl:imports, Table Schema references), and none of them is ever fetched
-or read from disk, whatever its form. Only the guarded client (harvesters/fetch.py) goes on the network.
+or read from disk, whatever its form. Only the guarded client (net/fetch.py) goes on the network.
 
 Each variant is served next to a *listener*: a second real HTTP server on 127.0.0.1 that counts the
 requests it receives. It must receive none. Local files named as contexts are watched through Python's
@@ -26,8 +26,9 @@ import rdflib.compare
 from ckan.tests import helpers
 from rdflib.namespace import OWL, RDF, SH
 
-from ckanext.communes.harvesters import fetch, jobs
+from ckanext.communes.harvesters import jobs
 from ckanext.communes.harvesters.report import report_for_job
+from ckanext.communes.net import fetch
 from ckanext.communes.quality import scdl, shacl
 from ckanext.communes.tests.harvesters.checks import harvested
 from ckanext.communes.tests.harvesters.conftest import SourceServer

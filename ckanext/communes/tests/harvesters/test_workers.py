@@ -46,14 +46,6 @@ CLOSED_URL = "http://127.0.0.1:9/"  # nothing listens on the discard port: a gat
 def wired(monkeypatch: pytest.MonkeyPatch) -> None:
     from ckan import authz, logic
 
-    from ckanext.communes import plugin
-    from ckanext.communes.harvesters import auth
-
-    cls = plugin.CommunesPlugin
-    if "harvest_job_create" not in cls().get_actions():
-        get_actions, get_auth = cls.get_actions, cls.get_auth_functions
-        monkeypatch.setattr(cls, "get_actions", lambda self: actions.merge_actions(get_actions(self)))
-        monkeypatch.setattr(cls, "get_auth_functions", lambda self: auth.merge_auth_functions(get_auth(self)))
     logic.clear_actions_cache()
     authz.clear_auth_functions_cache()
     yield

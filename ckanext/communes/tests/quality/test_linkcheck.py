@@ -14,7 +14,7 @@ import pytest
 from ckan import model
 from ckan.tests import helpers
 
-from ckanext.communes.harvesters.fetch import FetchLimits
+from ckanext.communes.net.fetch import FetchLimits
 from ckanext.communes.quality import linkcheck
 
 pytestmark = pytest.mark.usefixtures("clean_db", "clean_index", "allow_private_addresses")

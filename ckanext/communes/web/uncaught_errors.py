@@ -23,7 +23,7 @@ import flask
 from ckan.lib.search.common import SearchError, SearchQueryError
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, InternalServerError, NotFound
 
-from ckanext.communes.api_guard import bad_request
+from ckanext.communes.web.api_guard import bad_request
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,9 @@
-"""Translation helpers shared by the communes modules."""
+"""Translation helpers of the shared base: msgid marking, gettext that also works outside a request, and
+French number formatting (used by every room's messages and by the web guards)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import ckan.plugins.toolkit as tk
 
@@ -25,3 +28,15 @@ def ngettext(singular: str, plural: str, count: int) -> str:
         return tk.ungettext(singular, plural, count)
     except (RuntimeError, KeyError, AttributeError):
         return singular if count == 1 else plural
+
+
+def french_number(value: Any) -> str:
+    """A whole number with French thousand separators (narrow no-break space), one decimal otherwise."""
+    if value in (None, ""):
+        return ""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    text = f"{number:,.0f}" if number == int(number) else f"{number:,.1f}"
+    return text.replace(",", "\u202f").replace(".", ",")

@@ -31,7 +31,8 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 import flask
 
-from ckanext.communes.api_guard import bad_request
+from ckanext.communes.translation import french_number
+from ckanext.communes.web.api_guard import bad_request
 
 MAX_PAGE = 100_000
 MAX_LIMIT = 1_000
@@ -48,17 +49,15 @@ def _whole_number(values: list[str], maximum: int) -> bool:
 
 def problem(path: str, args: Any) -> str | None:
     """The French reason to refuse the query parameters of a request to ``path``, or None."""
-    from ckanext.communes.communes.helpers import communes_number
-
     if any("\x00" in value for _name, value in args.items(multi=True)):
         return tk._("A parameter of the address contains a null character.")
     if path.startswith("/api/") or _CATALOGUE.search(path):
         return None
     if "page" in args and not _whole_number(args.getlist("page"), MAX_PAGE):
         return tk._("The page number must be a whole number from 1 to {max}.").format(
-            max=communes_number(MAX_PAGE))
+            max=french_number(MAX_PAGE))
     if "limit" in args and not _whole_number(args.getlist("limit"), MAX_LIMIT):
-        return tk._("The limit must be a whole number from 1 to {max}.").format(max=communes_number(MAX_LIMIT))
+        return tk._("The limit must be a whole number from 1 to {max}.").format(max=french_number(MAX_LIMIT))
     if any("{!" in value for _name, value in args.items(multi=True)):
         return tk._("The search cannot contain Solr local parameters ({!...}).")
     if ("sort" in args and not path.startswith(OWN_PAGES)

@@ -25,8 +25,6 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import model
 
-from ckanext.communes.chaining import merge_chained
-
 AuthResult = dict[str, Any]
 Context = dict[str, Any]
 DataDict = dict[str, Any]
@@ -171,11 +169,6 @@ def _guards() -> dict[str, Any]:
 def get_actions() -> dict[str, Any]:
     return {"group_autocomplete": group_autocomplete, "organization_autocomplete": organization_autocomplete,
             **_guards()}
-
-
-def merge_actions(functions: dict[str, Any]) -> dict[str, Any]:
-    """``functions`` plus ours; a name both chain (``package_update``…) runs our check first."""
-    return merge_chained(functions, get_actions(), "chained_action")
 
 
 def get_auth_functions() -> dict[str, Any]:
