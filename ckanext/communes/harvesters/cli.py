@@ -79,7 +79,8 @@ def fetch_worker(ctx: click.Context, block_seconds: int, socket_timeout: float) 
 @click.option("--once", is_flag=True, help="One round, then exit.")
 @click.pass_context
 def run_periodic(ctx: click.Context, every: float, once: bool) -> None:
-    """Start due jobs, close finished and stale ones, resubmit lost messages (harvest_jobs_run), in a loop."""
+    """Start due jobs, close finished and stale ones, resubmit lost messages (harvest_jobs_run), then run the
+    portal's due scheduled tasks (link re-checks, quality recompute: /communes/taches-planifiees), in a loop."""
     _log_to_stderr()
     stop = threading.Event()
     workers.install_stop_signals(stop)

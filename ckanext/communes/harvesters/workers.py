@@ -503,11 +503,19 @@ def site_user_context() -> dict[str, Any]:
     return {"model": model, "session": model.Session, "user": user["name"]}
 
 
+# Sent at each round of the periodic runner, after harvest_jobs_run: the rooms above the harvest (the
+# schedule of the quality's link re-checks and recompute) run their due work there through a subscription
+# (plugin.py), so that one process and one command run all the portal's periodic work while this room knows
+# nothing of what that work is.
+periodic_round = tk.signals.ckanext.signal("communes_periodic_round")
+
+
 def run_periodic(every: float, stop_event: threading.Event | None = None,
                  app_context: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
                  once: bool = False) -> None:
-    """Call harvest_jobs_run (our chained one closes stale jobs first) every ``every`` seconds; a
-    failure (database or Redis down) is logged and retried at the next round."""
+    """Call harvest_jobs_run (our chained one closes stale jobs first) every ``every`` seconds, then send
+    ``periodic_round``; a failure of either (database or Redis down, a subscriber's error) is logged and
+    retried at the next round."""
     stop_event = stop_event or threading.Event()
     around = app_context or contextlib.nullcontext
     while not stop_event.is_set():
@@ -517,6 +525,13 @@ def run_periodic(every: float, stop_event: threading.Event | None = None,
                 tk.get_action("harvest_jobs_run")(site_user_context(), {})
         except Exception:  # noqa: BLE001 - the runner must keep running
             log.exception("harvest_jobs_run failed; next try in %.0f s", every)
+        finally:
+            model.Session.remove()
+        try:
+            with around():
+                periodic_round.send("run-periodic")
+        except Exception:  # noqa: BLE001 - the runner must keep running
+            log.exception("periodic work failed; next try in %.0f s", every)
         finally:
             model.Session.remove()
         if once:

@@ -19,12 +19,15 @@ one job when it commits (``background.py``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import functools
 import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import ckan.plugins.toolkit as tk
@@ -40,6 +43,20 @@ MISSED_FIELD = "vocab_quality_missed"
 SORT_DESC = f"{SCORE_FIELD} desc, metadata_modified desc"
 SORT_ASC = f"{SCORE_FIELD} asc, metadata_modified desc"
 DATASET_TYPE = "dataset"
+# The time a score is judged at (the frequency's deadline): now, unless a caller says otherwise (the scheduled
+# recompute judges at its schedule's clock, which its tests advance).
+_judged_at: contextvars.ContextVar[datetime.datetime | None] = contextvars.ContextVar(
+    "communes_quality_judged_at", default=None)
+
+
+@contextlib.contextmanager
+def judged_at(now: datetime.datetime) -> Iterator[None]:
+    """Scores computed in the block (indexing included) are judged at ``now`` (naive UTC)."""
+    token = _judged_at.set(now)
+    try:
+        yield
+    finally:
+        _judged_at.reset(token)
 
 
 @functools.cache
@@ -278,7 +295,7 @@ def quality_of(
         links = stored[0] if links is None else links
         scdl = stored[1] if scdl is None else scdl
         shacl = stored[2] if isinstance(shacl, str) else shacl
-    now = now or datetime.datetime.utcnow()
+    now = now or _judged_at.get() or datetime.datetime.utcnow()
     score = 0
     met: list[str] = []
     missed: list[dict[str, Any]] = []
