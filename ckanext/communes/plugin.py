@@ -1,8 +1,9 @@
 """Interface wiring of ckanext-communes, the top layer (docs/index.md): each interface gathers what the rooms
-offer. Behaviour lives in the rooms: communes/ (profiles, programme), licences/ (registry, normaliser, policy),
-vocabularies/ (EU and SCDL lists), schema/ (dataset schema, validators, facets, owner sync), dcat/ (RDF profile,
-catalogues), harvesters/ (sources, stages, workers), quality/ (score, link checks, SCDL, SHACL), bilan/ (the
-programme's assessment); the shared base under them (net/, web/, geo.py, uris.py, chaining.py, translation.py)."""
+offer. Behaviour lives in the rooms: communes/ (profiles, programme), licences/ (registry, normaliser,
+policy), vocabularies/ (EU and SCDL lists), schema/ (dataset schema, validators, facets, owner sync), dcat/
+(RDF profile, catalogues), harvesters/ (sources, stages, workers), quality/ (score, link checks, SCDL, SHACL),
+bilan/ (the programme's assessment), schedule/ (the periodic runner's scheduled tasks); the shared base under
+them (net/, web/, geo.py, uris.py, chaining.py, translation.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from ckanext.communes.harvesters import operators as harvest_operators
 from ckanext.communes.harvesters import protection as harvest_protection
 from ckanext.communes.harvesters import views as harvest_views
 from ckanext.communes.harvesters import visibility as harvest_visibility
+from ckanext.communes.harvesters import workers as harvest_workers
 from ckanext.communes.licences import helpers as licence_helpers
 from ckanext.communes.licences import validators as licence_validators
 from ckanext.communes.licences import views as licence_views
@@ -41,6 +43,8 @@ from ckanext.communes.quality import helpers as quality_helpers
 from ckanext.communes.quality import linkcheck as quality_linkcheck
 from ckanext.communes.quality import scdl as quality_scdl
 from ckanext.communes.quality import score as quality_score
+from ckanext.communes.schedule import runner as schedule_runner
+from ckanext.communes.schedule import views as schedule_views
 from ckanext.communes.schema import auth as schema_auth
 from ckanext.communes.schema import helpers as schema_helpers
 from ckanext.communes.schema import indexing, owner_sync
@@ -97,7 +101,9 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # ISignal: rooms react to each other's actions through CKAN's signals, not through imports.
     def get_signal_subscriptions(self) -> dict[Any, Any]:
-        return {tk.signals.action_succeeded: [bilan_cache.on_action_succeeded]}
+        # The periodic runner's rounds (harvesters/) run the schedule's due tasks (schedule/).
+        return {tk.signals.action_succeeded: [bilan_cache.on_action_succeeded],
+                harvest_workers.periodic_round: [schedule_runner.on_periodic_round]}
 
     # IValidators
     def get_validators(self) -> dict[str, Any]:
@@ -121,6 +127,7 @@ class CommunesPlugin(p.SingletonPlugin):
             **quality_helpers.get_helpers(),
             **quality_linkcheck.get_helpers(),
             **bilan_helpers.get_helpers(),
+            **schedule_views.get_helpers(),
         }
 
     # IClick
@@ -130,7 +137,7 @@ class CommunesPlugin(p.SingletonPlugin):
     # IBlueprint
     def get_blueprint(self) -> list[Any]:
         return (commune_views.get_blueprints() + dcat_views.get_blueprints() + licence_views.get_blueprints()
-                + harvest_views.get_blueprints() + bilan_views.get_blueprints())
+                + harvest_views.get_blueprints() + bilan_views.get_blueprints() + schedule_views.get_blueprints())
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
