@@ -99,6 +99,33 @@ def test_a_link_that_breaks_after_its_first_check_is_found_broken_by_the_schedul
     assert "links" in _missed("arbres")  # the score reindexed with the broken link
 
 
+@pytest.mark.usefixtures("allow_private_addresses")
+def test_a_dataset_queued_by_the_recheck_is_not_queued_again_while_its_job_waits(source_server, sysadmin, bron):
+    """Behind a large harvest the jobs worker may not reach a queued check before the next round: the dataset
+    is not queued a second time; once its job ran, its next check follows the link checker's plan."""
+    from ckan.lib import jobs
+
+    source_server.serve("/arbres.csv", "a;b\n1;2\n", content_type="text/csv")
+    dataset = _dataset(sysadmin, bron, resources=[{"url": source_server.url("/arbres.csv"), "name": "CSV"}])
+    jobs.get_queue().empty()  # the save's own quality job lost (Redis restarted): the link never checked
+    clock = Clock(dt.datetime.utcnow())
+    scheduler = runner.Scheduler(only(tasks.LINKCHECK), clock=clock)
+
+    scheduler.tick()
+    assert store.read(tasks.LINKCHECK).counts == {"datasets": 1, "links": 1, "waiting": 0}
+    clock.advance(hours=1)
+    scheduler.tick()
+    assert store.read(tasks.LINKCHECK).counts == {"datasets": 0, "links": 0, "waiting": 1}
+    assert [job.args[0] for job in jobs.get_queue().jobs] == [dataset["id"]]
+
+    _run_queued_jobs()
+    assert [r.ok for r in linkcheck.results_for(dataset["id"]).values()] == [True]
+    clock.advance(hours=1)
+    scheduler.tick()
+    assert store.read(tasks.LINKCHECK).counts == {"datasets": 0, "links": 0, "waiting": 0}
+    assert source_server.requested("/arbres.csv") == 1
+
+
 def test_a_dataset_past_its_frequency_deadline_is_marked_late_by_the_scheduled_recompute_without_a_save(
         sysadmin, bron):
     today = dt.date.today()
