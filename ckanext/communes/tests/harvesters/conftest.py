@@ -269,12 +269,12 @@ def allow_private_addresses(ckan_config, monkeypatch):
 @pytest.fixture
 def clean_queues(ckan_config: Any) -> Iterator[None]:
     """ckanext-harvest's gather and fetch queues empty (and their persistence keys) before and after."""
-    from ckanext.communes.harvesters import workers
+    from ckanext.communes.harvesters import queues
 
     def purge() -> None:
-        client = workers.harvest_redis()
-        for kind in (workers.GATHER, workers.FETCH):
-            key = workers.routing_key(kind)
+        client = queues.harvest_redis()
+        for kind in (queues.GATHER, queues.FETCH):
+            key = queues.routing_key(kind)
             client.delete(key, *client.keys(key + ":*"))
     purge()
     yield
