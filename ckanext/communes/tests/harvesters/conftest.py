@@ -262,8 +262,8 @@ def source_server(_source_server_instance: SourceServer) -> Iterator[SourceServe
 
 @pytest.fixture
 def allow_private_addresses(ckan_config, monkeypatch):
-    """Harvest fetches may reach private addresses for this test (the fixture server is on 127.0.0.1)."""
-    monkeypatch.setitem(ckan_config, "ckanext.communes.harvest.allow_private_addresses", True)
+    """Guarded fetches may reach private addresses for this test (the fixture server is on 127.0.0.1)."""
+    monkeypatch.setitem(ckan_config, "ckanext.communes.fetch.allow_private_addresses", True)
 
 
 @pytest.fixture
