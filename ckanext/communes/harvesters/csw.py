@@ -11,8 +11,8 @@ the source's URL: credentials.py checks the two keys, masks the password in ever
 ckanext-harvest show of a source, encrypts it when a source is saved, and opens it only to build the
 Authorization header of a request to that origin; this module only asks it for that header.
 
-ISO 19139 mapping: a compact XPath mapping on the lxml tree ``fetch.parse_xml`` built (no entities, no
-DTD, no network), rather than ckanext-spatial's ``ISODocument`` (ckanext.spatial.harvested_metadata,
+ISO 19139 mapping: a compact XPath mapping on the lxml tree net/fetch.py's ``parse_xml`` built (no
+entities, no DTD, no network), rather than ckanext-spatial's ``ISODocument`` (ckanext.spatial.harvested_metadata,
 2.3.2). That class is usable standalone (it imports only lxml and takes an lxml element), but for these
 records it misses what we need: it reads ``useLimitation`` only under ``gmd:MD_Constraints`` (GeoNetwork
 writes the Métropole's licences under ``gmd:MD_LegalConstraints``), reads no ``gmx:Anchor`` (INSPIRE

@@ -133,7 +133,8 @@ def test_stock_consumer_dies_on_an_idle_queue_which_is_the_bug(queue_key: str) -
 def test_worker_survives_an_idle_queue_longer_than_the_socket_timeout(queue_key: str) -> None:
     recorder = Recorder()
     settings = workers.WorkerSettings(block_seconds=1, socket_timeout=2)
-    worker = workers.QueueWorker(queue_key, recorder, redis_factory=lambda: queues.harvest_redis(settings.socket_timeout),
+    worker = workers.QueueWorker(queue_key, recorder,
+                                 redis_factory=lambda: queues.harvest_redis(settings.socket_timeout),
                                  settings=settings)
     thread = start(worker)
     try:
