@@ -229,7 +229,11 @@ def test_the_old_option_name_still_works_and_is_said_deprecated_once(source_serv
     monkeypatch.setitem(ckan_config, OLD_OPTION, "true")
     declaration = Declaration()
     declaration.load_plugin("communes")
-    with caplog.at_level(logging.WARNING):
+    # A CKAN command run in-process earlier (logging.config.fileConfig) may have disabled CKAN's loggers.
+    declaration_log = logging.getLogger("ckan.config.declaration")
+    monkeypatch.setattr(declaration_log, "disabled", False)
+    monkeypatch.setattr(declaration_log, "propagate", True)
+    with caplog.at_level(logging.WARNING, logger="ckan.config.declaration"):
         declaration.make_safe(ckan_config)  # what CKAN does with the options when it loads its configuration
         source_server.serve("/catalog.ttl", TURTLE)
         for _ in range(2):
