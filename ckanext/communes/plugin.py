@@ -28,7 +28,7 @@ from ckanext.communes.communes import views as commune_views
 from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.harvesters import actions as harvest_actions
 from ckanext.communes.harvesters import auth as harvest_auth
-from ckanext.communes.harvesters import csw as harvest_csw
+from ckanext.communes.harvesters import credentials as harvest_credentials
 from ckanext.communes.harvesters import facets as harvest_facets
 from ckanext.communes.harvesters import job_reading as harvest_job_reading
 from ckanext.communes.harvesters import operators as harvest_operators
@@ -88,7 +88,7 @@ class CommunesPlugin(p.SingletonPlugin):
         return chaining.chain_all([
             commune_actions.get_actions(), owner_sync.get_actions(), harvest_operators.get_actions(),
             harvest_protection.get_actions(), bilan_actions.get_actions(), harvest_visibility.get_actions(),
-            harvest_job_reading.get_actions(), harvest_actions.get_actions(), harvest_csw.get_actions(),
+            harvest_job_reading.get_actions(), harvest_actions.get_actions(), harvest_credentials.get_actions(),
             action_guard.get_actions()], "chained_action")
 
     # IAuthFunctions

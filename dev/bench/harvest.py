@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, str]] = []
     with flask_app.test_request_context():
         tk.config["ckan.search.solr_commit"] = False  # one commit per run, for every variant alike
-        tk.config["ckanext.communes.harvest.allow_private_addresses"] = True
+        tk.config["ckanext.communes.fetch.allow_private_addresses"] = True
         url = server.publish("main", args.datasets)
 
         user, bron = fresh_portal()

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     urls = url_mix(bases, args.urls)
     results: list[tuple[str, str]] = []
     with flask_app.test_request_context():
-        tk.config["ckanext.communes.harvest.allow_private_addresses"] = True
+        tk.config["ckanext.communes.fetch.allow_private_addresses"] = True
         redis = connect_to_redis()
         for key in redis.scan_iter(linkcheck.REDIS_KEY.format(host="*")):
             redis.delete(key)

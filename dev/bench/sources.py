@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with flask_app.test_request_context():
         tk.config["ckan.search.solr_commit"] = False
-        tk.config["ckanext.communes.harvest.allow_private_addresses"] = True
+        tk.config["ckanext.communes.fetch.allow_private_addresses"] = True
         create = tk.get_action("package_create")
         for kind in args.types:
             server = SourceServer()

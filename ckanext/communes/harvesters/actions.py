@@ -4,7 +4,7 @@
   message naming the source (ckanext-harvest raises ``HarvestJobExists``, a bare Exception: HTTP 500);
   creation is serialised per source with a PostgreSQL advisory lock, so two concurrent calls cannot both
   pass ckanext-harvest's check-then-insert and start two jobs of one source.
-- ``harvest_jobs_run``: closes the stale jobs a dead worker left (workers.close_stale_jobs), then runs
+- ``harvest_jobs_run``: closes the stale jobs a dead worker left (stale_jobs.close_stale_jobs), then runs
   ckanext-harvest's own (scheduled jobs, finished jobs, resubmission of lost queue messages).
 - ``harvest_source_reindex``: fixes the cause of ``KeyError: 'source_type'`` (see below), checks who calls
   (ckanext-harvest's checks nothing) and answers POST only; ``harvest_sources_reindex``: POST only too.
@@ -52,7 +52,7 @@ from ckan import authz, model
 from ckan.lib.search.index import PackageSearchIndex
 
 from ckanext.communes.communes import programme
-from ckanext.communes.harvesters import stages, workers
+from ckanext.communes.harvesters import queues, stages, stale_jobs, workers
 from ckanext.communes.translation import N_, gettext
 from ckanext.harvest.logic import HarvestJobExists, HarvestSourceInactiveError
 
@@ -125,7 +125,7 @@ def harvest_job_create(up_func: Any, context: Context, data_dict: DataDict) -> A
 @tk.chained_action
 def harvest_jobs_run(up_func: Any, context: Context, data_dict: DataDict) -> Any:
     tk.check_access("harvest_jobs_run", context, data_dict)
-    closed = workers.close_stale_jobs(source_id=data_dict.get("source_id"))
+    closed = stale_jobs.close_stale_jobs(source_id=data_dict.get("source_id"))
     if closed:
         for job_id in closed:
             _reindex_source_of(job_id)
@@ -523,7 +523,7 @@ def run_source_sync(source_id_or_name: str) -> dict[str, Any]:
     job.save()
     failure: BaseException | None = None
     try:
-        with workers.job_heartbeat(job_id):
+        with queues.job_heartbeat(job_id):
             object_ids = queue.gather_stage(harvester, job)
             object_ids = object_ids if isinstance(object_ids, list) else []
             # In flight before the first import: the portal's periodic runner must not hand them to the
@@ -567,5 +567,5 @@ def _close_sync_job(context: Context, job_id: str, source_id: str, failure: Base
         if failure is not None:
             message = gettext("Job interrupted: {error}").format(
                 error=(str(failure) or type(failure).__name__)[:500])
-        workers.finish_job(job, message)
+        stale_jobs.finish_job(job, message)
         tk.get_action("harvest_source_reindex")({"ignore_auth": True}, {"id": source_id})

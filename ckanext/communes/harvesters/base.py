@@ -4,7 +4,7 @@ A source type (dcat.py, ckan.py…) only says how to list a source's pages and t
 a dataset dict with our schema's field names (``SourcePage``, ``SourceRecord``); it never touches the
 database. The core does the rest:
 
-- gather: pages through the source with the guarded client (fetch.py: http(s) only, private addresses
+- gather: pages through the source with the guarded client (net/fetch.py: http(s) only, private addresses
   refused, timeouts, size limits, job deadline); routes each record to a commune (routing.py); maps its
   vocabulary values (mapping.py); hashes the mapped dict and decides create / update / restore /
   unchanged; a page whose bytes did not change since the last job is not parsed again. Only creates,

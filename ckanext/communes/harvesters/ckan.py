@@ -92,7 +92,7 @@ def publisher_values(remote: dict[str, Any]) -> list[str]:
     return values
 
 
-class CKANHarvester(CommunesHarvester, p.SingletonPlugin):
+class CommunesCKANHarvester(CommunesHarvester, p.SingletonPlugin):
     p.implements(IHarvester)
 
     source_type = "communes_ckan"

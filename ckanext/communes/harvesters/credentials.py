@@ -27,6 +27,7 @@ Nothing else holds the config: harvest jobs and objects do not copy it.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from dataclasses import dataclass, field
@@ -83,6 +84,53 @@ def mask_source_dict(source: dict[str, Any]) -> dict[str, Any]:
         if isinstance(extra, dict) and extra.get("key") == "config":
             extra["value"] = mask_config(extra.get("value"))
     return source
+
+
+# --------------------------------------------------------------------------------------------- the config's keys
+
+USERNAME_KEY = "username"
+MAX_CREDENTIAL_LENGTH = 500
+
+
+def _credential_problem(value: Any) -> str | None:
+    ok = isinstance(value, str) and 0 < len(value) <= MAX_CREDENTIAL_LENGTH
+    return None if ok else tk._("a non-empty text is expected")
+
+
+def username_problem(value: Any) -> str | None:
+    """What is wrong with a source config's ``username`` (None: nothing)."""
+    if isinstance(value, str) and ":" in value:
+        return tk._('a user name without ":" is expected (HTTP Basic)')
+    return _credential_problem(value)
+
+
+def password_problem(value: Any) -> str | None:
+    """What is wrong with a source config's ``password``, as stored: encrypted (prepare_for_save encrypts
+    it before validation), or text stored before encryption existed. None: nothing."""
+    return None if secrets.is_sealed(value) else _credential_problem(value)
+
+
+def config_key_checks() -> dict[str, Any]:
+    """The checks of the credential keys, for a source type's ``type_config_keys``."""
+    return {USERNAME_KEY: username_problem, PASSWORD_KEY: password_problem}
+
+
+def pair_problem(config: dict[str, Any]) -> str | None:
+    """A config with a user name and no password, or the reverse (None: both or neither)."""
+    if bool(config.get(USERNAME_KEY)) != bool(config.get(PASSWORD_KEY)):
+        return tk._('Configuration keys "username" and "password" go together.')
+    return None
+
+
+def stored_password_problem(config: dict[str, Any]) -> str | None:
+    """When a source is saved: its password must be in the form it is stored in (encrypted when a key is
+    configured); prepare_for_save put it so, anything else came round it. The message names the key."""
+    if not config.get(PASSWORD_KEY):
+        return None
+    message = check_stored_form(config[PASSWORD_KEY])
+    if not message:
+        return None
+    return tk._('Configuration key "{key}": {message}.').format(key=PASSWORD_KEY, message=message)
 
 
 # --------------------------------------------------------------------------------------------- saving
@@ -228,6 +276,18 @@ def password_for(stored: Any, source_url: str) -> str:
                                    "source's configuration.").format(option=secrets.OPTION)) from None
     except secrets.KeyInvalid as error:
         raise CredentialError(error.message) from None
+
+
+def basic_auth_header(config: dict[str, Any], source_url: str) -> dict[str, str]:
+    """The Authorization header for the source's URL: the stored password decrypted here and now, and only
+    when it was given for that URL's origin (CredentialError otherwise: nothing is to be fetched); no
+    header for a config without credentials."""
+    username, stored = config.get(USERNAME_KEY), config.get(PASSWORD_KEY)
+    if not username or not stored:
+        return {}
+    password = password_for(stored, source_url)
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
 
 
 # --------------------------------------------------------------------------------------------- rotation

@@ -7,11 +7,12 @@ own CSW harvester does the same since its PR #6223: without a sort, a record rei
 can move from one page to another). An optional CQL constraint (``cql``) selects part of the catalogue.
 HTTP Basic credentials (``username``/``password``) are sent through the guarded fetch, which drops them on
 a redirect to another origin. The password stays server-side, encrypted at rest and bound to the origin of
-the source's URL: credentials.py masks it in everything CKAN and ckanext-harvest show of a source, encrypts
-it when a source is saved, and opens it here only to build the Authorization header.
+the source's URL: credentials.py checks the two keys, masks the password in everything CKAN and
+ckanext-harvest show of a source, encrypts it when a source is saved, and opens it only to build the
+Authorization header of a request to that origin; this module only asks it for that header.
 
-ISO 19139 mapping: a compact XPath mapping on the lxml tree ``fetch.parse_xml`` built (no entities, no
-DTD, no network), rather than ckanext-spatial's ``ISODocument`` (ckanext.spatial.harvested_metadata,
+ISO 19139 mapping: a compact XPath mapping on the lxml tree net/fetch.py's ``parse_xml`` built (no
+entities, no DTD, no network), rather than ckanext-spatial's ``ISODocument`` (ckanext.spatial.harvested_metadata,
 2.3.2). That class is usable standalone (it imports only lxml and takes an lxml element), but for these
 records it misses what we need: it reads ``useLimitation`` only under ``gmd:MD_Constraints`` (GeoNetwork
 writes the Métropole's licences under ``gmd:MD_LegalConstraints``), reads no ``gmx:Anchor`` (INSPIRE
@@ -24,7 +25,6 @@ The GUID is ``gmd:fileIdentifier`` (the GeoNetwork UUID), stable across runs and
 
 from __future__ import annotations
 
-import base64
 import csv
 import functools
 import hashlib
@@ -52,7 +52,6 @@ from ckanext.communes.harvesters.base import (
 )
 from ckanext.communes.licences.normalise import looks_like_url, normalize_licence
 from ckanext.communes.net import fetch as guarded
-from ckanext.communes.net import secrets
 from ckanext.communes.translation import N_
 from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
 from ckanext.harvest.interfaces import IHarvester
@@ -66,7 +65,6 @@ ACCEPT = "application/xml, text/xml;q=0.9"
 ISO_SCHEMA = "http://www.isotc211.org/2005/gmd"
 EU_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
 EU_FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
-PASSWORD_MASK = credentials.PASSWORD_MASK
 
 NS = {
     "csw": "http://www.opengis.net/cat/csw/2.0.2",
@@ -434,20 +432,6 @@ def getrecords_url(source_url: str, start: int, page_size: int, cql: str | None 
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def basic_auth_header(config: dict[str, Any], source_url: str) -> dict[str, str]:
-    """The Authorization header for the source's URL: the stored password decrypted here and now, and only
-    when it was given for that URL's origin; SourceError (the job's error, nothing fetched) otherwise."""
-    username, stored = config.get("username"), config.get("password")
-    if not username or not stored:
-        return {}
-    try:
-        password = credentials.password_for(stored, source_url)
-    except credentials.CredentialError as error:
-        raise SourceError(source_url, error.message) from None
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return {"Authorization": f"Basic {token}"}
-
-
 def _int_attribute(element: Any, name: str) -> int | None:
     try:
         return int((element.get(name) or "").strip())
@@ -497,45 +481,30 @@ class CSWHarvester(CommunesHarvester, p.SingletonPlugin):
             ok = value == "" or (isinstance(value, str) and bool(_SORT_BY.match(value)))
             return None if ok else tk._('a sort such as "identifier:A" (or "" for none) is expected')
 
-        def credential(value: Any) -> str | None:
-            ok = isinstance(value, str) and 0 < len(value) <= 500
-            return None if ok else tk._("a non-empty text is expected")
-
-        def username(value: Any) -> str | None:
-            if isinstance(value, str) and ":" in value:
-                return tk._('a user name without ":" is expected (HTTP Basic)')
-            return credential(value)
-
-        def password(value: Any) -> str | None:
-            # As stored: encrypted (credentials.py encrypts it before validation), or text stored before
-            # encryption existed.
-            return None if secrets.is_sealed(value) else credential(value)
-
-        return {"page_size": page_size, "cql": cql, "sort_by": sort_by, "username": username,
-                "password": password}
+        return {"page_size": page_size, "cql": cql, "sort_by": sort_by, **credentials.config_key_checks()}
 
     def parse_config(self, config: str | None) -> dict[str, Any]:
         data = super().parse_config(config)
-        if bool(data.get("username")) != bool(data.get("password")):
-            raise ConfigError(tk._('Configuration keys "username" and "password" go together.'))
+        problem = credentials.pair_problem(data)
+        if problem:
+            raise ConfigError(problem)
         return data
 
     def validate_config(self, config: str | None) -> str:
-        # When a source is saved: the password must be in the form it is stored in (encrypted when a key
-        # is configured). credentials.py put it so; anything else came round it.
-        data = self.parse_config(config)
-        if data.get("password"):
-            message = credentials.check_stored_form(data["password"])
-            if message:
-                raise ConfigError(tk._('Configuration key "{key}": {message}.').format(key="password",
-                                                                                        message=message))
+        problem = credentials.stored_password_problem(self.parse_config(config))
+        if problem:
+            raise ConfigError(problem)
         return config or ""
 
     def pages(self, ctx: GatherContext) -> Iterator[SourcePage]:
         config = ctx.config
         page_size = config.get("page_size") or DEFAULT_PAGE_SIZE
         sort_by = config.get("sort_by", DEFAULT_SORT_BY)
-        headers = basic_auth_header(config, ctx.source_url)
+        try:
+            headers = credentials.basic_auth_header(config, ctx.source_url)
+        except credentials.CredentialError as error:
+            # The job's error, nothing fetched.
+            raise SourceError(ctx.source_url, error.message) from None
         start = 1
         skipped = 0
         for _page in range(MAX_PAGES):
@@ -581,12 +550,3 @@ class CSWHarvester(CommunesHarvester, p.SingletonPlugin):
         if skipped:
             ctx.report.say("info", tk._("{count} records that describe services or applications, not data, "
                                         "were left out.").format(count=skipped))
-
-
-# --------------------------------------------------------------------------------------------- credentials
-
-
-def get_actions() -> dict[str, Any]:
-    """Chained actions the plugin registers for the type's credentials (credentials.py), merged with the
-    others of the same names by chaining.chain_all (plugin.py)."""
-    return credentials.get_actions()

@@ -74,7 +74,7 @@ def publisher_values(dataset: dict[str, Any]) -> list[str]:
     return values
 
 
-class DCATHarvester(CommunesHarvester, p.SingletonPlugin):
+class CommunesDCATHarvester(CommunesHarvester, p.SingletonPlugin):
     p.implements(IHarvester)
 
     source_type = "communes_dcat"

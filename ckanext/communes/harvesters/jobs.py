@@ -1,6 +1,6 @@
 """Running a harvest job in the calling process, for ``ckan communes harvest run SOURCE --sync``, the
-tests and the benchmark: actions.run_source_sync, the same ckanext-harvest stages the workers call,
-the job closed whatever happens."""
+tests and the benchmark: actions.run_source_sync, the stages the workers run (ckanext-harvest's gather,
+stages.py's fetch and import), the job closed whatever happens."""
 
 from __future__ import annotations
 

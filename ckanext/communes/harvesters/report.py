@@ -8,7 +8,7 @@ Messages are shown without the private or reserved addresses they may hold, nor 
 resolved to (« intranet.example désigne l'adresse 10.20.30.40, privée ou réservée »), and commune staff read
 the reports of their sources. Stored messages are masked when read, here (``report_dict``) and in
 ckanext-harvest's job readers (job_reading.py), for operators too: the messages written now never name the
-address either, and the operators find it in the log (fetch.py), resolved afresh. A source URL's password
+address either, and the operators find it in the log (net/fetch.py), resolved afresh. A source URL's password
 (``http://user:password@host/``) is masked when a message is written, and again when read."""
 
 from __future__ import annotations

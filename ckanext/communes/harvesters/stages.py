@@ -21,8 +21,8 @@ knows what it did, so the object is written three times:
 
 Same states, columns and report statuses as ckanext-harvest's: its job closing (a job is finished when
 none of its objects is outside COMPLETE / ERROR), its reports and its resubmission read them unchanged.
-An object whose worker died after step 1 stays FETCH or IMPORT: ``workers.close_stale_jobs`` closes its
-job when nothing moved for the configured minutes. Other harvesters (ckanext-harvest's own ``ckan``
+An object whose worker died after step 1 stays FETCH or IMPORT: ``stale_jobs.close_stale_jobs`` closes
+its job when nothing moved for the configured minutes. Other harvesters (ckanext-harvest's own ``ckan``
 type, say) keep ckanext-harvest's stages.
 """
 
@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from ckan import model
 from ckan import plugins as p
 
+from ckanext.communes.harvesters.stale_jobs import stale_minutes
 from ckanext.harvest import queue as harvest_queue
 from ckanext.harvest.interfaces import IHarvester
 from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestObjectError
@@ -138,8 +139,6 @@ def claim(obj: HarvestObject) -> bool:
     twice (it re-sends WAITING objects missing from the queue, and a worker has popped it but not yet
     written anything): the second delivery finds it taken, and two workers never import it together (two
     datasets for one remote record)."""
-    from ckanext.communes.harvesters.workers import stale_minutes
-
     now = _utcnow()
     stale_before = now - datetime.timedelta(minutes=stale_minutes())
     taken = (model.Session.query(HarvestObject)

@@ -17,6 +17,7 @@ page's token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -71,26 +72,36 @@ def approve_withdrawal(id: str) -> Any:  # noqa: A002
 
 @dataclass(frozen=True)
 class Command:
-    """What the confirmation page of a command says (msgids)."""
+    """One of ckanext-harvest's commands: what its confirmation page says, what is said once it is done
+    (msgids), and the action it runs."""
     title: str
     question: str
+    done: str
+    action: str
+    # The action's refusals (a job already waiting or running, an inactive source: actions.py) said on the
+    # dashboard rather than raised.
+    says_refusals: bool = False
 
 
 REHARVEST = Command(N_("Reharvest"), N_(
     "This will re-run the harvesting for this source. Any updates at the source will overwrite the local "
     "datasets. Sources with a large number of datasets may take a significant amount of time to finish "
-    "harvesting. Please confirm you would like us to start reharvesting."))
+    "harvesting. Please confirm you would like us to start reharvesting."),
+    N_("Harvest will start shortly. Refresh this page for updates."), "harvest_job_create", says_refusals=True)
 CLEAR = Command(N_("Clear"), N_(
     "Warning: This will remove all datasets for this source, as well as all previous job reports. Are you sure "
-    "you want to continue?"))
+    "you want to continue?"), N_("Harvest source cleared"), "harvest_source_clear")
 DELETE = Command(N_("Delete source"), N_(
     "This will flag the source as deleted but keep all its datasets and previous jobs. Are you sure you want to "
-    "delete this harvest source?"))
+    "delete this harvest source?"), N_("The harvest source was deleted; its datasets and jobs are kept."),
+    "harvest_source_delete")
 DELETE_AND_CLEAR = Command(N_("Delete and clear source"), N_(
     "Warning: Apart from deleting this source, this command will remove all its datasets, as well as all "
-    "previous job reports. Are you sure you want to continue?"))
+    "previous job reports. Are you sure you want to continue?"),
+    N_("The harvest source was deleted, with its datasets and jobs."), "harvest_source_delete")
 STOP = Command(N_("Stop"), N_(
-    "This will stop the job: the datasets it has not imported yet are left as they are. Stop it?"))
+    "This will stop the job: the datasets it has not imported yet are left as they are. Stop it?"),
+    N_("Harvest job stopped"), "harvest_job_abort")
 
 
 def _refuse() -> NoReturn:
@@ -113,56 +124,51 @@ def _context() -> dict[str, Any]:
     return {"user": tk.current_user.name, "auth_user_obj": tk.current_user}
 
 
-def _confirm(command: Command, source: dict[str, Any], action: str) -> str:
-    return tk.render("harvest/communes_confirm.html", {
-        "source": source, "title": tk._(command.title), "question": tk._(command.question), "action": action,
-        "cancel": tk.h.url_for("harvester.admin", id=source["name"])})
-
-
 def _to_dashboard(source: dict[str, Any]) -> Any:
     return tk.redirect_to("harvester.admin", id=source["name"])
 
 
-def refresh(id: str) -> Any:  # noqa: A002
-    source = _managed_source(id)
+def _run(command: Command, source: dict[str, Any], here: str, data_dict: dict[str, Any],
+         then: Callable[[], Any], context: dict[str, Any] | None = None) -> Any:
+    """A command's view once the source (and job) are found: a GET (a link followed, a bookmark) shows the
+    page asking to confirm, whose button posts to ``here`` with the token; a POST runs the action as the
+    user (403 if refused), says it is done, and goes on to ``then()``."""
     if tk.request.method != "POST":
-        return _confirm(REHARVEST, source, tk.h.url_for("communes_harvest.refresh", id=id))
+        return tk.render("harvest/communes_confirm.html", {
+            "source": source, "title": tk._(command.title), "question": tk._(command.question), "action": here,
+            "cancel": tk.h.url_for("harvester.admin", id=source["name"])})
     try:
-        tk.get_action("harvest_job_create")(_context(), {"source_id": source["id"], "run": True})
-        tk.h.flash_success(tk._("Harvest will start shortly. Refresh this page for updates."))
+        tk.get_action(command.action)({**_context(), **(context or {})}, data_dict)
     except tk.NotAuthorized:
         _refuse()
-    except tk.ValidationError as error:  # a job already waiting or running, an inactive source (actions.py)
+    except tk.ValidationError as error:
+        if not command.says_refusals:
+            raise
         tk.h.flash_error(_error_text(error))
-    return _to_dashboard(source)
+    else:
+        tk.h.flash_success(tk._(command.done))
+    return then()
+
+
+def refresh(id: str) -> Any:  # noqa: A002
+    source = _managed_source(id)
+    return _run(REHARVEST, source, tk.h.url_for("communes_harvest.refresh", id=id),
+                {"source_id": source["id"], "run": True}, lambda: _to_dashboard(source))
 
 
 def clear(id: str) -> Any:  # noqa: A002
     source = _managed_source(id)
-    if tk.request.method != "POST":
-        return _confirm(CLEAR, source, tk.h.url_for("communes_harvest.clear", id=id))
-    try:
-        tk.get_action("harvest_source_clear")(_context(), {"id": source["id"]})
-    except tk.NotAuthorized:
-        _refuse()
-    tk.h.flash_success(tk._("Harvest source cleared"))
-    return _to_dashboard(source)
+    return _run(CLEAR, source, tk.h.url_for("communes_harvest.clear", id=id), {"id": source["id"]},
+                lambda: _to_dashboard(source))
 
 
 def delete(id: str) -> Any:  # noqa: A002
     source = _managed_source(id)
     # ckanext-harvest's "Delete and clear source" link adds ?clear=True; the confirmation form keeps it.
     and_clear = str(tk.request.args.get("clear", "")).lower() in ("true", "1")
-    if tk.request.method != "POST":
-        action = tk.h.url_for("communes_harvest.delete", id=id, **({"clear": "True"} if and_clear else {}))
-        return _confirm(DELETE_AND_CLEAR if and_clear else DELETE, source, action)
-    try:
-        tk.get_action("harvest_source_delete")({**_context(), "clear_source": and_clear}, {"id": source["id"]})
-    except tk.NotAuthorized:
-        _refuse()
-    tk.h.flash_success(tk._("The harvest source was deleted, with its datasets and jobs.") if and_clear else
-                       tk._("The harvest source was deleted; its datasets and jobs are kept."))
-    return tk.redirect_to("harvest.search")
+    here = tk.h.url_for("communes_harvest.delete", id=id, **({"clear": "True"} if and_clear else {}))
+    return _run(DELETE_AND_CLEAR if and_clear else DELETE, source, here, {"id": source["id"]},
+                lambda: tk.redirect_to("harvest.search"), context={"clear_source": and_clear})
 
 
 def job_abort(source: str, id: str) -> Any:  # noqa: A002
@@ -172,14 +178,8 @@ def job_abort(source: str, id: str) -> Any:  # noqa: A002
     job = HarvestJob.get(id)
     if job is None or job.source_id != source_dict["id"]:
         tk.abort(404, tk._("Harvest job not found"))
-    if tk.request.method != "POST":
-        return _confirm(STOP, source_dict, tk.h.url_for("communes_harvest.job_abort", source=source, id=id))
-    try:
-        tk.get_action("harvest_job_abort")(_context(), {"id": job.id})
-    except tk.NotAuthorized:
-        _refuse()
-    tk.h.flash_success(tk._("Harvest job stopped"))
-    return _to_dashboard(source_dict)
+    return _run(STOP, source_dict, tk.h.url_for("communes_harvest.job_abort", source=source, id=id),
+                {"id": job.id}, lambda: _to_dashboard(source_dict))
 
 
 communes_harvest.add_url_rule("/harvest/preview/<id>", view_func=preview, endpoint="preview")

@@ -1,4 +1,4 @@
-"""Harvest queue workers that survive idle queues and Redis restarts, and the closing of stale jobs.
+"""Harvest queue workers that survive idle queues and Redis restarts, and the periodic runner.
 
 Why not ``ckan harvester gather-consumer`` / ``fetch-consumer``: ckanext-harvest 1.6.3's
 ``RedisConsumer.consume`` calls ``BLPOP key 0`` (block forever) on a client built with redis-py's
@@ -20,11 +20,11 @@ What this module does instead, reusing ckanext-harvest's own pieces (``gather_ca
   keeps its persistence key and ckanext-harvest resubmits it);
 - an exception in a callback is logged (and, for a gather, recorded as a gather error of the job), not
   fatal to the worker;
-- while a job is being gathered, a heartbeat key says so; ``close_stale_jobs`` (applied by our chained
-  ``harvest_jobs_run``) closes a "Running" job that has no heartbeat, is not waiting in the gather queue,
-  saw no activity for N minutes and either never finished its gather or has only objects a worker took
-  and never finished: a worker killed mid-job, or a queue wiped by a Redis restart. Without it such a job
-  blocks its source forever (ckanext-harvest refuses a new job while one is New or Running).
+- while a job is being gathered, a heartbeat key says so (queues.py), so that stale_jobs.py does not close
+  it; a job whose worker was killed mid-job, or whose queue a Redis restart wiped, is closed there.
+
+The Redis client, the queues' names and the heartbeat are in queues.py; the periodic runner
+(:func:`run_periodic`) calls ``harvest_jobs_run``, which our chained action starts by closing stale jobs.
 """
 
 from __future__ import annotations
@@ -42,23 +42,22 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 import redis
-import sqlalchemy as sa
 from ckan import model
 
+from ckanext.communes.harvesters.queues import (
+    FETCH,  # noqa: F401 - a worker kind, with GATHER (make_worker, cli.py)
+    GATHER,
+    HEALTH_CHECK_INTERVAL,
+    SOCKET_TIMEOUT,
+    harvest_redis,
+    job_heartbeat,
+    routing_key,
+)
+from ckanext.communes.harvesters.stages import fetch_callback
 from ckanext.communes.translation import gettext
 from ckanext.harvest.queue import RedisConsumer
 
 log = logging.getLogger(__name__)
-
-GATHER = "gather"
-FETCH = "fetch"
-
-STALE_MINUTES_OPTION = "ckanext.communes.harvest.stale_job_minutes"
-DEFAULT_STALE_MINUTES = 30
-# Heartbeat of a gather in progress: refreshed every TTL/3 s, gone TTL s after the worker died.
-HEARTBEAT_TTL = 90
-FINAL_OBJECT_STATES = ("COMPLETE", "ERROR")
-IN_FLIGHT_OBJECT_STATES = ("FETCH", "IMPORT")
 
 Callback = Callable[[Any, Any, Any, str], Any]
 RedisFactory = Callable[[], redis.Redis]
@@ -69,45 +68,14 @@ class WorkerSettings:
     """Timing of a worker. The server-side block must stay well under the socket timeout."""
 
     block_seconds: int = 5  # BLPOP timeout on the server: the longest an idle worker waits for a stop
-    socket_timeout: float = 30.0
-    health_check_interval: int = 25  # redis-py pings a connection idle for longer before reusing it
+    socket_timeout: float = SOCKET_TIMEOUT
+    health_check_interval: int = HEALTH_CHECK_INTERVAL
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
 
     def __post_init__(self) -> None:
         if self.socket_timeout is not None and self.block_seconds >= self.socket_timeout:
             raise ValueError("block_seconds must be shorter than socket_timeout")
-
-
-# --------------------------------------------------------------------------------------------------
-# Redis connections and names (those of ckanext-harvest, so that its publishers and resubmit logic apply)
-
-def harvest_redis(settings: WorkerSettings | None = None) -> redis.Redis:
-    """A client for ckanext-harvest's Redis (same URL / host settings), with explicit timeouts and TCP
-    keepalive instead of redis-py's 5 s default (which ends a blocking read on an idle queue)."""
-    from ckanext.harvest.queue import get_connection_redis
-
-    settings = settings or WorkerSettings()
-    client = get_connection_redis()  # no connection is opened before the first command
-    client.connection_pool.connection_kwargs.update(
-        socket_timeout=settings.socket_timeout,
-        socket_connect_timeout=min(10.0, settings.socket_timeout or 10.0),
-        socket_keepalive=True,
-        health_check_interval=settings.health_check_interval,
-    )
-    return client
-
-
-def routing_key(kind: str) -> str:
-    from ckanext.harvest import queue
-
-    return queue.get_gather_routing_key() if kind == GATHER else queue.get_fetch_routing_key()
-
-
-def heartbeat_key(job_id: str) -> str:
-    # Not under the routing key's "<key>:*" namespace: resubmit_jobs() reads every key there as a date.
-    site_id = tk.config.get("ckan.site_id") or "default"
-    return f"ckanext-communes:{site_id}:gather-alive:{job_id}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -303,33 +271,7 @@ class ResilientRedisConsumer(RedisConsumer):
 
 
 # --------------------------------------------------------------------------------------------------
-# Gather heartbeat and the two workers as CKAN runs them
-
-@contextlib.contextmanager
-def job_heartbeat(job_id: str, client: redis.Redis | None = None, ttl: int = HEARTBEAT_TTL) -> Iterator[None]:
-    """While the block runs, a Redis key says the job's gather is alive (refreshed from a thread)."""
-    key = heartbeat_key(job_id)
-    stop = threading.Event()
-    client = client or harvest_redis()
-
-    def beat() -> None:
-        while not stop.is_set():
-            try:
-                client.set(key, str(datetime.datetime.utcnow()), ex=ttl)
-            except redis.RedisError as error:
-                log.debug("heartbeat of job %s not written: %s", job_id, error)
-            stop.wait(max(1, ttl // 3))
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        with contextlib.suppress(redis.RedisError):
-            client.delete(key)
-
+# The two workers as CKAN runs them
 
 def skip_finished_job(_consumer: Any, _method: Any, body: str) -> bool:
     """False for the gather of a job already Finished (closed as stale, aborted): gather_callback would
@@ -366,14 +308,13 @@ def make_worker(kind: str, settings: WorkerSettings | None = None,
                 app_context: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> QueueWorker:
     """The gather or fetch worker on the configured queues: ckanext-harvest's gather callback, and the
     fetch callback of stages.py (ckanext-harvest's, writing each object three times instead of six)."""
-    from ckanext.communes.harvesters.stages import fetch_callback
     from ckanext.harvest.queue import gather_callback
 
     settings = settings or WorkerSettings()
     key = routing_key(kind)
 
     def factory() -> redis.Redis:
-        return harvest_redis(settings)
+        return harvest_redis(settings.socket_timeout, settings.health_check_interval)
 
     if kind == GATHER:
         return GatherWorker(key, gather_callback, redis_factory=factory, settings=settings,
@@ -381,118 +322,6 @@ def make_worker(kind: str, settings: WorkerSettings | None = None,
                             before_message=skip_finished_job)
     return QueueWorker(key, fetch_callback, redis_factory=factory, settings=settings,
                        name="fetch-worker", around_message=app_context)
-
-
-# --------------------------------------------------------------------------------------------------
-# Stale jobs
-
-def stale_minutes() -> int:
-    try:
-        return max(1, int(tk.config.get(STALE_MINUTES_OPTION) or DEFAULT_STALE_MINUTES))
-    except (TypeError, ValueError):
-        return DEFAULT_STALE_MINUTES
-
-
-def _last_activity(job: Any) -> datetime.datetime:
-    from ckanext.harvest.model import HarvestObject
-
-    times = [job.created, job.gather_started]
-    row = model.Session.query(
-        sa.func.max(HarvestObject.gathered), sa.func.max(HarvestObject.fetch_started),
-        sa.func.max(HarvestObject.import_finished),
-    ).filter(HarvestObject.harvest_job_id == job.id).one()
-    times.extend(row)
-    return max(t for t in times if t is not None)
-
-
-def _job_is_queued_or_alive(client: redis.Redis, job_id: str) -> bool:
-    if client.exists(heartbeat_key(job_id)):
-        return True
-    message = json.dumps({"harvest_job_id": job_id})
-    # The gather queue of a site holds one message per job (RedisPublisher removes duplicates).
-    return message in client.lrange(routing_key(GATHER), 0, -1)
-
-
-def finish_job(job: Any, message: str | None) -> None:
-    """Mark a job Finished now, its unfinished objects in error, with a gather error when given."""
-    from ckanext.harvest.model import HarvestGatherError, HarvestObject
-
-    now = datetime.datetime.utcnow()
-    (model.Session.query(HarvestObject)
-     .filter(HarvestObject.harvest_job_id == job.id)
-     .filter(HarvestObject.state.notin_(FINAL_OBJECT_STATES))
-     .update({"state": "ERROR", "report_status": "errored"}, synchronize_session=False))
-    job.status = "Finished"
-    job.finished = now
-    if message:
-        model.Session.add(HarvestGatherError(message=message, job=job))
-    model.Session.commit()
-
-
-def _objects_in_flight(job: Any) -> int:
-    """Objects of a job a worker took and never finished (FETCH, IMPORT), 0 while some still wait in
-    the fetch queue (WAITING: ckanext-harvest resubmits those, the job is not stuck)."""
-    from ckanext.harvest.model import HarvestObject
-
-    counts = dict(model.Session.query(HarvestObject.state, sa.func.count(HarvestObject.id))
-                  .filter(HarvestObject.harvest_job_id == job.id,
-                          HarvestObject.state.in_(("WAITING",) + IN_FLIGHT_OBJECT_STATES))
-                  .group_by(HarvestObject.state).all())
-    return 0 if counts.get("WAITING") else sum(counts.values())
-
-
-def close_stale_jobs(minutes: int | None = None, *, source_id: str | None = None,
-                     client: redis.Redis | None = None, now: datetime.datetime | None = None) -> list[str]:
-    """Close the "Running" jobs a dead worker left behind; the ids of the jobs closed.
-
-    Stale = no heartbeat (of a gather or of a synchronous run), not waiting in the gather queue, no
-    activity (creation, gather start, any object's progress) for ``minutes``, and either the gather never
-    finished, or it did and the objects left are all in flight (taken by a worker that died in the
-    middle of an import: ckanext-harvest would wait for them forever). When Redis cannot be read nothing
-    is closed: a live job could not be told from a dead one."""
-    from ckanext.harvest.model import HarvestJob
-
-    minutes = minutes or stale_minutes()
-    now = now or datetime.datetime.utcnow()
-    limit = now - datetime.timedelta(minutes=minutes)
-    query = model.Session.query(HarvestJob).filter(HarvestJob.status == "Running")
-    if source_id:
-        query = query.filter(HarvestJob.source_id == source_id)
-    candidates: dict[str, str] = {}  # job id -> why
-    jobs = {job.id: job for job in query.all()}
-    for job in jobs.values():
-        if _last_activity(job) >= limit:
-            continue
-        if job.gather_finished is None:
-            candidates[job.id] = gettext(
-                "Job interrupted (harvest worker stopped): its gather did not finish and nothing happened for "
-                "{minutes} minutes. Run the source again.").format(minutes=minutes)
-        elif (in_flight := _objects_in_flight(job)):
-            candidates[job.id] = gettext(
-                "Job interrupted (harvest worker stopped during the import): {count} records were being "
-                "imported and nothing happened for {minutes} minutes. Run the source again.").format(
-                    count=in_flight, minutes=minutes)
-    if not candidates:
-        return []
-    try:
-        client = client or harvest_redis()
-        alive = {job_id for job_id in candidates if _job_is_queued_or_alive(client, job_id)}
-    except redis.RedisError as error:
-        log.warning("stale harvest jobs not checked: Redis unavailable (%s)", error)
-        return []
-    closed = []
-    for job_id, message in candidates.items():
-        if job_id in alive:
-            continue
-        job = jobs[job_id]
-        finish_job(job, message)
-        with contextlib.suppress(redis.RedisError):
-            # Its gather message, if a dead worker left it protected, must not come back in 2 h.
-            client.delete(routing_key(GATHER) + ":" + job.id)
-        log.warning("harvest job %s of source %s closed: interrupted (no worker for %d minutes)",
-                    job.id, job.source_id, minutes)
-        closed.append(job.id)
-    return closed
 
 
 # --------------------------------------------------------------------------------------------------

@@ -58,6 +58,10 @@ from urllib3.util import connection as urllib3_connection
 
 log = logging.getLogger(__name__)
 
+# Lifts the address guard for every fetch of this client (harvests, link checks, SCDL downloads): tests,
+# an intranet. Its first name, ckanext.communes.harvest.allow_private_addresses, is the declaration's
+# legacy_key: CKAN reads it, with a deprecation warning, from a configuration that still says so.
+ALLOW_PRIVATE_OPTION = "ckanext.communes.fetch.allow_private_addresses"
 CHUNK_SIZE = 64 * 1024
 # The wall-clock budget of one fetch (every hop, headers and body) is this many times the per-read timeout:
 # generous for a slow but honest server, finite for one that trickles.
@@ -133,7 +137,7 @@ def limits_from_config(
     timeout = float(tk.asint(config.get("ckanext.communes.harvest.request_timeout", 30)))
     max_bytes = tk.asint(config.get("ckanext.communes.harvest.max_response_bytes", 52428800))
     max_redirects = tk.asint(config.get("ckanext.communes.harvest.max_redirects", 5))
-    allow_private = tk.asbool(config.get("ckanext.communes.harvest.allow_private_addresses", False))
+    allow_private = tk.asbool(config.get(ALLOW_PRIVATE_OPTION, False))
     job_timeout = tk.asint(config.get("ckanext.communes.harvest.job_timeout", 3600))
 
     source_config = source_config or {}

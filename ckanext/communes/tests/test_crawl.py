@@ -123,7 +123,7 @@ def portal(remote_portals) -> Portal:
 
     monkeypatch = pytest.MonkeyPatch()
     # The remote portals are on 127.0.0.1; kept for the whole module (the dry runs read them again).
-    monkeypatch.setitem(ckan.common.config, "ckanext.communes.harvest.allow_private_addresses", True)
+    monkeypatch.setitem(ckan.common.config, "ckanext.communes.fetch.allow_private_addresses", True)
     urls = _serve_remotes(remote_portals)
     with module_database():
         seeding.seed()  # the Métropole and its 58 communes: the organisation list has several pages

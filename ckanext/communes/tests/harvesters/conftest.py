@@ -262,19 +262,19 @@ def source_server(_source_server_instance: SourceServer) -> Iterator[SourceServe
 
 @pytest.fixture
 def allow_private_addresses(ckan_config, monkeypatch):
-    """Harvest fetches may reach private addresses for this test (the fixture server is on 127.0.0.1)."""
-    monkeypatch.setitem(ckan_config, "ckanext.communes.harvest.allow_private_addresses", True)
+    """Guarded fetches may reach private addresses for this test (the fixture server is on 127.0.0.1)."""
+    monkeypatch.setitem(ckan_config, "ckanext.communes.fetch.allow_private_addresses", True)
 
 
 @pytest.fixture
 def clean_queues(ckan_config: Any) -> Iterator[None]:
     """ckanext-harvest's gather and fetch queues empty (and their persistence keys) before and after."""
-    from ckanext.communes.harvesters import workers
+    from ckanext.communes.harvesters import queues
 
     def purge() -> None:
-        client = workers.harvest_redis()
-        for kind in (workers.GATHER, workers.FETCH):
-            key = workers.routing_key(kind)
+        client = queues.harvest_redis()
+        for kind in (queues.GATHER, queues.FETCH):
+            key = queues.routing_key(kind)
             client.delete(key, *client.keys(key + ":*"))
     purge()
     yield

@@ -16,7 +16,7 @@ import pytest
 from ckan.tests import factories, helpers
 
 from ckanext.communes.communes import seeding
-from ckanext.communes.harvesters import csw, jobs
+from ckanext.communes.harvesters import credentials, jobs
 from ckanext.communes.harvesters.report import report_for_job
 from ckanext.communes.tests.communes.conftest import FEW, write_communes_csv
 from ckanext.communes.tests.harvesters.checks import assert_failed_safely, harvested, state_of
@@ -242,7 +242,7 @@ def test_basic_auth_is_sent_and_the_password_is_never_shown_back(portal, source_
     sysadmin = portal["sysadmin"]
     context = {"user": sysadmin["name"]}
     shown = helpers.call_action("harvest_source_show", context=dict(context), id=source["id"])
-    assert json.loads(shown["config"])["password"] == csw.PASSWORD_MASK
+    assert json.loads(shown["config"])["password"] == credentials.PASSWORD_MASK
     assert json.loads(shown["config"])["username"] == "lyon-harvest"
     assert SECRET not in json.dumps(shown)
     assert SECRET not in json.dumps(helpers.call_action("package_show", context=dict(context), id=source["id"]))

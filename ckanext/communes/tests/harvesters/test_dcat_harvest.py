@@ -206,7 +206,7 @@ def test_a_faulty_source_finishes_the_job_with_an_error_and_changes_nothing(port
 
 
 def test_a_private_address_is_refused_unless_allowed(portal, source_server, ckan_config, monkeypatch):
-    monkeypatch.setitem(ckan_config, "ckanext.communes.harvest.allow_private_addresses", False)
+    monkeypatch.setitem(ckan_config, "ckanext.communes.fetch.allow_private_addresses", False)
     source = make_source(portal, serve_catalogue(source_server))
     job = jobs.run_source(source["id"])
     assert job["status"] == "Finished"

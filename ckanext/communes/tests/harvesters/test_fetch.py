@@ -8,6 +8,7 @@ use the ``allow_private_addresses`` fixture (through the CKAN config) or allow e
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import socket
 import time
 import tracemalloc
@@ -194,6 +195,54 @@ def test_loopback_is_allowed_with_allow_private_addresses(source_server, allow_p
     limits = limits_from_config()
     assert limits.allow_private is True
     assert fetch(source_server.url("/catalog.ttl"), limits).text() == TURTLE
+
+
+OPTION = "ckanext.communes.fetch.allow_private_addresses"
+OLD_OPTION = "ckanext.communes.harvest.allow_private_addresses"
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_the_option_governs_every_guarded_fetch(source_server, ckan_config, monkeypatch, allowed):
+    """Its name says what it governs: every fetch of the guarded client (harvests, link checks, SCDL)."""
+    monkeypatch.setitem(ckan_config, OPTION, allowed)
+    monkeypatch.delitem(ckan_config, OLD_OPTION, raising=False)
+    source_server.serve("/catalog.ttl", TURTLE)
+    limits = limits_from_config()
+    assert limits.allow_private is allowed
+    if allowed:
+        assert fetch(source_server.url("/catalog.ttl"), limits).text() == TURTLE
+    else:
+        with pytest.raises(FetchError) as info:
+            fetch(source_server.url("/catalog.ttl"), limits)
+        assert_error(info, "private_address", source_server.url("/catalog.ttl"))
+        assert source_server.requests == []
+
+
+def test_the_old_option_name_still_works_and_is_said_deprecated_once(source_server, ckan_config, monkeypatch,
+                                                                      caplog):
+    """A configuration written before the rename: CKAN, loading it, takes the old name for the new one
+    (the declaration's legacy_key) and logs one deprecation warning; nothing else warns after."""
+    from ckan.config.declaration import Declaration
+    from ckan.plugins import toolkit as tk
+
+    monkeypatch.delitem(ckan_config, OPTION, raising=False)
+    monkeypatch.setitem(ckan_config, OLD_OPTION, "true")
+    declaration = Declaration()
+    declaration.load_plugin("communes")
+    # A CKAN command run in-process earlier (logging.config.fileConfig) may have disabled CKAN's loggers.
+    declaration_log = logging.getLogger("ckan.config.declaration")
+    monkeypatch.setattr(declaration_log, "disabled", False)
+    monkeypatch.setattr(declaration_log, "propagate", True)
+    with caplog.at_level(logging.WARNING, logger="ckan.config.declaration"):
+        declaration.make_safe(ckan_config)  # what CKAN does with the options when it loads its configuration
+        source_server.serve("/catalog.ttl", TURTLE)
+        for _ in range(2):
+            limits = limits_from_config()
+            assert limits.allow_private is True
+            assert fetch(source_server.url("/catalog.ttl"), limits).text() == TURTLE
+    assert tk.asbool(ckan_config[OPTION]) is True
+    warnings = [record.getMessage() for record in caplog.records if OLD_OPTION in record.getMessage()]
+    assert len(warnings) == 1 and "deprecated" in warnings[0] and OPTION in warnings[0], warnings
 
 
 @pytest.mark.parametrize("host", ["[::ffff:127.0.0.1]", "2130706433", "0x7f.1", "localhost"])

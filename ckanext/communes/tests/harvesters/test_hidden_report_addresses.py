@@ -127,7 +127,7 @@ def test_the_source_in_the_search_index_shows_its_status_without_private_address
     from ckanext.communes.harvesters import job_reading
 
     with monkeypatch.context() as previous_version:  # package_show's status as it was: not masked
-        previous_version.setattr(job_reading, "hide_in_source_status", lambda status: status)
+        previous_version.setattr(job_reading, "shown_text", lambda text: text)  # the readers mask nothing
         rebuild(world["source"]["id"])
     indexed = json.dumps(make_connection().search(q=f'id:"{world["source"]["id"]}"', fl="*").docs, default=str)
     assert "10.20.30.40" in indexed  # the index holds them
@@ -177,7 +177,7 @@ def test_source_activities_recorded_before_lose_their_private_addresses_when_the
 
     sysadmin = {"user": world["people"].sysadmin["name"]}
     with monkeypatch.context() as previous_version:  # the source's status as it was recorded then
-        previous_version.setattr(job_reading, "hide_in_source_status", lambda status: status)
+        previous_version.setattr(job_reading, "shown_text", lambda text: text)  # the readers mask nothing
         helpers.call_action("harvest_source_patch", context=sysadmin, id=world["source"]["id"], notes="Les arbres")
     headers = {"Authorization": world["people"].token("commune_admin")}
     streams = (f"/api/3/action/package_activity_list?id={world['source']['id']}",

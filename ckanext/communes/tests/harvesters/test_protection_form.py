@@ -29,7 +29,7 @@ from ckanext.communes.tests.harvesters.test_dcat_harvest import COMMUNES
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 SOURCE_TITLE = "Catalogue de la Métropole (formulaire)"
 NAMES_THE_SOURCE = f"moissonné depuis la source « {SOURCE_TITLE} »"
-ALLOW_PRIVATE = "ckanext.communes.harvest.allow_private_addresses"
+ALLOW_PRIVATE = "ckanext.communes.fetch.allow_private_addresses"
 PASSWORD = "correct-horse-battery-staple-42"
 
 

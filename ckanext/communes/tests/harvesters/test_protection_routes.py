@@ -33,7 +33,7 @@ FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 
 SOURCE_TITLE = "Catalogue protégé de la Métropole"
 NAMES_THE_SOURCE = f"moissonné depuis la source « {SOURCE_TITLE} »"
-ALLOW_PRIVATE = "ckanext.communes.harvest.allow_private_addresses"
+ALLOW_PRIVATE = "ckanext.communes.fetch.allow_private_addresses"
 # Bron's members (the commune staff), and a member of Bron and Lyon who could move a dataset between them.
 STAFF = ("commune_admin", "commune_editor", "bron_and_lyon_editor")
 OUTSIDERS = ("other_admin", "anonymous")

@@ -1,7 +1,7 @@
 """Fetch and import of harvest objects (harvesters/stages.py) through a real udata source (fixture server
 on 127.0.0.1), PostgreSQL, Solr and Redis: the synchronous run and the queue workers, what each object
-records, the fetch queue left alone during a synchronous run, a dataset and its link written together,
-and a job whose fetch worker died in the middle of an import closed."""
+records, the fetch queue left alone during a synchronous run, a dataset and its link written together
+(a job whose fetch worker died in the middle of an import: test_stale_jobs.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ckan import model
 from ckan.tests import helpers
 
 from ckanext.communes.communes import seeding
-from ckanext.communes.harvesters import jobs, stages, workers
+from ckanext.communes.harvesters import jobs, queues, stages, workers
 from ckanext.communes.harvesters.base import harvester_for
 from ckanext.communes.tests.communes.conftest import write_communes_csv
 from ckanext.communes.tests.harvesters.checks import harvested
@@ -45,7 +45,7 @@ def objects_of(job_id: str) -> list[HarvestObject]:
 
 
 def fetch_queue() -> list[str]:
-    return workers.harvest_redis().lrange(workers.routing_key(workers.FETCH), 0, -1)
+    return queues.harvest_redis().lrange(queues.routing_key(queues.FETCH), 0, -1)
 
 
 def assert_object_finished(obj: HarvestObject, report_status: str) -> None:
@@ -138,7 +138,7 @@ def test_an_unexpected_error_in_one_import_is_recorded_and_the_job_goes_on(porta
 
 
 def _run_workers_until(condition: Any, timeout: float = 60.0,
-                       kinds: tuple[str, ...] = (workers.GATHER, workers.FETCH)) -> None:
+                       kinds: tuple[str, ...] = (queues.GATHER, queues.FETCH)) -> None:
     settings = workers.WorkerSettings(block_seconds=1, socket_timeout=3)
     pool = [workers.make_worker(kind, settings) for kind in kinds]
     threads = [threading.Thread(target=worker.run, daemon=True) for worker in pool]
@@ -184,7 +184,7 @@ def test_the_fetch_worker_sets_an_object_of_a_finished_job_in_error(portal, sour
     job.status = "Finished"
     job.save()
     for object_id in object_ids:
-        workers.harvest_redis().rpush(workers.routing_key(workers.FETCH),
+        queues.harvest_redis().rpush(queues.routing_key(queues.FETCH),
                                       json.dumps({"harvest_object_id": object_id}))
     model.Session.remove()
     _run_workers_until(lambda: not fetch_queue() and all(o.state == "ERROR" for o in objects_of(job.id)))
@@ -192,50 +192,6 @@ def test_the_fetch_worker_sets_an_object_of_a_finished_job_in_error(portal, sour
     assert harvested(source["id"]) == {}
 
 
-def _job_left_in_flight(source_id: str, *, waiting: int, age_minutes: int) -> str:
-    """A job gathered and partly imported long ago: its fetch worker died on the first object."""
-    job = HarvestJob.get(jobs.create_job(source_id))
-    queue.gather_stage(harvester_for("communes_udata"), job)
-    then = datetime.datetime.utcnow() - datetime.timedelta(minutes=age_minutes)
-    objects = objects_of(job.id)
-    job = HarvestJob.get(job.id)
-    job.status, job.created, job.gather_started, job.gather_finished = "Running", then, then, then
-    for index, obj in enumerate(objects):
-        obj.gathered = then
-        if index == 0:
-            obj.state, obj.fetch_started = "IMPORT", then
-        elif index > waiting:
-            obj.state, obj.report_status, obj.fetch_started, obj.import_finished = "COMPLETE", "added", then, then
-    model.Session.commit()
-    return job.id
-
-
-def test_a_job_whose_fetch_worker_died_in_an_import_is_closed_and_a_live_or_waiting_one_is_not(
-        portal, source_server, app):
-    from ckanext.communes.tests.harvesters.test_workers import french
-
-    remote = RemoteUdata(source_server, fixture_datasets(source_server))
-    # One URL, four sources: ckanext-harvest wants the URL and config pair unique.
-    sources = [make_source(portal, remote.url, {"page_size": 10 + index}, name=f"udata-{index}")
-               for index in range(4)]
-    dead = _job_left_in_flight(sources[0]["id"], waiting=0, age_minutes=90)
-    waiting = _job_left_in_flight(sources[1]["id"], waiting=2, age_minutes=90)  # resubmitted, not stuck
-    alive = _job_left_in_flight(sources[2]["id"], waiting=0, age_minutes=90)  # a synchronous run, alive
-    recent = _job_left_in_flight(sources[3]["id"], waiting=0, age_minutes=5)
-
-    with workers.job_heartbeat(alive), app.flask_app.test_request_context():
-        closed = workers.close_stale_jobs()
-
-    assert closed == [dead]
-    model.Session.remove()
-    job = HarvestJob.get(dead)
-    assert job.status == "Finished"
-    assert [e.message for e in job.gather_errors] == [french(
-        "Job interrupted (harvest worker stopped during the import): {count} records were being imported and "
-        "nothing happened for {minutes} minutes. Run the source again.").format(count=1, minutes=30)]
-    assert {o.state for o in objects_of(dead)} == {"ERROR", "COMPLETE"}
-    for kept in (waiting, alive, recent):
-        assert HarvestJob.get(kept).status == "Running"
 
 
 def test_mark_in_flight_takes_only_the_waiting_objects_of_the_job(portal, source_server):
@@ -257,8 +213,8 @@ def test_the_fetch_worker_drops_malformed_messages_and_goes_on(portal, source_se
     job.status = "Running"
     job.save()
     [object_id] = queue.gather_stage(harvester_for("communes_udata"), job)
-    client = workers.harvest_redis()
-    key = workers.routing_key(workers.FETCH)
+    client = queues.harvest_redis()
+    key = queues.routing_key(queues.FETCH)
     junk = ["nonsense", "[1]", "{}", '{"harvest_object_id": 5}', '{"harvest_object_id": null}',
             '{"harvest_object_id": ""}', '{"harvest_object_id": ["a"]}', '{"harvest_object_id": "unknown-id"}']
     for body in [*junk, json.dumps({"harvest_object_id": object_id})]:
@@ -290,10 +246,10 @@ def test_one_object_delivered_twice_to_two_fetch_workers_is_imported_once(portal
 
     monkeypatch.setattr(harvester, "import_stage", slow_import)
     message = json.dumps({"harvest_object_id": object_id})
-    workers.harvest_redis().rpush(workers.routing_key(workers.FETCH), message, message)
+    queues.harvest_redis().rpush(queues.routing_key(queues.FETCH), message, message)
     model.Session.remove()
     _run_workers_until(lambda: not fetch_queue() and objects_of(job.id)[0].state == "COMPLETE"
-                       and len(imports) >= 1, kinds=(workers.FETCH, workers.FETCH))
+                       and len(imports) >= 1, kinds=(queues.FETCH, queues.FETCH))
     # Both messages popped, and the workers stopped after finishing the one in hand: all is done.
     assert imports == [object_id]
     assert len(harvested(source["id"])) == 1
@@ -307,10 +263,10 @@ def test_an_imported_object_delivered_again_after_its_job_finished_stays_importe
     job = jobs.run_source(source["id"])
     assert job["status"] == "Finished"
     for obj in objects_of(job["id"]):
-        workers.harvest_redis().rpush(workers.routing_key(workers.FETCH),
+        queues.harvest_redis().rpush(queues.routing_key(queues.FETCH),
                                       json.dumps({"harvest_object_id": obj.id}))
     model.Session.remove()
-    _run_workers_until(lambda: not fetch_queue(), kinds=(workers.FETCH,))
+    _run_workers_until(lambda: not fetch_queue(), kinds=(queues.FETCH,))
     assert {(o.state, o.report_status, o.current) for o in objects_of(job["id"])} == {("COMPLETE", "added", True)}
 
 
@@ -330,10 +286,10 @@ def test_an_object_left_in_flight_by_a_worker_dead_long_ago_is_taken_again_and_i
     stale_id, live_id = (o.id for o in sorted(objects_of(job.id), key=lambda o: o.fetch_started))
     assert sorted(object_ids) == sorted((stale_id, live_id))
     for object_id in (stale_id, live_id):
-        workers.harvest_redis().rpush(workers.routing_key(workers.FETCH),
+        queues.harvest_redis().rpush(queues.routing_key(queues.FETCH),
                                       json.dumps({"harvest_object_id": object_id}))
     model.Session.remove()
-    _run_workers_until(lambda: not fetch_queue(), kinds=(workers.FETCH,))
+    _run_workers_until(lambda: not fetch_queue(), kinds=(queues.FETCH,))
     by_id = {o.id: o for o in objects_of(job.id)}
     assert (by_id[stale_id].state, by_id[stale_id].report_status, by_id[stale_id].retry_times) == (
         "COMPLETE", "added", 2)

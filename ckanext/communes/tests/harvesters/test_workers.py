@@ -1,5 +1,5 @@
 """The harvest workers against the real Redis and database: idle queues, Redis restarts, signals, jobs
-that cannot run twice, stale jobs closed, a synchronous run that works twice."""
+that cannot run twice, a synchronous run that works twice (stale jobs closed: test_stale_jobs.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import redis
 from ckan import model
 from ckan.tests import factories, helpers
 
-from ckanext.communes.harvesters import actions, workers
+from ckanext.communes.harvesters import actions, queues, workers
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 
@@ -117,14 +117,14 @@ def start(worker: workers.QueueWorker) -> threading.Thread:
 def queue_key(ckan_config: Any) -> Iterator[str]:
     key = f"test-communes:{uuid.uuid4().hex}:harvest_job_id"
     yield key
-    client = workers.harvest_redis()
+    client = queues.harvest_redis()
     client.delete(key, *client.keys(key + ":*"))
 
 
 def test_stock_consumer_dies_on_an_idle_queue_which_is_the_bug(queue_key: str) -> None:
     from ckanext.harvest.queue import RedisConsumer
 
-    client = workers.harvest_redis(workers.WorkerSettings(block_seconds=1, socket_timeout=2))
+    client = queues.harvest_redis(socket_timeout=2)
     client.connection_pool.connection_kwargs["retry"] = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
     with pytest.raises(redis.TimeoutError):
         next(RedisConsumer(client, queue_key).consume(queue=None))
@@ -133,17 +133,18 @@ def test_stock_consumer_dies_on_an_idle_queue_which_is_the_bug(queue_key: str) -
 def test_worker_survives_an_idle_queue_longer_than_the_socket_timeout(queue_key: str) -> None:
     recorder = Recorder()
     settings = workers.WorkerSettings(block_seconds=1, socket_timeout=2)
-    worker = workers.QueueWorker(queue_key, recorder, redis_factory=lambda: workers.harvest_redis(settings),
+    worker = workers.QueueWorker(queue_key, recorder,
+                                 redis_factory=lambda: queues.harvest_redis(settings.socket_timeout),
                                  settings=settings)
     thread = start(worker)
     try:
         time.sleep(5)  # idle for 2.5 socket timeouts
         assert thread.is_alive() and worker.reconnections == 0
         body = json.dumps({"harvest_job_id": "job-1"})
-        workers.harvest_redis().rpush(queue_key, body)
+        queues.harvest_redis().rpush(queue_key, body)
         wait_for(lambda: recorder.bodies == [body])
         assert recorder.protected == [True]  # persistence key written before processing...
-        assert not workers.harvest_redis().exists(queue_key + ":job-1")  # ... and deleted by the ack
+        assert not queues.harvest_redis().exists(queue_key + ":job-1")  # ... and deleted by the ack
     finally:
         worker.stop()
         thread.join(10)
@@ -233,7 +234,7 @@ def test_worker_stops_cleanly_on_a_signal(signame: str, queue_key: str, ckan_con
                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert process.stdout.readline().strip() == "ready"
-        workers.harvest_redis().rpush(queue_key, json.dumps({"harvest_job_id": "x"}))
+        queues.harvest_redis().rpush(queue_key, json.dumps({"harvest_job_id": "x"}))
         assert process.stdout.readline().startswith("processed")
         time.sleep(3)  # idle beyond the socket timeout first
         process.send_signal(getattr(signal, signame))
@@ -245,7 +246,7 @@ def test_worker_stops_cleanly_on_a_signal(signame: str, queue_key: str, ckan_con
     assert "stopped 1" in out
 
 
-# --- jobs: one at a time, stale ones closed, a synchronous run ------------------------------------------
+# --- jobs: one at a time, a synchronous run ------------------------------------------
 
 @pytest.fixture
 def bron(clean_db: None, clean_index: None, harvest_env: None) -> dict[str, Any]:
@@ -312,59 +313,6 @@ def test_two_jobs_of_one_source_never_start_together(bron: dict[str, Any]) -> No
     assert model.Session.query(HarvestJob).filter_by(source_id=source["id"]).count() == 1
 
 
-def _running_job(source_id: str, age_minutes: int) -> Any:
-    from ckanext.harvest.model import HarvestJob, HarvestObject
-
-    job_id = helpers.call_action("harvest_job_create", context=site_context(), source_id=source_id,
-                                 run=False)["id"]
-    job = HarvestJob.get(job_id)
-    then = datetime.datetime.utcnow() - datetime.timedelta(minutes=age_minutes)
-    job.status, job.created, job.gather_started = "Running", then, then
-    model.Session.add(HarvestObject(guid="g1", job=job, source=job.source, state="WAITING", gathered=then))
-    model.Session.commit()
-    return job_id
-
-
-@pytest.mark.ckan_config("ckan.plugins", PLUGINS_WITH_CKAN_HARVESTER)
-@pytest.mark.usefixtures("clean_queues")
-def test_a_job_left_running_by_a_killed_worker_is_closed_by_the_next_run_with_an_error(
-        bron: dict[str, Any], app: Any) -> None:
-    from ckanext.harvest.model import HarvestJob, HarvestObject
-
-    dead = make_source(bron["id"])
-    dead_job = _running_job(dead["id"], age_minutes=90)
-    # A dead worker's popped message keeps its persistence key: it must not bring the job back.
-    client = workers.harvest_redis()
-    client.set(workers.routing_key(workers.GATHER) + ":" + dead_job, str(datetime.datetime.now()))
-
-    alive = make_source(bron["id"])
-    alive_job = _running_job(alive["id"], age_minutes=90)
-    queued = make_source(bron["id"])
-    queued_job = _running_job(queued["id"], age_minutes=90)
-    client.rpush(workers.routing_key(workers.GATHER), json.dumps({"harvest_job_id": queued_job}))
-    recent = make_source(bron["id"])
-    recent_job = _running_job(recent["id"], age_minutes=1)
-
-    # As `ckan communes harvest run-periodic` runs it: in a request context, in the site's language.
-    with workers.job_heartbeat(alive_job), app.flask_app.test_request_context():
-        helpers.call_action("harvest_jobs_run", context=site_context())
-
-    model.Session.remove()
-    job = HarvestJob.get(dead_job)
-    assert job.status == "Finished" and job.finished is not None
-    messages = [error.message for error in job.gather_errors]
-    assert any("30 minutes" in message for message in messages), messages
-    assert messages == [french(
-        "Job interrupted (harvest worker stopped): its gather did not finish and nothing happened for "
-        "{minutes} minutes. Run the source again.").format(minutes=30)]
-    assert {o.state for o in model.Session.query(HarvestObject).filter_by(harvest_job_id=dead_job)} == {"ERROR"}
-    assert not client.exists(workers.routing_key(workers.GATHER) + ":" + dead_job)
-    for kept in (alive_job, queued_job, recent_job):
-        assert HarvestJob.get(kept).status == "Running"
-    # The source is free again.
-    helpers.call_action("harvest_job_create", context=site_context(), source_id=dead["id"], run=False)
-
-
 @pytest.mark.ckan_config("ckan.plugins", PLUGINS_WITH_CKAN_HARVESTER)
 @pytest.mark.usefixtures("clean_queues")
 def test_gather_worker_runs_ckanext_harvest_gather_and_skips_finished_jobs(bron: dict[str, Any]) -> None:
@@ -377,7 +325,7 @@ def test_gather_worker_runs_ckanext_harvest_gather_and_skips_finished_jobs(bron:
     job_id = helpers.call_action("harvest_job_create", context=site_context(), source_id=source["id"])["id"]
     model.Session.remove()
 
-    worker = workers.make_worker(workers.GATHER, workers.WorkerSettings(block_seconds=1, socket_timeout=3))
+    worker = workers.make_worker(queues.GATHER, workers.WorkerSettings(block_seconds=1, socket_timeout=3))
     thread = start(worker)
     try:
         def gathered() -> bool:
@@ -407,7 +355,7 @@ def test_a_synchronous_run_works_twice_and_the_source_keeps_its_type(bron: dict[
         # ckanext-harvest's reindex used to cache a source without source_type (run-test's KeyError).
         shown = helpers.call_action("harvest_source_show", context=site_context(), id=source["id"])
         assert shown["source_type"] == "ckan"
-    assert not workers.harvest_redis().llen(workers.routing_key(workers.GATHER))  # nothing queued
+    assert not queues.harvest_redis().llen(queues.routing_key(queues.GATHER))  # nothing queued
 
 
 @pytest.mark.ckan_config("ckan.plugins", PLUGINS_WITH_CKAN_HARVESTER)

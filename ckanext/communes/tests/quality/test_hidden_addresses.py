@@ -27,7 +27,7 @@ PRIVATE_ADDRESSES = ("127.0.0.1", "::1", "10.0.0.1", "10.1.2.3")
 
 @pytest.fixture
 def private_refused(ckan_config, monkeypatch):
-    monkeypatch.setitem(ckan_config, "ckanext.communes.harvest.allow_private_addresses", False)
+    monkeypatch.setitem(ckan_config, "ckanext.communes.fetch.allow_private_addresses", False)
     monkeypatch.setitem(ckan_config, "ckanext.communes.linkcheck.per_host_interval", "0")
 
 

@@ -111,7 +111,7 @@ def test_a_redirect_to_a_private_address_is_refused_and_the_reason_recorded(app,
 
 
 def test_a_private_address_is_refused_without_connecting(monkeypatch, ckan_config):
-    monkeypatch.setitem(ckan_config, "ckanext.communes.harvest.allow_private_addresses", False)
+    monkeypatch.setitem(ckan_config, "ckanext.communes.fetch.allow_private_addresses", False)
     outcome = linkcheck.check_url("http://127.0.0.1:9/x.csv")
     assert (outcome.ok, outcome.error) == (False, "private_address")
 
