@@ -24,7 +24,7 @@ def _app_context(ctx: click.Context) -> Any:
 
 def _log_to_stderr() -> None:
     # The workers say what they do (reconnections, stops) even when the ini logs only warnings.
-    logger = logging.getLogger("ckanext.communes.harvesters.workers")
+    logger = logging.getLogger("ckanext.communes.harvesters")  # workers, stages, stale jobs
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
     if not logging.getLogger().handlers and not logger.handlers:
