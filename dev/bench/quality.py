@@ -49,20 +49,20 @@ def dataset(org_id: str, name: str) -> dict[str, Any]:
 @contextlib.contextmanager
 def quality_hooks(on: bool) -> Iterator[None]:
     """The quality hooks on or off. plugin.py's IPackageController methods call these functions of
-    ``quality.score`` by module attribute: "off" replaces them by no-ops, nothing else changes."""
-    from ckanext.communes.quality import score
+    ``quality.hooks`` by module attribute: "off" replaces them by no-ops, nothing else changes."""
+    from ckanext.communes.quality import hooks
 
-    saved = {name: getattr(score, name) for name in
+    saved = {name: getattr(hooks, name) for name in
              ("before_dataset_index", "after_dataset_show", "after_dataset_change")}
     if not on:
-        score.before_dataset_index = lambda d: d
-        score.after_dataset_show = lambda c, d: d
-        score.after_dataset_change = lambda d: None
+        hooks.before_dataset_index = lambda d: d
+        hooks.after_dataset_show = lambda c, d: d
+        hooks.after_dataset_change = lambda d: None
     try:
         yield
     finally:
         for name, value in saved.items():
-            setattr(score, name, value)
+            setattr(hooks, name, value)
 
 
 def in_own_request(flask_app: Any, action: str, user: str, data_dict: dict[str, Any]) -> tuple[Any, float]:

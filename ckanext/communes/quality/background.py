@@ -12,7 +12,7 @@ worker, on the dataset as it is when the job runs:
 3. the links that are new or changed since their last check are checked, rows of removed links dropped
    (``linkcheck.check_changed_now``).
 
-Each step that changes a result reindexes the dataset (``score.refresh``). Several saves of one dataset
+Each step that changes a result reindexes the dataset (``evidence.refresh``). Several saves of one dataset
 in one transaction queue one job.
 """
 

@@ -12,7 +12,16 @@ from ckan import model
 from ckan.lib import jobs
 from ckan.tests import helpers
 
-from ckanext.communes.quality import background, linkcheck, scdl, score, shacl
+from ckanext.communes.quality import (
+    background,
+    evidence,
+    hooks,
+    link_probe,
+    linkcheck,
+    models,
+    score,
+    shacl,
+)
 from ckanext.communes.tests.quality.test_scdl import SUBVENTIONS, VALID_CSV
 from ckanext.communes.tests.shared import CSV, ENVI
 
@@ -80,8 +89,8 @@ def test_the_job_is_queued_when_the_save_commits_once_per_dataset_and_never_afte
 def test_a_deleted_or_non_dataset_save_queues_nothing(sysadmin, bron, source_server):
     dataset = _create(sysadmin, bron, [source_server.url("/a.csv")])
     jobs.get_queue().empty()
-    score.after_dataset_change(dict(dataset, state="deleted"))
-    score.after_dataset_change(dict(dataset, type="harvest"))
+    hooks.after_dataset_change(dict(dataset, state="deleted"))
+    hooks.after_dataset_change(dict(dataset, type="harvest"))
     model.Session.commit()
     assert jobs.get_queue().jobs == []
 
@@ -95,19 +104,19 @@ def test_the_job_runs_shacl_scdl_and_links_then_only_what_changed(sysadmin, bron
     assert source_server.requested("/subventions.csv") == 0  # the save waited for nothing
     jobs.Worker().work(burst=True)  # the quality job, then the SCDL validation it queued
     model.Session.expire_all()
-    assert shacl.result_for(dataset["id"]) is not None
-    assert linkcheck.results_for(dataset["id"])[resource_id].ok is True
-    assert scdl.results_for(dataset["id"])[resource_id].valid is True
+    assert evidence.shacl_row_for(dataset["id"]) is not None
+    assert evidence.link_results_for(dataset["id"])[resource_id].ok is True
+    assert evidence.scdl_results_for(dataset["id"])[resource_id].valid is True
     assert source_server.requested("/subventions.csv") == 2  # the link check and the SCDL download
     shown = helpers.call_action("package_show", id=dataset["id"])["quality"]
     assert {"links", "scdl"} <= set(shown["met"])
 
     # A save that moves no link nor file: SHACL again, nothing downloaded.
-    checked_at = shacl.result_for(dataset["id"]).checked_at
+    checked_at = evidence.shacl_row_for(dataset["id"]).checked_at
     helpers.call_action("package_patch", context={"user": sysadmin["name"]}, id=dataset["id"], notes="Autre texte.")
     jobs.Worker().work(burst=True)
     model.Session.expire_all()
-    assert shacl.result_for(dataset["id"]).checked_at > checked_at
+    assert evidence.shacl_row_for(dataset["id"]).checked_at > checked_at
     assert source_server.requested("/subventions.csv") == 2
 
     # A new URL: link checked and file validated again, at the new address only.
@@ -117,7 +126,7 @@ def test_the_job_runs_shacl_scdl_and_links_then_only_what_changed(sysadmin, bron
     jobs.Worker().work(burst=True)
     assert (source_server.requested("/subventions.csv"), source_server.requested("/v2.csv")) == (2, 2)
     model.Session.expire_all()
-    assert linkcheck.results_for(dataset["id"])[resource_id].final_url == source_server.url("/v2.csv")
+    assert evidence.link_results_for(dataset["id"])[resource_id].final_url == source_server.url("/v2.csv")
 
 
 def test_a_failing_step_does_not_stop_the_others_and_the_job_fails(sysadmin, bron, source_server, monkeypatch):
@@ -131,7 +140,7 @@ def test_a_failing_step_does_not_stop_the_others_and_the_job_fails(sysadmin, bro
     with pytest.raises(RuntimeError, match="shacl"):
         background.check_dataset_job(dataset["id"])
     model.Session.expire_all()
-    assert linkcheck.results_for(dataset["id"])[dataset["resources"][0]["id"]].ok is True
+    assert evidence.link_results_for(dataset["id"])[dataset["resources"][0]["id"]].ok is True
 
 
 def test_the_evidence_read_in_one_query_is_what_the_three_readers_return(sysadmin, bron, source_server):
@@ -140,37 +149,37 @@ def test_the_evidence_read_in_one_query_is_what_the_three_readers_return(sysadmi
     ok, ko, new, gone = (r["id"] for r in dataset["resources"])
     now = dt.datetime(2026, 11, 28, 12, 0, 0, 123400)  # a fraction JSON writes with 4 digits
     linkcheck.store(dataset["id"], ok, source_server.url("/ok.csv"),
-                    linkcheck.Outcome(ok=True, status=200, media_type="text/csv", size=12), now)
+                    link_probe.Outcome(ok=True, status=200, media_type="text/csv", size=12), now)
     linkcheck.store(dataset["id"], ko, source_server.url("/ko.csv"),
-                    linkcheck.Outcome(ok=False, status=404, error="http_status"), now)
-    linkcheck.store(dataset["id"], new, source_server.url("/old-address.csv"), linkcheck.Outcome(ok=True), now)
-    linkcheck.store(dataset["id"], gone, source_server.url("/gone.csv"), linkcheck.Outcome(ok=True), now)
-    model.Session.add(scdl.ScdlValidation(
+                    link_probe.Outcome(ok=False, status=404, error="http_status"), now)
+    linkcheck.store(dataset["id"], new, source_server.url("/old-address.csv"), link_probe.Outcome(ok=True), now)
+    linkcheck.store(dataset["id"], gone, source_server.url("/gone.csv"), link_probe.Outcome(ok=True), now)
+    model.Session.add(models.ScdlValidation(
         resource_id=ok, package_id=dataset["id"], schema_url=SUBVENTIONS, valid=False, error_count=3,
         errors_by_type={"constraint-error": 3}, first_errors=[{"row": 2}], rows_checked=29, checked_at=now))
-    model.Session.add(shacl.ShaclCheck(package_id=dataset["id"], conforms=False, violations=2,
+    model.Session.add(models.ShaclCheck(package_id=dataset["id"], conforms=False, violations=2,
                                        messages=[{"path": "p", "message": "m", "focus": "f"}], checked_at=now))
     model.Session.commit()
     helpers.call_action("resource_delete", context={"user": sysadmin["name"]}, id=gone)
     upload = helpers.call_action("resource_create", context={"user": sysadmin["name"]}, package_id=dataset["id"],
                                  url="plan.csv", url_type="upload", name="Plan")["id"]
-    linkcheck.store(dataset["id"], upload, "plan.csv", linkcheck.Outcome(ok=True), now)  # left from a link
+    linkcheck.store(dataset["id"], upload, "plan.csv", link_probe.Outcome(ok=True), now)  # left from a link
     model.Session.commit()
     model.Session.expire_all()
 
     shown = helpers.call_action("package_show", id=dataset["id"])
-    links, validations, check = score.evidence(dataset["id"], shown["resources"])
-    assert links == linkcheck.results_for(dataset["id"])
+    links, validations, check = evidence.evidence(dataset["id"], shown["resources"])
+    assert links == evidence.link_results_for(dataset["id"])
     # new: its URL changed since; gone: deleted; the upload is served by the portal, not a link to check.
     assert {rid: r.ok for rid, r in links.items()} == {ok: True, ko: False, new: None}
     assert upload in {r["id"] for r in shown["resources"]}
     assert links[ok].checked_at == now and links[ko].failing_since == now and links[ko].consecutive_failures == 1
-    assert validations == scdl.results_for(dataset["id"])
+    assert validations == evidence.scdl_results_for(dataset["id"])
     assert validations[ok].errors_by_type == {"constraint-error": 3} and validations[ok].checked_at == now
-    row = shacl.result_for(dataset["id"])
+    row = evidence.shacl_row_for(dataset["id"])
     assert (check.conforms, check.violations, check.messages, check.checked_at) == (
         row.conforms, row.violations, row.messages, row.checked_at) == (False, 2, row.messages, now)
-    assert score.evidence("no-such-dataset", []) == ({}, {}, None)
+    assert evidence.evidence("no-such-dataset", []) == ({}, {}, None)
 
 
 def test_within_a_request_the_stored_rows_are_read_once_and_a_stored_result_is_seen_after_refresh(
@@ -182,7 +191,7 @@ def test_within_a_request_the_stored_rows_are_read_once_and_a_stored_result_is_s
     reads = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
-        if shacl.ShaclCheck.__tablename__ in statement and "UNION ALL" in statement:
+        if models.ShaclCheck.__tablename__ in statement and "UNION ALL" in statement:
             reads.append(statement)
 
     engine = model.meta.engine
@@ -194,10 +203,10 @@ def test_within_a_request_the_stored_rows_are_read_once_and_a_stored_result_is_s
             assert len(reads) == 1
             assert "shacl" in {m["criterion"] for m in before["missed"]} and before == after
             # A background result stored and the score refreshed (as the jobs do): read again, and seen.
-            model.Session.add(shacl.ShaclCheck(package_id=dataset["id"], conforms=True, violations=0, messages=[],
+            model.Session.add(models.ShaclCheck(package_id=dataset["id"], conforms=True, violations=0, messages=[],
                                                checked_at=dt.datetime.utcnow()))
             model.Session.commit()
-            score.refresh(dataset["id"])
+            evidence.refresh(dataset["id"])
             again = score.cached_quality_of(dataset)
             assert len(reads) == 2 and "shacl" in again["met"]
         # Another request reads afresh.
