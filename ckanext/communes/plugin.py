@@ -141,10 +141,10 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # A save never waits for the quality checks: they are queued (SHACL, links, SCDL).
     def after_dataset_create(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
-        quality_hooks.after_dataset_change(pkg_dict)
+        quality_hooks.after_dataset_change(context, pkg_dict)
 
     def after_dataset_update(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
-        quality_hooks.after_dataset_change(pkg_dict)
+        quality_hooks.after_dataset_change(context, pkg_dict)
 
     def after_dataset_delete(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
         bilan_cache.bump()  # a deleted dataset leaves the index without being indexed again

@@ -48,6 +48,21 @@ def recompute(commune: str | None, shacl: bool) -> None:
     click.echo(f"{len(ids)} dataset(s) recomputed.")
 
 
+@quality.command()
+@click.option("--sync", is_flag=True, help="Check them now in this process instead of queueing a drain job.")
+def drain(sync: bool) -> None:
+    """Check the datasets waiting for their quality checks (after a worker died, or for the schedule)."""
+    from ckanext.communes.quality import background
+
+    waiting = background.waiting_count()
+    if sync:
+        checked, failed, _left = background.drain()
+        click.echo(f"{checked} dataset(s) checked, {len(failed)} with a failed check.")
+    else:
+        background.enqueue_drain(background.BULK_QUEUE)
+        click.echo(f"{waiting} dataset(s) waiting; a drain job is queued for `ckan jobs worker`.")
+
+
 @click.group(short_help="Link checks of the resources.", invoke_without_command=True)
 @click.option("--commune", help="INSEE code or organisation name: only this commune's datasets.")
 @click.option("--sync", is_flag=True, help="Check now in this process instead of enqueueing jobs.")

@@ -7,7 +7,8 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes.quality import evidence, scdl_schemas, score
+from ckanext.communes.quality import background, evidence, scdl_schemas, score
+from ckanext.communes.translation import french_number, ngettext
 
 COMMUNE_ROWS = 20  # datasets listed on a commune page, worst first
 
@@ -90,8 +91,24 @@ def communes_scdl_error_label(error_type: str) -> str:
     return scdl_schemas.error_label(error_type)
 
 
+def waiting_text(count: int) -> str:
+    """« 1 204 jeux en attente de vérification »."""
+    return ngettext("{count} dataset waiting for its checks", "{count} datasets waiting for their checks",
+                    int(count)).format(count=french_number(count))
+
+
+def communes_quality_waiting(harvest_job_id: str | None = None) -> str | None:
+    """How many datasets (all, or those a harvest job saved) still wait for their quality checks, as the
+    operators read it; None when none waits."""
+    count = (background.waiting_count_for_harvest_job(harvest_job_id) if harvest_job_id
+             else background.waiting_count())
+    return waiting_text(count) if count else None
+
+
 def get_helpers() -> dict[str, Any]:
     return {
+        "communes_quality_waiting": communes_quality_waiting,
+        "communes_quality_waiting_text": waiting_text,
         "communes_link_status": communes_link_status,
         "communes_scdl_result": communes_scdl_result,
         "communes_scdl_error_label": communes_scdl_error_label,

@@ -40,13 +40,24 @@ def before_dataset_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     return pkg_dict
 
 
-def after_dataset_change(pkg_dict: dict[str, Any]) -> None:
-    """IPackageController.after_dataset_create / after_dataset_update: the dataset's quality checks (SHACL,
-    SCDL, links) are queued when the save commits (background.py). Never refuses a save."""
+def editor_save(context: dict[str, Any]) -> bool:
+    """A commune editor's own save (the form or the API in a web request), not a harvest's: its checks go
+    before any harvest's (background.PRIORITY_QUEUE)."""
+    import flask
+
+    from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
+
+    return flask.has_request_context() and not context.get(HARVEST_CONTEXT_FLAG)
+
+
+def after_dataset_change(context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
+    """IPackageController.after_dataset_create / after_dataset_update: the dataset waits for its quality
+    checks (SHACL, SCDL, links), done in the background after the save commits (background.py). Never
+    refuses a save."""
     if not _is_dataset(pkg_dict) or not pkg_dict.get("id") or pkg_dict.get("state", "active") != "active":
         return
     try:
-        background.after_dataset_change(pkg_dict["id"])
+        background.after_dataset_change(pkg_dict["id"], priority=editor_save(context))
     except Exception:  # noqa: BLE001 - a save never fails because its checks could not be scheduled
         log.exception("The quality checks of %s could not be scheduled", pkg_dict["id"])
 

@@ -1,6 +1,7 @@
 """The tables where the quality checks keep what they found (alembic migration a1c0ffee0002), one row per
-resource (link check, SCDL validation) or per dataset (SHACL check). The checks write them
-(linkcheck.py, scdl.py, shacl.py); evidence.py reads them for the score and the pages."""
+resource (link check, SCDL validation) or per dataset (SHACL check), and the datasets waiting for their
+checks (a1c0ffee0d06). The checks write the results (linkcheck.py, scdl.py, shacl.py); evidence.py reads
+them for the score and the pages; background.py keeps the waiting list."""
 
 from __future__ import annotations
 
@@ -49,3 +50,17 @@ class ShaclCheck(tk.BaseModel):
     violations = Column(Integer, nullable=False, default=0)
     messages = Column(JSONB, nullable=False, default=list)  # [{"path", "message", "focus"}]
     checked_at = Column(DateTime, nullable=True)
+
+
+class PendingCheck(tk.BaseModel):
+    """A dataset saved since its last checks (background.py), until a drain has checked and reindexed it
+    (alembic migration a1c0ffee0d06)."""
+
+    __tablename__ = "communes_quality_pending"
+
+    package_id = Column(UnicodeText, primary_key=True)  # package.id (no foreign key: a deleted row is fine)
+    priority = Column(Boolean, nullable=False, default=False)  # a commune editor's own save
+    queued_at = Column(DateTime, nullable=False)  # the last save (UTC): a later save asks again
+    claimed_by = Column(UnicodeText, nullable=True)  # the drain checking it (job:<rq id>)
+    claimed_at = Column(DateTime, nullable=True)
+    checked = Column(Boolean, nullable=False, default=False)  # results stored; reindex and removal left

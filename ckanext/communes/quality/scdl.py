@@ -225,11 +225,12 @@ def _enqueue(pkg_dict: dict[str, Any], resources: list[dict[str, Any]]) -> int:
     return len(resources)
 
 
-def enqueue_changed(package_id: str) -> int:
+def enqueue_changed(package_id: str, commit: bool = True) -> int:
     """After a save (background.py): queue the resources whose URL, file or declared schema changed since
     their last validation, and forget those no longer concerned. The URL is not stored with the result: CKAN moves a resource's metadata_modified only when one of its fields
     changed (a new URL or upload among them), so a resource modified after its check, or whose schema
-    differs from the one checked, is validated again. Returns how many were queued."""
+    differs from the one checked, is validated again. Returns how many were queued. ``commit`` False: the
+    caller commits the rows dropped with its own results."""
     pkg_dict = _saved(package_id)
     concerned = list(to_validate(pkg_dict))
     ids = [resource["id"] for resource, _schema in concerned]
@@ -237,7 +238,7 @@ def enqueue_changed(package_id: str) -> int:
         ScdlValidation.package_id == pkg_dict["id"])}
     # The score already ignores these rows (score.py's scdl criterion): dropping them changes no figure,
     # no reindex.
-    _forget([rid for rid in rows if rid not in ids])
+    _forget([rid for rid in rows if rid not in ids], commit=commit)
     stale = []
     for resource, schema in concerned:
         row = rows.get(resource["id"])
@@ -259,7 +260,7 @@ def _saved(package_id: str) -> dict[str, Any]:
         return {"id": package_id, "resources": []}
     return {
         "id": package.id,
-        "conforms_to": package.extras.get("conforms_to"),
+        "conforms_to": (package.extras or {}).get("conforms_to"),
         "resources": [
             {"id": r.id, "url": r.url, "format": r.format, "mimetype": r.mimetype,
              "conforms_to": (r.extras or {}).get("conforms_to"), "metadata_modified": r.metadata_modified}

@@ -112,19 +112,25 @@ def check_dataset(package_id: str) -> ShaclResult | None:
     except tk.ObjectNotFound:
         return None
     result = validate_dataset(pkg_dict)
-    row = model.Session.get(ShaclCheck, pkg_dict["id"])
-    changed = row is None or row.conforms != result.conforms or row.violations != result.violations
-    if row is None:
-        row = ShaclCheck(package_id=pkg_dict["id"])
-        model.Session.add(row)
-    row.conforms = result.conforms
-    row.violations = result.violations
-    row.messages = result.messages
-    row.checked_at = datetime.datetime.utcnow()
+    changed = store_result(pkg_dict["id"], result)
     model.Session.commit()
     if changed:
         evidence.refresh(pkg_dict["id"])
     return result
+
+
+def store_result(package_id: str, result: ShaclResult, now: datetime.datetime | None = None) -> bool:
+    """Replace the dataset's row (not committed); True when what the score reads changed."""
+    row = model.Session.get(ShaclCheck, package_id)
+    changed = row is None or row.conforms != result.conforms or row.violations != result.violations
+    if row is None:
+        row = ShaclCheck(package_id=package_id)
+        model.Session.add(row)
+    row.conforms = result.conforms
+    row.violations = result.violations
+    row.messages = result.messages
+    row.checked_at = now or datetime.datetime.utcnow()
+    return changed
 
 
 def enqueue_dataset(package_id: str) -> int:

@@ -293,24 +293,27 @@ def test_after_an_edit_only_new_or_changed_links_are_checked_and_removed_ones_dr
     assert [source_server.requested(p) for p in ("/a.csv", "/b.csv", "/b2.csv", "/c.csv")] == [1, 1, 1, 1]
 
 
-def test_package_create_and_update_check_new_links_through_the_quality_job(source_server, sysadmin, bron):
-    """Wired by plugin.py (after_dataset_create/update): a save queues the dataset's quality job, a worker
-    checks the links; a save that moves no link requests nothing."""
+def test_package_create_and_update_check_new_links_through_the_quality_checks(source_server, sysadmin, bron):
+    """Wired by plugin.py (after_dataset_create/update): a save marks the dataset waiting for its checks, a
+    worker's drain checks the links; a save that moves no link requests nothing."""
     from ckan.lib import jobs
 
+    from ckanext.communes.quality import background
+
+    queues = [background.PRIORITY_QUEUE, "default", background.BULK_QUEUE]
     source_server.serve("/a.csv", "a\n", content_type="text/csv")
-    jobs.get_queue().empty()
+    for queue in queues:
+        jobs.get_queue(queue).empty()
     dataset = _dataset(sysadmin, bron, [source_server.url("/a.csv")])
-    [job] = jobs.get_queue().jobs
-    assert job.func_name.endswith("background.check_dataset_job") and job.args == [dataset["id"]]
+    assert background.waiting_count() == 1
     assert source_server.requested("/a.csv") == 0  # the save did not wait for the link
-    jobs.Worker().work(burst=True)
+    jobs.Worker(queues).work(burst=True)
     model.Session.expire_all()
     assert [r.ok for r in evidence.link_results_for(dataset["id"]).values()] == [True]
-    assert source_server.requested("/a.csv") == 1
+    assert source_server.requested("/a.csv") == 1 and background.waiting_count() == 0
 
     helpers.call_action("package_patch", context={"user": sysadmin["name"]}, id=dataset["id"], title="Autre")
-    jobs.Worker().work(burst=True)
+    jobs.Worker(queues).work(burst=True)
     assert source_server.requested("/a.csv") == 1
 
 

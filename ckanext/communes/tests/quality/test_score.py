@@ -222,9 +222,11 @@ class TestWithCkan:
     def test_shacl_check_passes_in_the_background_and_raises_the_score(self, sysadmin, bron):
         from ckan.lib import jobs
 
-        dataset = create(sysadmin, dataset_fields(bron, "arbres"))  # enqueues the check
+        from ckanext.communes.quality import background
+
+        dataset = create(sysadmin, dataset_fields(bron, "arbres"))  # waits for its checks
         assert evidence.shacl_row_for(dataset["id"]) is None
-        jobs.Worker().work(burst=True)
+        jobs.Worker([background.PRIORITY_QUEUE, "default", background.BULK_QUEUE]).work(burst=True)
         row = evidence.shacl_row_for(dataset["id"])
         assert row is not None and row.conforms is True and row.violations == 0
         assert "shacl" in show(dataset["id"])["quality"]["met"]
