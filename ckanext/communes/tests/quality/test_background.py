@@ -445,7 +445,7 @@ def test_a_worker_killed_mid_batch_leaves_every_dataset_checked_exactly_once(tmp
 
 # --- progress ----------------------------------------------------------------------------------------
 
-def test_the_harvest_job_page_and_the_bilan_say_how_many_datasets_wait(app, sysadmin, bron):
+def test_the_bilan_says_how_many_datasets_wait_and_marks_the_figures_computed_meanwhile(app, sysadmin, bron):
     from ckanext.communes.quality import helpers as quality_helpers
 
     model.Session.execute(models.PendingCheck.__table__.insert(), [
