@@ -12,3 +12,4 @@ cd "$ROOT"
 "$VENV/bin/python" dev/bench/linkcheck.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/sources.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/bilan.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/quality_backlog.py --ckan-ini test.ini

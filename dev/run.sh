@@ -63,8 +63,10 @@ if $CKAN communes harvest --help >/dev/null 2>&1; then
 else
   echo "[run] no \`ckan communes harvest\` command: harvest workers not started" >&2
 fi
-# CKAN's background job queue (RQ): the owner sync of a commune with many datasets runs there.
-$CKAN jobs worker >>"$ROOT/.dev/run/jobs-worker.log" 2>&1 &
+# CKAN's background job queue (RQ): the owner sync of a commune with many datasets runs there, and the
+# quality checks of saved datasets (quality/background.py): a commune editor's saves on communes_quality,
+# listened to first, the harvests' on communes_quality_bulk, last.
+$CKAN jobs worker communes_quality default communes_quality_bulk >>"$ROOT/.dev/run/jobs-worker.log" 2>&1 &
 WORKER_PIDS+=("$!")
 
 echo

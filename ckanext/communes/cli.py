@@ -13,7 +13,6 @@ from ckanext.communes.bilan import cli as bilan_cli
 from ckanext.communes.communes import cli as commune_cli
 from ckanext.communes.harvesters import cli as harvest_cli
 from ckanext.communes.quality import cli as quality_cli
-from ckanext.communes.quality.linkcheck import linkcheck
 
 
 @click.group(short_help="Communes of the Métropole de Lyon: seeding, conventions.")
@@ -112,7 +111,7 @@ def _migrate_source_configs(ctx: click.Context, command: Any) -> None:
 
 def get_commands() -> list[click.Command]:
     communes.add_command(startup)
-    for command in [*commune_cli.get_commands(), *harvest_cli.get_commands(), quality_cli.quality, linkcheck,
+    for command in [*commune_cli.get_commands(), *harvest_cli.get_commands(), quality_cli.quality, quality_cli.linkcheck,
                     bilan_cli.bilan]:
         communes.add_command(command)
     return [communes]

@@ -40,9 +40,7 @@ from ckanext.communes.licences import helpers as licence_helpers
 from ckanext.communes.licences import validators as licence_validators
 from ckanext.communes.licences import views as licence_views
 from ckanext.communes.quality import helpers as quality_helpers
-from ckanext.communes.quality import linkcheck as quality_linkcheck
-from ckanext.communes.quality import scdl as quality_scdl
-from ckanext.communes.quality import score as quality_score
+from ckanext.communes.quality import hooks as quality_hooks
 from ckanext.communes.schedule import runner as schedule_runner
 from ckanext.communes.schedule import views as schedule_views
 from ckanext.communes.schema import auth as schema_auth
@@ -123,9 +121,7 @@ class CommunesPlugin(p.SingletonPlugin):
             **harvest_protection.get_helpers(),
             **harvest_views.get_helpers(),
             **harvest_auth.get_helpers(),
-            **quality_scdl.get_helpers(),
             **quality_helpers.get_helpers(),
-            **quality_linkcheck.get_helpers(),
             **bilan_helpers.get_helpers(),
             **schedule_views.get_helpers(),
         }
@@ -145,17 +141,17 @@ class CommunesPlugin(p.SingletonPlugin):
         bilan_cache.bump()
         # bilan_indexing reads the fields the two others set (score, missed criteria, frequency).
         return bilan_indexing.before_dataset_index(
-            quality_score.before_dataset_index(indexing.before_dataset_index(pkg_dict)))
+            quality_hooks.before_dataset_index(indexing.before_dataset_index(pkg_dict)))
 
     def after_dataset_show(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
-        quality_score.after_dataset_show(context, pkg_dict)
+        quality_hooks.after_dataset_show(context, pkg_dict)
 
     # A save never waits for the quality checks: they are queued (SHACL, links, SCDL).
     def after_dataset_create(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
-        quality_score.after_dataset_change(pkg_dict)
+        quality_hooks.after_dataset_change(context, pkg_dict)
 
     def after_dataset_update(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
-        quality_score.after_dataset_change(pkg_dict)
+        quality_hooks.after_dataset_change(context, pkg_dict)
 
     def after_dataset_delete(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
         bilan_cache.bump()  # a deleted dataset leaves the index without being indexed again
@@ -165,7 +161,7 @@ class CommunesPlugin(p.SingletonPlugin):
 
     def after_dataset_search(self, search_results: dict[str, Any], search_params: dict[str, Any]) -> dict[str, Any]:
         search_results = harvest_job_reading.hide_in_search_results(harvest_facets.label_source_facets(search_results))
-        return quality_score.after_dataset_search(indexing.after_dataset_search(search_results, search_params),
+        return quality_hooks.after_dataset_search(indexing.after_dataset_search(search_results, search_params),
                                                   search_params)
 
     # IFacets

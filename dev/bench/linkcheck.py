@@ -7,7 +7,7 @@ Linux routes all of 127/8 to the loopback, so each is a distinct host for the pe
 the URLs answer after ``--slow-seconds``, 5 % fail (404 or 500), the rest answer 200.
 
 (a) baseline: a plain sequential ``requests.head`` loop;
-(b) our checker (``linkcheck.check_urls``): HEAD through the guarded client, concurrent within the
+(b) our checker (``link_probe.check_urls``): HEAD through the guarded client, concurrent within the
     per-host limit, with the portal's settings (per_host_concurrency, per_host_interval, threads);
 (b2) the same with a looser per_host_interval (0.1 s), to show what the concurrency gives;
 (c) the same, ``--one-host-urls`` URLs on ONE host: the per-host limit is what bounds it (by design);
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     from ckan.lib import jobs
     from ckan.lib.redis import connect_to_redis
 
-    from ckanext.communes.quality import linkcheck
+    from ckanext.communes.quality import evidence, host_limiter, link_probe, linkcheck, options
 
     servers = start_servers(args.hosts, args.slow_seconds)
     bases = [base for _server, base in servers]
@@ -145,31 +145,31 @@ def main(argv: list[str] | None = None) -> int:
     with flask_app.test_request_context():
         tk.config["ckanext.communes.fetch.allow_private_addresses"] = True
         redis = connect_to_redis()
-        for key in redis.scan_iter(linkcheck.REDIS_KEY.format(host="*")):
+        for key in redis.scan_iter(host_limiter.REDIS_KEY.format(host="*")):
             redis.delete(key)
-        settings = {name: linkcheck.option(name) for name in ("per_host_concurrency", "per_host_interval",
+        settings = {name: options.linkcheck_option(name) for name in ("per_host_concurrency", "per_host_interval",
                                                               "threads", "timeout")}
         print(f"{args.urls} URLs on {args.hosts} host(s), 5 % slow ({args.slow_seconds:g} s), 5 % failing; "
               f"checker settings {settings}", flush=True)
 
         baseline, expected = timed("(a) sequential requests.head", lambda: sequential_head(urls))
-        ours, outcomes = timed("(b) our checker, portal settings", lambda: linkcheck.check_urls(urls))
+        ours, outcomes = timed("(b) our checker, portal settings", lambda: link_probe.check_urls(urls))
         mismatches = [u for u in urls if outcomes[u].ok != expected[u]]
         assert not mismatches, f"{len(mismatches)} URL(s) classified differently, e.g. {mismatches[:3]}"
         results.append(("(a)/(b) throughput of our checker vs sequential HEAD", f"{baseline / ours:.2f}×"))
-        looser = linkcheck.HostLimiter(interval=0.1)
-        for key in redis.scan_iter(linkcheck.REDIS_KEY.format(host="*")):
+        looser = host_limiter.HostLimiter(interval=0.1)
+        for key in redis.scan_iter(host_limiter.REDIS_KEY.format(host="*")):
             redis.delete(key)
         loose, _ = timed("(b2) our checker, per_host_interval 0.1 s",
-                         lambda: linkcheck.check_urls(urls, limiter=looser))
+                         lambda: link_probe.check_urls(urls, limiter=looser))
         results.append(("(a)/(b2) the same with per_host_interval 0.1 s", f"{baseline / loose:.2f}×"))
         results.append(("  (a) URLs/s", f"{len(urls) / baseline:.1f}"))
         results.append(("  (b) URLs/s", f"{len(urls) / ours:.1f}"))
 
         one_host = url_mix(bases[:1], args.one_host_urls)
-        for key in redis.scan_iter(linkcheck.REDIS_KEY.format(host="*")):
+        for key in redis.scan_iter(host_limiter.REDIS_KEY.format(host="*")):
             redis.delete(key)
-        single, _ = timed("(c) our checker, all URLs on one host", lambda: linkcheck.check_urls(one_host))
+        single, _ = timed("(c) our checker, all URLs on one host", lambda: link_probe.check_urls(one_host))
         floor = (len(one_host) - 1) * float(settings["per_host_interval"])
         results.append(("(c) one host: seconds (floor = (URLs - 1) × per_host_interval)",
                         f"{single:.1f} s (floor {floor:.1f} s)"))
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         worker.wait(timeout=600)
         job_seconds = time.perf_counter() - job_started
         model.Session.expire_all()
-        checked = sum(1 for r in linkcheck.results_for(dataset["id"]).values() if r.ok is not None)
+        checked = sum(1 for r in evidence.link_results_for(dataset["id"]).values() if r.ok is not None)
         ratio = statistics.median(busy) / statistics.median(idle)
         results.append(("(d) resource page GET, median while a check job runs / idle", f"{ratio:.2f}×"))
         results.append(("  idle / busy medians (ms), page views timed",

@@ -187,8 +187,21 @@ def commune_table(bilan: dict[str, Any], rows: list[dict[str, Any]]) -> list[dic
 
 # ---------------------------------------------------------------------------------------------- headline
 
-def headline(commune_bilan: dict[str, Any], phase_bilan: dict[str, Any]) -> list[dict[str, str]]:
-    """The figures at the top of the report: the whole Métropole's row and counts over the communes."""
+# Headline figures that move with the quality checks: marked when computed while some were pending.
+CHECK_DEPENDENT_FIGURES = frozenset({"quality_mean", "scdl_datasets"})
+
+
+def headline(commune_bilan: dict[str, Any], phase_bilan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The figures at the top of the report: the whole Métropole's row and counts over the communes. A
+    figure that depends on the quality checks is marked ``pending`` when some were still waiting."""
+    figures = _headline(commune_bilan, phase_bilan)
+    pending = bool(phase_bilan.get("pending_checks") or commune_bilan.get("pending_checks"))
+    for figure in figures:
+        figure["pending"] = pending and figure["key"] in CHECK_DEPENDENT_FIGURES
+    return figures
+
+
+def _headline(commune_bilan: dict[str, Any], phase_bilan: dict[str, Any]) -> list[dict[str, Any]]:
     whole = rows_by_key(phase_bilan).get("all_communes") or {"values": {}}
     values = whole.get("values") or {}
     communes = [row for row in commune_bilan.get("rows", []) if row.get("kind", "commune") == "commune"]

@@ -1,4 +1,4 @@
-"""Index fields the bilan aggregates, beyond those of schema/indexing.py and quality/score.py.
+"""Index fields the bilan aggregates, beyond those of schema/indexing.py and quality/hooks.py.
 
 - ``vocab_scdl_schema`` (multi-valued): the SCDL vocabulary codes (``scdl/subventions``...) the dataset
   declares, in its own ``conforms_to`` or in a resource's, by the rule of the quality criterion ``scdl``
@@ -38,7 +38,7 @@ def scdl_codes(dataset: dict[str, Any]) -> list[str]:
     """The SCDL vocabulary codes a dataset dict declares, by the rule of the quality criterion ``scdl``
     (quality/score.py): the dataset's conforms_to values that are terms of the scdl-schema vocabulary,
     then the shipped schema each resource declares (its own conforms_to, else the dataset's)."""
-    from ckanext.communes.quality import scdl
+    from ckanext.communes.quality import scdl_schemas
     from ckanext.communes.vocabularies import get_vocabulary
 
     vocabulary = get_vocabulary("scdl-schema")
@@ -48,7 +48,7 @@ def scdl_codes(dataset: dict[str, Any]) -> list[str]:
         if term is not None and term.code not in codes:
             codes.append(term.code)
     for resource in dataset.get("resources") or []:
-        schema = scdl.declared_schema(resource, dataset) if isinstance(resource, dict) else None
+        schema = scdl_schemas.declared_schema(resource, dataset) if isinstance(resource, dict) else None
         if schema is not None and schema.code not in codes:
             codes.append(schema.code)
     return codes
@@ -85,7 +85,7 @@ def _as_list(value: Any) -> list[str]:
 
 def bilan_keys(doc: dict[str, Any]) -> list[str]:
     """The vocab_bilan keys of an index document, from the fields the other hooks set: quality_score and
-    vocab_quality_missed (quality/score.py), vocab_frequency (schema/indexing.py), license_id,
+    vocab_quality_missed (quality/hooks.py), vocab_frequency (schema/indexing.py), license_id,
     metadata_created (CKAN), vocab_scdl_schema and communes_harvest_source (above)."""
     from ckanext.communes.quality import frequency
 

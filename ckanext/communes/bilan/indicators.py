@@ -444,8 +444,13 @@ def build(today: dt.date | None = None) -> dict[str, Any]:
     titles = sql.harvest_source_titles(source for state in states for source in state.tally.sources)
     for state in states:
         state.row = commune_row(state, titles)
+    from ckanext.communes.quality import background
+
     return {
         "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        # Datasets still waiting for their quality checks when the figures were computed (issue #20):
+        # their score, SHACL and link figures were those of before the checks.
+        "pending_checks": background.waiting_count(),
         "communes": [state.row for state in states],
         "groups": group_rows(states, titles),
     }
@@ -467,8 +472,8 @@ def shaped(full: dict[str, Any], group_by: str, snapshot: dict[str, Any] | None 
         details = row.get("details") or {}
         if any(entry.get("source") in OUR_SOURCE_TITLES for entry in details.get("by_source") or ()):
             row["details"] = dict(details, by_source=[_our_source_titled(entry) for entry in details["by_source"]])
-    return {"generated_at": full["generated_at"], "snapshot": snapshot, "group_by": group_by,
-            "indicators": indicators(), "rows": rows}
+    return {"generated_at": full["generated_at"], "pending_checks": int(full.get("pending_checks") or 0),
+            "snapshot": snapshot, "group_by": group_by, "indicators": indicators(), "rows": rows}
 
 
 def _language() -> str:

@@ -75,7 +75,8 @@ def show(snapshot_id: str, group_by: str = "commune") -> dict[str, Any]:
         raise ValueError(f"group_by must be one of {indicators.GROUP_BY}, not {group_by!r}")
     snapshot = get(snapshot_id)
     # A copy: the caller may change what it gets, the session's object must stay as stored.
-    payload = {"generated_at": snapshot.payload["generated_at"], "communes": [dict(row) for row in
+    payload = {"generated_at": snapshot.payload["generated_at"],
+               "pending_checks": snapshot.payload.get("pending_checks", 0), "communes": [dict(row) for row in
                snapshot.payload["communes"]], "groups": [dict(row) for row in snapshot.payload["groups"]]}
     _hide_sources_no_longer_public(payload["communes"] + payload["groups"])
     return indicators.shaped(payload, group_by, meta(snapshot))

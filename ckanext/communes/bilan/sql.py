@@ -2,7 +2,7 @@
 
 - the commune organisations and their programme fields (partner status, convention, agents);
 - link checks per commune: resources checked at their current URL, and those whose last check succeeded
-  (the rule of quality/linkcheck.py: a row counts when it was checked and its URL is the resource's);
+  (the rule of quality/evidence.py: a row counts when it was checked and its URL is the resource's);
 - the titles of the harvest sources the index names (public and active ones only).
 """
 

@@ -552,7 +552,7 @@ def open_guarded(
     when a redirect leaves the origin; the whole block, reading the body included, runs under the time
     budget and the job deadline. A given session gets the guarded adapters mounted (and its environment
     proxies turned off); without one, a fresh session is used and closed. The harvest's fetch() and the
-    link checker (quality/linkcheck.py) both go through here."""
+    link checker (quality/link_probe.py) both go through here."""
     state = _Fetch(url, limits)
     started = time.monotonic()
     if limits.deadline is not None and started >= limits.deadline:

@@ -1,95 +1,360 @@
-"""The quality checks of a saved dataset, in one background job.
+"""The quality checks of saved datasets, in batches on CKAN's queue (issue #20).
 
-A save (package_create, package_update, a harvest) queues ONE job per dataset on CKAN's queue (RQ on
-Redis, ``ckan jobs worker``) when its transaction commits, never if it rolls back: a worker must find
-what was saved. The save itself reads no table and talks to Redis once; everything else happens in the
-worker, on the dataset as it is when the job runs:
+A save (package_create, package_update, a harvest) marks the dataset as waiting for its checks: one row
+of ``communes_quality_pending`` (models.PendingCheck) written in the save's own transaction, so that a
+rollback leaves nothing; when the transaction commits, a drain job is queued unless one already waits on
+that queue. Two RQ queues, which ``ckan jobs worker`` listens to in this order (dev/run.sh, docker/):
 
-1. the DCAT-AP 3 SHACL check (``shacl.check_dataset``);
-2. SCDL: the CSV resources whose URL, file or declared schema changed since their last validation are
-   queued, one job per resource so that a big file delays nobody else; results of resources no longer
-   concerned are dropped (``scdl.enqueue_changed``);
-3. the links that are new or changed since their last check are checked, rows of removed links dropped
-   (``linkcheck.check_changed_now``).
+- ``communes_quality`` for a commune editor's own save (a web request, the form or the API, not a
+  harvest);
+- ``communes_quality_bulk`` for the rest (harvests, jobs, commands).
 
-Each step that changes a result reindexes the dataset (``score.refresh``). Several saves of one dataset
-in one transaction queue one job.
+A drain job takes the waiting datasets in batches of ``ckanext.communes.quality.batch_size``, an editor's
+saves first, then the oldest, until none is left or ``ckanext.communes.quality.batch_seconds`` have
+passed (it then queues its follow-up): an editor's save waits at most for the batch in hand, and the CKAN
+environment is loaded once per job, not per dataset. For each batch:
+
+1. claim the rows (``FOR UPDATE SKIP LOCKED``: two workers never take the same dataset);
+2. check each dataset as it is now: the DCAT-AP 3 SHACL check (shacl.py), its new or changed links
+   (linkcheck.py; the batch's links in one pool, within the per-host limits), SCDL validations queued
+   for its changed CSV resources (scdl.py, one job per file, on the same queue);
+3. store each dataset's results and mark its row ``checked`` in one transaction;
+4. reindex the datasets whose results changed in one Solr batch update and one commit, then delete the
+   rows.
+
+A worker killed mid-batch leaves its rows claimed: the job is retried (RQ's ``Retry``, once the dead
+worker's heartbeat has expired) and takes them back, or any drain does once the claim is older than
+``CLAIM_SECONDS``. Rows already ``checked`` are only reindexed, so no dataset is checked twice, and what
+is stored is the same whoever stores it. A dataset saved again while its batch runs is released and
+checked again on its new version.
+
+``ckanext.communes.quality`` pages read :func:`waiting_count` (« 1 204 jeux en attente de
+vérification »).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
 from ckan import model
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ckanext.communes.quality import evidence, linkcheck, scdl, shacl
+from ckanext.communes.quality.link_probe import check_urls
+from ckanext.communes.quality.models import PendingCheck
+
 log = logging.getLogger(__name__)
 
-JOB_TITLE = "communes: quality checks of dataset {}"
-# Session.info key: the datasets saved in the current transaction, whose job is queued at commit.
-_PENDING = "communes_quality_pending"
+PRIORITY_QUEUE = "communes_quality"  # a commune editor's own save
+BULK_QUEUE = "communes_quality_bulk"  # harvests and everything else
+QUEUES = (PRIORITY_QUEUE, BULK_QUEUE)
+JOB_TITLE = "communes: quality checks of the datasets waiting ({queue})"
+BATCH_SIZE_OPTION = "ckanext.communes.quality.batch_size"
+BATCH_SECONDS_OPTION = "ckanext.communes.quality.batch_seconds"
+DEFAULT_BATCH_SIZE = 25
+DEFAULT_BATCH_SECONDS = 60
+# A claim older than this is a dead worker's: any drain takes the rows back. Longer than any batch (a
+# batch's links on one slow host: 25 datasets x 3 links x per_host_interval, each check capped at 20 s).
+CLAIM_SECONDS = 600
+# The RQ job's own timeout: a drain stops starting batches after batch_seconds, well within it.
+JOB_TIMEOUT = CLAIM_SECONDS
+JOB_RETRIES = 3
+# Redis key holding the id of the drain job that waits on a queue (not started): a commit queues another
+# only when that job is no longer waiting (started, or lost: a queue emptied by hand). Two commits racing
+# may queue two: a drain that finds nothing to do ends at once.
+_WAITING_KEY = "communes:quality:drain-waiting:{site}:{queue}"
+# Session.info key: the queues to kick when the current transaction commits.
+_TO_KICK = "communes_quality_kick"
 
 
-def after_dataset_change(package_id: str) -> None:
-    """Queue the dataset's job when the current transaction commits. No query, no Redis call now."""
+def batch_size() -> int:
+    return max(1, tk.asint(tk.config.get(BATCH_SIZE_OPTION) or DEFAULT_BATCH_SIZE))
+
+
+def batch_seconds() -> float:
+    return max(0.0, float(tk.config.get(BATCH_SECONDS_OPTION) or DEFAULT_BATCH_SECONDS))
+
+
+# ------------------------------------------------------------------------------------------ the save
+
+
+_MARK = sa.text(
+    "INSERT INTO communes_quality_pending (package_id, priority, queued_at, checked) "
+    "VALUES (:id, :priority, clock_timestamp() AT TIME ZONE 'UTC', false) "
+    "ON CONFLICT (package_id) DO UPDATE SET queued_at = excluded.queued_at, checked = false, "
+    "priority = communes_quality_pending.priority OR excluded.priority, claimed_by = NULL, claimed_at = NULL")
+
+
+def after_dataset_change(package_id: str, priority: bool = False) -> None:
+    """The dataset waits for its checks (a row written in the save's transaction); its queue is kicked
+    when the transaction commits, never if it rolls back. ``priority``: a commune editor's own save."""
     session = model.Session()
-    if not session.in_transaction():  # so that a rollback, even before any query, ends it and drops the job
+    if not session.in_transaction():  # so that a rollback, even before any query, ends it and drops the kick
         session.begin()
-    pending: dict[str, None] = session.info.setdefault(_PENDING, {})  # a dict keeps the order
-    pending[package_id] = None
-    if not sa_event.contains(Session, "after_commit", _flush_pending):
-        sa_event.listen(Session, "after_commit", _flush_pending)
-        sa_event.listen(Session, "after_transaction_end", _drop_pending)
+    session.execute(_MARK, {"id": package_id, "priority": priority})
+    queues: dict[str, None] = session.info.setdefault(_TO_KICK, {})
+    queues[PRIORITY_QUEUE if priority else BULK_QUEUE] = None
+    if not sa_event.contains(Session, "after_commit", _kick_after_commit):
+        sa_event.listen(Session, "after_commit", _kick_after_commit)
+        sa_event.listen(Session, "after_transaction_end", _drop_kicks)
 
 
-def _flush_pending(session: Session) -> None:
+def _kick_after_commit(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint released: the outer transaction may still roll back
         return
-    for package_id in session.info.pop(_PENDING, None) or {}:
+    for queue in session.info.pop(_TO_KICK, None) or {}:
         try:
-            enqueue(package_id)
-        except Exception:  # noqa: BLE001 - no queue (Redis down): the save stands; the next change or the
-            # scheduled runs (`ckan communes linkcheck --due`, `quality recompute --shacl`) catch up.
-            log.exception("Could not queue the quality checks of dataset %s", package_id)
+            kick(queue)
+        except Exception:  # noqa: BLE001 - no queue (Redis down): the save stands, its row waits for the
+            # next drain (any later save, or `ckan communes quality drain`).
+            log.exception("Could not queue the quality checks (%s)", queue)
 
 
-def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
-    """The outermost transaction ended without a commit (a commit has already flushed them)."""
+def _drop_kicks(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended without a commit (a commit has already kicked them)."""
     if transaction.parent is None:
-        session.info.pop(_PENDING, None)
+        session.info.pop(_TO_KICK, None)
 
 
-def enqueue(package_id: str) -> Any:
-    """Queue the dataset's job now (saves go through after_dataset_change).
+def _waiting_key(queue: str) -> str:
+    return _WAITING_KEY.format(site=tk.config.get("ckan.site_id") or "", queue=queue)
 
-    What ``tk.enqueue_job`` does (CKAN's default queue, ``ckan.jobs.timeout``, the title in the job's meta,
-    as ``ckan jobs list`` shows it), in one Redis round trip instead of two: it saves the job a second time
-    to add the title, here the title goes in with the job. This runs during every save."""
-    from ckan.lib import jobs
 
-    title = JOB_TITLE.format(package_id)
-    job = jobs.get_queue().enqueue_call(func=check_dataset_job, args=[package_id],
-                                        timeout=tk.config.get("ckan.jobs.timeout"), meta={"title": title})
-    log.info('Added background job %s ("%s")', job.id, title)
+def kick(queue: str = BULK_QUEUE) -> Any:
+    """Queue a drain job on ``queue`` unless one already waits there (it will see what was just committed:
+    a drain forgets the waiting mark before it reads the rows). Returns the job, None when one waits."""
+    from ckan.lib.redis import connect_to_redis
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    redis = connect_to_redis()
+    waiting = redis.get(_waiting_key(queue))
+    if waiting:
+        try:
+            if Job.fetch(waiting.decode(), connection=redis).get_status() == JobStatus.QUEUED:
+                return None
+        except NoSuchJobError:
+            pass
+    job = enqueue_drain(queue)
+    redis.set(_waiting_key(queue), job.id, ex=CLAIM_SECONDS)
     return job
 
 
-def check_dataset_job(package_id: str) -> None:
-    """The job: SHACL, SCDL, links, each on its own so that one failing does not stop the others; the
-    job still ends in error (RQ's failed registry) when one failed."""
-    from ckanext.communes.quality import linkcheck, scdl, shacl
+def enqueue_drain(queue: str = BULK_QUEUE) -> Any:
+    from rq import Retry
 
-    failed = []
-    for name, step in (("shacl", shacl.check_dataset), ("scdl", scdl.enqueue_changed),
-                       ("linkcheck", linkcheck.check_changed_now)):
-        try:
-            step(package_id)
-        except Exception:  # noqa: BLE001 - logged with its traceback, re-raised below
-            log.exception("quality.%s failed for dataset %s", name, package_id)
-            model.Session.rollback()
-            failed.append(name)
+    return tk.enqueue_job(drain_job, [queue], title=JOB_TITLE.format(queue=queue), queue=queue,
+                          rq_kwargs={"timeout": JOB_TIMEOUT, "retry": Retry(max=JOB_RETRIES)})
+
+
+# ------------------------------------------------------------------------------------------ the drain
+
+
+@dataclass
+class Claimed:
+    package_id: str
+    queued_at: dt.datetime
+    checked: bool  # its results were stored by a drain that did not finish: only reindexed
+
+
+_CLAIM = sa.text(
+    "UPDATE communes_quality_pending SET claimed_by = :token, claimed_at = :now "
+    "WHERE package_id IN (SELECT package_id FROM communes_quality_pending "
+    "  WHERE (claimed_by IS NULL OR claimed_by = :token OR claimed_at < :expired) "
+    "  AND NOT (package_id = ANY(:skipped)) "
+    "  ORDER BY priority DESC, queued_at LIMIT :size FOR UPDATE SKIP LOCKED) "
+    "RETURNING package_id, queued_at, checked")
+
+
+def _claim(token: str, size: int, skipped: list[str]) -> list[Claimed]:
+    now = dt.datetime.utcnow()
+    rows = model.Session.execute(_CLAIM, {
+        "token": token, "now": now, "expired": now - dt.timedelta(seconds=CLAIM_SECONDS),
+        "skipped": skipped, "size": size}).fetchall()
+    model.Session.commit()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.queued_at)
+
+
+def _token() -> str:
+    """The claim's owner: the RQ job (a retried job takes its own rows back), else this call."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return f"job:{job.id}" if job is not None else f"call:{uuid.uuid4()}"
+
+
+def drain_job(queue: str = BULK_QUEUE) -> int:
+    """The job: drain what waits, batch by batch, within ``batch_seconds``; queue a follow-up when some is
+    left. Ends in error (RQ's failed registry) when a check failed for a dataset (logged with it)."""
+    from ckan.lib.redis import connect_to_redis
+
+    try:
+        connect_to_redis().delete(_waiting_key(queue))  # from now on a commit queues the next drain
+    except Exception:  # noqa: BLE001 - Redis gone: this drain still runs
+        log.warning("Could not clear the waiting mark of %s", queue)
+    checked, failed, left = drain(seconds=batch_seconds())
+    if left:
+        kick(queue)
     if failed:
-        raise RuntimeError(f"quality checks {', '.join(failed)} failed for dataset {package_id}")
+        raise RuntimeError(f"quality checks failed for dataset(s) {', '.join(sorted(failed))}")
+    return checked
+
+
+def drain(seconds: float | None = None, size: int | None = None, token: str | None = None
+          ) -> tuple[int, set[str], bool]:
+    """Check the waiting datasets now, batch by batch, until none is left or ``seconds`` have passed.
+    Returns (datasets checked, datasets whose check failed, whether some are left)."""
+    token = token or _token()
+    size = size or batch_size()
+    started = time.monotonic()
+    done = 0
+    failed: set[str] = set()
+    while True:
+        batch = _claim(token, size, sorted(failed))
+        if not batch:
+            return done, failed, False
+        done += len(batch)
+        failed |= check_batch(batch, token)
+        if seconds is not None and time.monotonic() - started >= seconds:
+            left = model.Session.query(PendingCheck.package_id).filter(
+                ~PendingCheck.package_id.in_(failed) if failed else sa.true()).first() is not None
+            return done, failed, left
+
+
+def _shown(package_id: str) -> dict[str, Any] | None:
+    """The dataset as it is now; None when it is gone or deleted (its link rows are then dropped)."""
+    try:
+        pkg = tk.get_action("package_show")({"ignore_auth": True, "use_cache": False}, {"id": package_id})
+    except tk.ObjectNotFound:
+        return None
+    return None if pkg.get("state") == "deleted" else pkg
+
+
+def check_batch(batch: list[Claimed], token: str) -> set[str]:
+    """Check, store and reindex one claimed batch; returns the ids whose check failed."""
+    failed: set[str] = set()
+    reindex = [c.package_id for c in batch if c.checked]  # checked by a killed worker: only reindexed
+    todo = [c for c in batch if not c.checked]
+    shown: dict[str, dict[str, Any] | None] = {}
+    for claimed in todo:
+        try:
+            shown[claimed.package_id] = _shown(claimed.package_id)
+        except Exception:  # noqa: BLE001 - one dataset that cannot be shown does not stop the batch
+            log.exception("quality checks: dataset %s could not be read", claimed.package_id)
+            model.Session.rollback()
+            failed.add(claimed.package_id)
+            shown[claimed.package_id] = None
+    model.Session.commit()  # package_show's reads: nothing held while the links are checked
+
+    # The batch's links in one pool (per-host limits across the batch and across workers).
+    links: dict[str, tuple[list[dict[str, Any]], list[str] | None]] = {}
+    for claimed in todo:
+        pkg = shown[claimed.package_id]
+        resources = (pkg.get("resources") or []) if pkg else []
+        links[claimed.package_id] = (resources, linkcheck.changed_links(claimed.package_id, resources))
+    urls = [r["url"].strip() for resources, changed in links.values() if changed is not None
+            for r in linkcheck.to_check(resources, changed)]
+    outcomes = check_urls(urls) if urls else {}
+
+    now = dt.datetime.utcnow()
+    for claimed in todo:
+        package_id, pkg = claimed.package_id, shown[claimed.package_id]
+        changed, broken = _check_one(package_id, pkg, links[package_id], outcomes, now)
+        if broken:
+            failed.add(package_id)
+        model.Session.execute(sa.text(
+            "UPDATE communes_quality_pending SET checked = true "
+            "WHERE package_id = :id AND queued_at = :queued_at AND claimed_by = :token"),
+            {"id": package_id, "queued_at": claimed.queued_at, "token": token})
+        model.Session.commit()  # the dataset's results and its row, together
+        if changed:
+            reindex.append(package_id)
+
+    _reindex(reindex)
+    model.Session.execute(sa.text(
+        "DELETE FROM communes_quality_pending WHERE package_id = ANY(:ids) AND checked AND claimed_by = :token"),
+        {"ids": [c.package_id for c in batch], "token": token})
+    model.Session.commit()
+    return failed
+
+
+def _check_one(package_id: str, pkg: dict[str, Any] | None,
+               links: tuple[list[dict[str, Any]], list[str] | None], outcomes: dict[str, Any],
+               now: dt.datetime) -> tuple[bool, bool]:
+    """One dataset's checks, each on its own so that one failing does not stop the others (the failure is
+    logged; the dataset is not checked again until its next save or the scheduled runs). Not committed.
+    Returns (what the score reads changed, a check failed)."""
+    changed, broken = False, False
+    if pkg is not None:
+        try:
+            changed |= shacl.store_result(package_id, shacl.validate_dataset(pkg), now)
+        except Exception:  # noqa: BLE001 - logged with its traceback, the job fails at the end
+            log.exception("quality.shacl failed for dataset %s", package_id)
+            broken = True
+    resources, changed_ids = links
+    if changed_ids is not None:
+        try:
+            changed |= linkcheck.store_outcomes(package_id, resources, changed_ids, outcomes, now)
+        except Exception:  # noqa: BLE001
+            log.exception("quality.linkcheck failed for dataset %s", package_id)
+            broken = True
+    try:
+        with model.Session.begin_nested():
+            scdl.enqueue_changed(package_id, commit=False)
+    except Exception:  # noqa: BLE001
+        log.exception("quality.scdl failed for dataset %s", package_id)
+        broken = True
+    return changed, broken
+
+
+def _reindex(package_ids: list[str]) -> None:
+    """One Solr batch update and one commit for the batch."""
+    if not package_ids:
+        return
+    from ckan import logic
+    from ckan.lib import search
+
+    evidence.clear_cache()
+    for package_id in dict.fromkeys(package_ids):
+        try:
+            logic.index_update_package({"ignore_auth": True}, package_id, True)
+        except tk.ObjectNotFound:
+            continue
+        except Exception:  # noqa: BLE001 - the result is kept, the next change reindexes
+            log.exception("Reindexing %s after its quality checks failed", package_id)
+    search.commit()
+    model.Session.commit()
+
+
+# ------------------------------------------------------------------------------------------ progress
+
+
+def waiting_count(package_ids: Any = None) -> int:
+    """How many datasets wait for their checks (all, or among ``package_ids``: a query of ids)."""
+    query = model.Session.query(sa.func.count(PendingCheck.package_id))
+    if package_ids is not None:
+        query = query.filter(PendingCheck.package_id.in_(package_ids))
+    return int(query.scalar() or 0)
+
+
+def waiting_count_for_harvest_job(job_id: str) -> int:
+    """How many datasets a harvest job saved still wait for their checks."""
+    from ckanext.harvest.model import HarvestObject
+
+    return waiting_count(sa.select(HarvestObject.package_id).where(
+        HarvestObject.harvest_job_id == job_id, HarvestObject.package_id.isnot(None)))
+
+
+def check_dataset_job(package_id: str) -> None:
+    """The job one save queued before the checks went in batches: a job left in the queue by the version
+    before marks its dataset as waiting (a bulk drain checks it)."""
+    after_dataset_change(package_id)
+    model.Session.commit()

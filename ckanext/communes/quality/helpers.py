@@ -1,4 +1,5 @@
-"""Template helpers of the quality pages: the dataset's score block and the commune's summary."""
+"""Template helpers of the quality pages: the dataset's score block, the commune's summary, a resource's
+link check and SCDL report."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes.quality import score
+from ckanext.communes.quality import background, evidence, scdl_schemas, score
+from ckanext.communes.translation import french_number, ngettext
 
 COMMUNE_ROWS = 20  # datasets listed on a commune page, worst first
 
@@ -65,8 +67,51 @@ def communes_quality_sort_options() -> list[tuple[str, str]]:
     return score.sort_options()
 
 
+def communes_link_status(resource: dict[str, Any]) -> dict[str, Any] | None:
+    """What the resource page shows of its link check, None for an upload."""
+    if not resource or not evidence.checkable(resource):
+        return None
+    result = evidence.link_result_for_resource(resource["id"], resource.get("url"))
+    return {
+        "ok": result.ok, "status": result.status, "message": result.error, "checked_at": result.checked_at,
+        "failing_since": result.failing_since, "consecutive_failures": result.consecutive_failures,
+        "size": result.size, "media_type": result.media_type, "too_large": result.too_large,
+        "final_url": result.final_url,
+    }
+
+
+def communes_scdl_result(resource_id: str) -> evidence.ScdlResult | None:
+    """The SCDL result of a resource, None when it was never validated."""
+    if not resource_id:
+        return None
+    return evidence.scdl_result_for_resource(resource_id)
+
+
+def communes_scdl_error_label(error_type: str) -> str:
+    return scdl_schemas.error_label(error_type)
+
+
+def waiting_text(count: int) -> str:
+    """« 1 204 jeux en attente de vérification »."""
+    return ngettext("{count} dataset waiting for its checks", "{count} datasets waiting for their checks",
+                    int(count)).format(count=french_number(count))
+
+
+def communes_quality_waiting(harvest_job_id: str | None = None) -> str | None:
+    """How many datasets (all, or those a harvest job saved) still wait for their quality checks, as the
+    operators read it; None when none waits."""
+    count = (background.waiting_count_for_harvest_job(harvest_job_id) if harvest_job_id
+             else background.waiting_count())
+    return waiting_text(count) if count else None
+
+
 def get_helpers() -> dict[str, Any]:
     return {
+        "communes_quality_waiting": communes_quality_waiting,
+        "communes_quality_waiting_text": waiting_text,
+        "communes_link_status": communes_link_status,
+        "communes_scdl_result": communes_scdl_result,
+        "communes_scdl_error_label": communes_scdl_error_label,
         "communes_quality": communes_quality,
         "communes_quality_label": communes_quality_label,
         "communes_quality_criteria": communes_quality_criteria,

@@ -3,8 +3,8 @@
 The dataset's RDF is what ``/dataset/{id}.ttl`` serves (ckanext-dcat's ``RDFSerializer`` with the
 configured profiles, ours included); it is validated against the official shapes shipped in
 ``data/shacl/`` (see SOURCES.txt). The result (conforms, number of sh:Violation, first messages) is
-kept in ``communes_shacl_check`` (one row per dataset, replaced by each check); the quality score
-reads it. Only violations count: warnings and infos of the shapes are advice.
+kept in ``communes_shacl_check`` (models.py: one row per dataset, replaced by each check); the quality
+score reads it (evidence.py). Only violations count: warnings and infos of the shapes are advice.
 
 The data graph is validated as a consumer receives it: NAL membership as the graph states it (our
 profile states each concept's scheme). The tests also check NAL membership against the official EU
@@ -28,10 +28,10 @@ import ckan.plugins.toolkit as tk
 import rdflib
 from ckan import model
 from rdflib.namespace import RDF, SH
-from sqlalchemy import Boolean, Column, DateTime, Integer, UnicodeText
-from sqlalchemy.dialects.postgresql import JSONB
 
 from ckanext.communes.net.offline import offline
+from ckanext.communes.quality import evidence
+from ckanext.communes.quality.models import ShaclCheck
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +39,6 @@ SHACL_DIR = os.path.join(os.path.dirname(__file__), "data", "shacl")
 SHAPE_FILES = ("dcat-ap-3.0.1-SHACL.ttl", "dcat-ap-3.0.1-mdr-vocabularies.shape.ttl")
 MAX_MESSAGES = 20  # messages kept per dataset: enough to act on, bounded row size
 JOB_TITLE = "communes: vérification DCAT-AP de {}"
-
-
-class ShaclCheck(tk.BaseModel):
-    __tablename__ = "communes_shacl_check"
-
-    package_id = Column(UnicodeText, primary_key=True)  # package.id (no foreign key: see the migration)
-    conforms = Column(Boolean, nullable=True)  # None: the dataset could not be serialised (see messages)
-    violations = Column(Integer, nullable=False, default=0)
-    messages = Column(JSONB, nullable=False, default=list)  # [{"path", "message", "focus"}]
-    checked_at = Column(DateTime, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -114,10 +104,6 @@ def validate_dataset(pkg_dict: dict[str, Any]) -> ShaclResult:
     return validate_graph(graph)
 
 
-def result_for(package_id: str) -> ShaclCheck | None:
-    return model.Session.get(ShaclCheck, package_id)
-
-
 def check_dataset(package_id: str) -> ShaclResult | None:
     """The background job (also callable synchronously): validate, store, refresh the score when
     the outcome changed. None when the dataset is gone."""
@@ -126,21 +112,25 @@ def check_dataset(package_id: str) -> ShaclResult | None:
     except tk.ObjectNotFound:
         return None
     result = validate_dataset(pkg_dict)
-    row = model.Session.get(ShaclCheck, pkg_dict["id"])
+    changed = store_result(pkg_dict["id"], result)
+    model.Session.commit()
+    if changed:
+        evidence.refresh(pkg_dict["id"])
+    return result
+
+
+def store_result(package_id: str, result: ShaclResult, now: datetime.datetime | None = None) -> bool:
+    """Replace the dataset's row (not committed); True when what the score reads changed."""
+    row = model.Session.get(ShaclCheck, package_id)
     changed = row is None or row.conforms != result.conforms or row.violations != result.violations
     if row is None:
-        row = ShaclCheck(package_id=pkg_dict["id"])
+        row = ShaclCheck(package_id=package_id)
         model.Session.add(row)
     row.conforms = result.conforms
     row.violations = result.violations
     row.messages = result.messages
-    row.checked_at = datetime.datetime.utcnow()
-    model.Session.commit()
-    if changed:
-        from ckanext.communes.quality import score
-
-        score.refresh(pkg_dict["id"])
-    return result
+    row.checked_at = now or datetime.datetime.utcnow()
+    return changed
 
 
 def enqueue_dataset(package_id: str) -> int:

@@ -26,11 +26,11 @@ def _queued_ttl() -> int:
     """Seconds a dataset queued by the schedule is not queued again while its job may still wait (a queue
     behind a large harvest): the link checker's first retry of a broken link, so that a retry is never held
     back (its job ran after the queueing, so its next check falls after this expires)."""
-    from ckanext.communes.quality import linkcheck
+    from ckanext.communes.quality import options
 
     try:
-        hours = float(linkcheck.option("retry_hours"))
-    except (AttributeError, KeyError, TypeError, ValueError):
+        hours = float(options.linkcheck_option("retry_hours"))
+    except (KeyError, TypeError, ValueError):
         hours = DEFAULT_RETRY_HOURS
     return max(60, int(hours * 3600))
 

@@ -90,7 +90,7 @@ def mark_harvested(package_id: str, source_id: str, state: str = "COMPLETE", cur
 
 
 def add_link_check(package_id: str, ok: bool) -> None:
-    from ckanext.communes.quality.linkcheck import LinkCheck
+    from ckanext.communes.quality.models import LinkCheck
 
     resource = model.Package.get(package_id).resources[0]
     model.Session.add(LinkCheck(resource_id=resource.id, package_id=package_id, url=resource.url,
@@ -100,7 +100,7 @@ def add_link_check(package_id: str, ok: bool) -> None:
 
 
 def add_scdl_validation(package_id: str, schema_url: str, valid: bool) -> None:
-    from ckanext.communes.quality.scdl import ScdlValidation
+    from ckanext.communes.quality.models import ScdlValidation
 
     resource = model.Package.get(package_id).resources[0]
     model.Session.add(ScdlValidation(resource_id=resource.id, package_id=package_id, schema_url=schema_url,

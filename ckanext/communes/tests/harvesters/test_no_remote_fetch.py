@@ -29,7 +29,7 @@ from rdflib.namespace import OWL, RDF, SH
 from ckanext.communes.harvesters import jobs
 from ckanext.communes.harvesters.report import report_for_job
 from ckanext.communes.net import fetch
-from ckanext.communes.quality import scdl, shacl
+from ckanext.communes.quality import scdl, scdl_schemas, shacl
 from ckanext.communes.tests.harvesters.checks import harvested
 from ckanext.communes.tests.harvesters.conftest import SourceServer
 from ckanext.communes.tests.harvesters.test_dcat_harvest import make_source, portal  # noqa: F401 - fixture
@@ -375,12 +375,12 @@ def test_shacl_follows_no_owl_imports_of_the_data_or_the_shapes(listener, monkey
 
 
 def test_scdl_validation_fetches_no_url_named_in_a_schema_descriptor(listener, monkeypatch):
-    schema = scdl.shipped_schema("scdl/subventions")
-    descriptor = json.loads(scdl._schema_descriptor(schema.code))
+    schema = scdl_schemas.shipped_schema("scdl/subventions")
+    descriptor = json.loads(scdl_schemas.schema_descriptor(schema.code))
     url = listener.url("/schema.json")
     descriptor.update({"$schema": url, "path": url, "profile": url, "resources": [{"path": url, "schema": url}]})
     descriptor["fields"][0]["$ref"] = url
-    monkeypatch.setattr(scdl, "_schema_descriptor", lambda code: json.dumps(descriptor))
+    monkeypatch.setattr(scdl, "schema_descriptor", lambda code: json.dumps(descriptor))
     figures = scdl.validate_bytes(b"nomAttribuant\nBron\n", schema)
     assert figures["error_count"] > 0  # missing columns: validated, against the shipped fields
     assert listener.requests == []

@@ -14,7 +14,7 @@ from ckan.tests import helpers
 
 from ckanext.communes.harvesters import jobs
 from ckanext.communes.harvesters.report import report_for_job
-from ckanext.communes.quality import linkcheck, scdl
+from ckanext.communes.quality import evidence, link_probe, linkcheck, scdl
 from ckanext.communes.tests.harvesters.test_dcat_harvest import make_source, portal  # noqa: F401 - fixture
 from ckanext.communes.tests.harvesters.test_no_remote_fetch import every_log  # noqa: F401 - fixture
 from ckanext.communes.tests.shared import CSV, ENVI
@@ -53,17 +53,17 @@ def _dataset(org_id: str, url: str) -> dict[str, Any]:
 
 @pytest.mark.usefixtures("private_refused")
 def test_the_link_check_says_not_public_without_the_address(app, source_server):
-    outcome = linkcheck.check_url(local_name_url(source_server, "/x.csv"))
+    outcome = link_probe.check_url(local_name_url(source_server, "/x.csv"))
     assert (outcome.ok, outcome.error) == (False, "private_address")
     with app.flask_app.test_request_context():
-        message = linkcheck.message_for(outcome.error)
+        message = evidence.message_for(outcome.error)
     assert message == "Le lien mène à une adresse qui n'est pas publique : il n'est pas vérifié."
     assert source_server.requests == []
 
 
 def test_a_code_stored_with_an_address_before_is_shown_without_it(app):
     with app.flask_app.test_request_context():
-        message = linkcheck.message_for("private_address:10.1.2.3")
+        message = evidence.message_for("private_address:10.1.2.3")
     assert_no_address(message)
     assert "pas publique" in message
 
@@ -74,7 +74,7 @@ def test_the_scdl_result_says_not_public_without_the_address(app, source_server,
     dataset = _dataset(bron["id"], url)
     with app.flask_app.test_request_context():
         scdl.validate_dataset_now(dataset["id"])
-    [result] = scdl.results_for(dataset["id"]).values()
+    [result] = evidence.scdl_results_for(dataset["id"]).values()
     assert result.valid is None
     assert_no_address(result.error)
     assert "localhost" in result.error and "pas une adresse publique" in result.error
@@ -90,7 +90,7 @@ def test_an_scdl_error_stored_with_an_address_before_is_shown_without_it(bron):
         "not allowed",
     ):
         scdl._store(resource_id, dataset["id"], SUBVENTIONS, {"valid": None, "error": stored})
-        error = scdl.result_for_resource(resource_id).error
+        error = evidence.scdl_result_for_resource(resource_id).error
         assert_no_address(error)
         assert "intranet" in error
 

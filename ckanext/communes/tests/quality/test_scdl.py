@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from ckan.tests import helpers
 
-from ckanext.communes.quality import scdl
+from ckanext.communes.quality import evidence, options, scdl, scdl_schemas
 from ckanext.communes.tests.shared import CSV, ENVI
 
 pytestmark = pytest.mark.usefixtures("clean_db", "clean_index", "allow_private_addresses")
@@ -43,21 +43,21 @@ def _dataset(org_id: str, url: str, *, conforms_to: list[str] | None = None,
     )
 
 
-def _only_result(dataset: dict[str, Any]) -> scdl.ScdlResult:
-    results = scdl.results_for(dataset["id"])
+def _only_result(dataset: dict[str, Any]) -> evidence.ScdlResult:
+    results = evidence.scdl_results_for(dataset["id"])
     assert list(results) == [dataset["resources"][0]["id"]]
     return results[dataset["resources"][0]["id"]]
 
 
 def test_the_shipped_schemas_load_and_the_bal_schema_is_left_out():
-    codes = {schema.code for schema in scdl._shipped()}
+    codes = {schema.code for schema in scdl_schemas._shipped()}
     assert {"scdl/subventions", "scdl/deliberations", "scdl/budget", "etalab/schema-irve-statique"} <= codes
     assert "etalab/schema-bal" not in codes  # CC BY-NC-ND in the file itself: not redistributed
-    assert scdl.shipped_schema("https://schema.data.gouv.fr/schemas/scdl/subventions/2.1.1/schema.json").code \
+    assert scdl_schemas.shipped_schema("https://schema.data.gouv.fr/schemas/scdl/subventions/2.1.1/schema.json").code \
         == "scdl/subventions"
-    assert scdl.shipped_schema("scdl/deliberations").code == "scdl/deliberations"
-    assert scdl.shipped_schema("https://schema.data.gouv.fr/etalab/schema-bal/") is None
-    assert scdl.shipped_schema("https://example.org/my-schema.json") is None
+    assert scdl_schemas.shipped_schema("scdl/deliberations").code == "scdl/deliberations"
+    assert scdl_schemas.shipped_schema("https://schema.data.gouv.fr/etalab/schema-bal/") is None
+    assert scdl_schemas.shipped_schema("https://example.org/my-schema.json") is None
 
 
 def test_a_valid_csv_is_reported_conforming(bron, source_server):
@@ -97,13 +97,13 @@ def test_a_resource_without_scdl_schema_is_ignored(bron, source_server):
     for dataset in (plain, other):
         assert scdl.enqueue_dataset(dataset["id"]) == 0
         scdl.validate_dataset_now(dataset["id"])
-        assert scdl.results_for(dataset["id"]) == {}
+        assert evidence.scdl_results_for(dataset["id"]) == {}
     assert source_server.requests == []  # not even downloaded
 
 
 def test_a_csv_over_the_row_cap_is_validated_on_its_first_rows_and_says_so(bron, source_server, ckan_config,
                                                                             monkeypatch):
-    monkeypatch.setitem(ckan_config, scdl.MAX_ROWS_OPTION, "5")
+    monkeypatch.setitem(ckan_config, options.SCDL_MAX_ROWS_OPTION, "5")
     # An error on data row 20, past the cap: not seen, and the report says only 5 rows were read.
     source_server.serve("/subventions.csv", _broken(20), content_type="text/csv")
     dataset = _dataset(bron["id"], source_server.url("/subventions.csv"), conforms_to=[SUBVENTIONS])
@@ -120,7 +120,7 @@ def test_an_unreadable_or_oversize_file_stores_an_error_instead_of_crashing(case
     if case == "missing":
         source_server.fail("/subventions.csv", status=404)
     elif case == "oversize":
-        monkeypatch.setitem(ckan_config, scdl.MAX_BYTES_OPTION, "1000")
+        monkeypatch.setitem(ckan_config, options.SCDL_MAX_BYTES_OPTION, "1000")
         source_server.serve("/subventions.csv", VALID_CSV, content_type="text/csv")
     else:  # bytes that are no text at all
         source_server.serve("/subventions.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40,
@@ -144,7 +144,7 @@ def test_the_job_runs_through_the_real_queue_with_a_worker(bron, source_server):
     dataset = _dataset(bron["id"], source_server.url("/subventions.csv"), conforms_to=[SUBVENTIONS])
     jobs.get_queue().empty()
     assert scdl.enqueue_dataset(dataset["id"]) == 1
-    assert scdl.results_for(dataset["id"]) == {}  # queued, not run: nothing waited for the download
+    assert evidence.scdl_results_for(dataset["id"]) == {}  # queued, not run: nothing waited for the download
     [job] = jobs.get_queue().jobs
     assert job.func_name.endswith("validate_resource_job")
     jobs.Worker().work(burst=True)
@@ -178,7 +178,7 @@ def test_after_a_change_only_resources_whose_url_or_schema_changed_are_queued(br
     helpers.call_action("package_patch", context={"user": user}, id=dataset["id"], conforms_to=[])
     jobs.get_queue().empty()
     assert scdl.enqueue_changed(dataset["id"]) == 0
-    assert scdl.results_for(dataset["id"]) == {}
+    assert evidence.scdl_results_for(dataset["id"]) == {}
     assert jobs.get_queue().jobs == []
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from ckan.tests import helpers
 
-from ckanext.communes.quality import frequency, score, shacl
+from ckanext.communes.quality import evidence, frequency, link_probe, models, score, shacl
 from ckanext.communes.tests.shared import ANNUAL, CSV, ENVI, EU
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0)
@@ -56,8 +56,8 @@ def perfect() -> dict[str, Any]:
 EVIDENCE = {"links": {"r1": Link(True)}, "scdl": {"r1": Scdl(True)}, "shacl": Shacl(True)}
 
 
-def judge(pkg: dict[str, Any], **evidence: Any) -> dict[str, Any]:
-    return score.quality_of(pkg, now=NOW, **{**EVIDENCE, **evidence})
+def judge(pkg: dict[str, Any], **given: Any) -> dict[str, Any]:
+    return score.quality_of(pkg, now=NOW, **{**EVIDENCE, **given})
 
 
 # What makes each criterion missed (and only it), and the words of its French sentence.
@@ -93,10 +93,10 @@ def test_a_dataset_meeting_every_criterion_scores_100():
 
 @pytest.mark.parametrize("criterion_id", list(MISSES))
 def test_each_criterion_missed_costs_its_weight_and_says_what_to_do(criterion_id):
-    change, evidence, words = MISSES[criterion_id]
+    change, given, words = MISSES[criterion_id]
     pkg = copy.deepcopy(perfect())
     change(pkg)
-    quality = judge(pkg, **evidence)
+    quality = judge(pkg, **given)
     assert [item["criterion"] for item in quality["missed"]] == [criterion_id]
     assert quality["score"] == 100 - score.criterion(criterion_id)["weight"]
     assert words in quality["missed"][0]["message"]
@@ -222,10 +222,12 @@ class TestWithCkan:
     def test_shacl_check_passes_in_the_background_and_raises_the_score(self, sysadmin, bron):
         from ckan.lib import jobs
 
-        dataset = create(sysadmin, dataset_fields(bron, "arbres"))  # enqueues the check
-        assert shacl.result_for(dataset["id"]) is None
-        jobs.Worker().work(burst=True)
-        row = shacl.result_for(dataset["id"])
+        from ckanext.communes.quality import background
+
+        dataset = create(sysadmin, dataset_fields(bron, "arbres"))  # waits for its checks
+        assert evidence.shacl_row_for(dataset["id"]) is None
+        jobs.Worker([background.PRIORITY_QUEUE, "default", background.BULK_QUEUE]).work(burst=True)
+        row = evidence.shacl_row_for(dataset["id"])
         assert row is not None and row.conforms is True and row.violations == 0
         assert "shacl" in show(dataset["id"])["quality"]["met"]
         found = helpers.call_action("package_search", fq="-vocab_quality_missed:shacl")
@@ -236,7 +238,7 @@ class TestWithCkan:
         dataset = create(sysadmin, dataset_fields(bron, "arbres", documentation=["voir la mairie"]))
         result = shacl.check_dataset(dataset["id"])
         assert result is not None and result.conforms is False and result.violations >= 1
-        row = shacl.result_for(dataset["id"])
+        row = evidence.shacl_row_for(dataset["id"])
         assert row.conforms is False and any("foaf/0.1/page" in m["path"] for m in row.messages)
         quality = show(dataset["id"])["quality"]
         shacl_missed = next(item for item in quality["missed"] if item["criterion"] == "shacl")
@@ -269,19 +271,19 @@ class TestWithCkan:
 
         dataset = create(sysadmin, dataset_fields(bron, "arbres"))
         resource = dataset["resources"][0]
-        broken = linkcheck.Outcome(ok=False, status=404, error="http_status")
+        broken = link_probe.Outcome(ok=False, status=404, error="http_status")
         assert linkcheck.store(dataset["id"], resource["id"], resource["url"], broken)
         model.Session.commit()
-        score.refresh(dataset["id"])
+        evidence.refresh(dataset["id"])
         before = show(dataset["id"])["quality"]
         links = next(item for item in before["missed"] if item["criterion"] == "links")
         assert not links["pending"] and "cassé" in links["message"]
         assert helpers.call_action("package_search", fq="vocab_quality_missed:links")["count"] == 1
 
-        fixed = linkcheck.Outcome(ok=True, status=200, final_url=resource["url"], media_type="text/csv")
+        fixed = link_probe.Outcome(ok=True, status=200, final_url=resource["url"], media_type="text/csv")
         assert linkcheck.store(dataset["id"], resource["id"], resource["url"], fixed)
         model.Session.commit()
-        score.refresh(dataset["id"])
+        evidence.refresh(dataset["id"])
         after = show(dataset["id"])["quality"]
         assert "links" in after["met"] and after["score"] == before["score"] + 10
         assert helpers.call_action("package_search", fq="vocab_quality_missed:links")["count"] == 0
@@ -294,7 +296,7 @@ class TestWithCkan:
         from ckanext.communes.quality.cli import quality
 
         dataset = create(sysadmin, dataset_fields(bron, "arbres"))
-        model.Session.add(shacl.ShaclCheck(package_id=dataset["id"], conforms=True, violations=0, messages=[],
+        model.Session.add(models.ShaclCheck(package_id=dataset["id"], conforms=True, violations=0, messages=[],
                                            checked_at=dt.datetime.utcnow()))
         model.Session.commit()  # written behind the index's back: the index still says shacl is missed
         assert helpers.call_action("package_search", fq="vocab_quality_missed:shacl")["count"] == 1
