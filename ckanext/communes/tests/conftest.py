@@ -74,7 +74,7 @@ def with_plugins(ckan_config, provide_plugin, monkeypatch, request):
     if isinstance(current, str):
         current = current.split()
     monkeypatch.setitem(ckan_config, "ckan.plugins", list(current) + names)
-    if provided:
+    if provided or not reused_portal.ENABLED:
         import ckan.plugins
 
         reused_portal.forget()
@@ -90,7 +90,7 @@ def with_plugins(ckan_config, provide_plugin, monkeypatch, request):
 def app(make_app):
     """CKAN's app fixture (a test client of the portal's app, cookies of its own), the Flask app reused from
     the previous test when the configuration is the same (reused_portal.py): building one costs a second."""
-    return reused_portal.app_for_test()
+    return reused_portal.app_for_test() if reused_portal.ENABLED else make_app()
 
 
 @functools.cache

@@ -21,6 +21,7 @@ every plugin load create it), CKAN's app globals are read again."""
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,9 @@ import ckan.plugins
 import ckan.plugins.core as plugins_core
 from ckan.common import config
 
+# CKAN_TESTS_REUSE_PORTAL=0: CKAN's own fixtures' behaviour (a reload and a new app for every test), to tell
+# whether a test depends on the reuse.
+ENABLED = os.environ.get("CKAN_TESTS_REUSE_PORTAL", "1") != "0"
 
 @dataclass
 class _Reload:
