@@ -4,9 +4,12 @@ database and the index are cleaned between tests with CKAN's own fixtures."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import pytest
+
+from ckanext.communes.tests import reused_portal
 
 # Plugins whose tables live in their own migrations: CKAN's reset_db only rebuilds core tables.
 PLUGINS_WITH_MIGRATIONS = ("activity", "harvest", "communes")
@@ -34,17 +37,97 @@ def module_database() -> Iterator[None]:
         ckan.plugins.unload_all()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    reused_portal.count_plugin_changes()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    if config.option.verbose > 0:
+        terminalreporter.write_line("plugins and app reuse (reused_portal.py): " + ", ".join(
+            f"{name} {count}" for name, count in reused_portal.STATS.items()))
+
+
 @pytest.fixture(autouse=True)
 def _portal_plugins(with_plugins):
     """Every test runs with the portal's plugins (ckan.plugins of test.ini) loaded."""
 
 
 @pytest.fixture
+def with_plugins(ckan_config, provide_plugin, monkeypatch, request):
+    """CKAN's with_plugins (ckan.plugins plus the plugins of with_plugins marks loaded for the test), the
+    plugins left loaded for the next test that asks for the same (reused_portal.py): a reload per test
+    costs half a second. A test that provides plugins of its own (provide_plugin) gets CKAN's behaviour."""
+    names: list[str] = []
+    provided = any(True for _ in request.node.iter_markers("provide_plugin"))
+    for mark in request.node.iter_markers("with_plugins"):
+        for plugin in mark.args:
+            if isinstance(plugin, str):
+                names.append(plugin)
+            elif isinstance(plugin, dict):
+                for name, implementation in plugin.items():
+                    provide_plugin(name, implementation)
+                    names.append(name)
+                provided = True
+            else:
+                raise AssertionError(f"Unexpected argument {plugin} for with_plugins mark")
+    current = ckan_config["ckan.plugins"]
+    if isinstance(current, str):
+        current = current.split()
+    monkeypatch.setitem(ckan_config, "ckan.plugins", list(current) + names)
+    if provided or not reused_portal.ENABLED:
+        import ckan.plugins
+
+        reused_portal.forget()
+        ckan.plugins.load_all()
+        yield
+        ckan.plugins.unload_all()
+        return
+    reused_portal.plugins_for_test()
+    yield
+
+
+@pytest.fixture
+def app(make_app):
+    """CKAN's app fixture (a test client of the portal's app, cookies of its own), the Flask app reused from
+    the previous test when the configuration is the same (reused_portal.py): building one costs a second."""
+    return reused_portal.app_for_test() if reused_portal.ENABLED else make_app()
+
+
+@functools.cache
+def _migration_heads() -> dict[str, frozenset[str]]:
+    """The head revisions of the plugins' migrations, read once from their scripts."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from ckan.cli.db import _resolve_alembic_config
+
+    return {plugin: frozenset(ScriptDirectory.from_config(Config(_resolve_alembic_config(plugin))).get_heads())
+            for plugin in PLUGINS_WITH_MIGRATIONS}
+
+
+def _plugin_migrations_at_head() -> bool:
+    """Whether every plugin's version table says head: asking alembic costs 50 ms a plugin, this one query."""
+    import sqlalchemy as sa
+    from ckan import model
+
+    with model.Session.bind.connect() as connection:
+        for plugin, heads in _migration_heads().items():
+            try:
+                found = {row[0] for row in connection.execute(sa.text(f"select version_num from {plugin}_alembic_version"))}
+            except sa.exc.ProgrammingError:  # no version table: the reset dropped the tables
+                return False
+            if found != heads:
+                return False
+    return True
+
+
+@pytest.fixture
 def clean_db(reset_db, migrate_db_for):
-    """CKAN's clean_db, plus the migrations of the plugins the portal loads."""
+    """CKAN's clean_db, plus the migrations of the plugins the portal loads (run when a plugin's tables are
+    not at head: the first reset of a session drops every table, later ones only empty them)."""
     reset_db()
-    for plugin in PLUGINS_WITH_MIGRATIONS:
-        migrate_db_for(plugin)
+    if not _plugin_migrations_at_head():
+        for plugin in PLUGINS_WITH_MIGRATIONS:
+            migrate_db_for(plugin)
 
 
 @pytest.fixture
