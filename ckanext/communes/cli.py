@@ -111,7 +111,7 @@ def _migrate_source_configs(ctx: click.Context, command: Any) -> None:
 
 def get_commands() -> list[click.Command]:
     communes.add_command(startup)
-    for command in [*commune_cli.get_commands(), *harvest_cli.get_commands(), quality_cli.quality, quality_cli.linkcheck,
-                    bilan_cli.bilan]:
+    for command in [*commune_cli.get_commands(), *harvest_cli.get_commands(), quality_cli.quality,
+                    quality_cli.linkcheck, bilan_cli.bilan]:
         communes.add_command(command)
     return [communes]

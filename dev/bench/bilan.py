@@ -77,7 +77,8 @@ def ensure_core(solr_url: str, core: str) -> None:
                          f"{created.text[:500]}")
 
 
-def documents(site_id: str, communes: list[tuple[str, str, str]], per_commune: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+def documents(site_id: str, communes: list[tuple[str, str, str]], per_commune: int,
+              seed: int = 7) -> Iterator[dict[str, Any]]:
     """(insee, organisation name, organisation id) -> per_commune documents each, shaped like CKAN's index."""
     from ckanext.communes.bilan.indexing import bilan_keys
 
@@ -189,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a script reads b
     from ckanext.communes.bilan import cache, indicators
     from ckanext.communes.communes import registry, seeding
 
-    print(f"WARNING: wiping the database of {args.ckan_ini} ({tk.config.get('sqlalchemy.url', '').rsplit('@', 1)[-1]}); "
+    print(f"WARNING: wiping the database of {args.ckan_ini} "
+          f"({tk.config.get('sqlalchemy.url', '').rsplit('@', 1)[-1]}); "
           f"index: dedicated core {bench_solr}")
     with flask_app.test_request_context():
         wipe()

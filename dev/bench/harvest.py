@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         (f"(d) ckanext-dcat stock dcat_rdf harvester ({stock_job['stats'].get('added', 0)} added)",
          f"{stock_time:.1f} s"),
     ]
-    for summary in (stock_job.get("object_error_summary") or [])[:3] + (stock_job.get("gather_error_summary") or [])[:3]:
+    for summary in ((stock_job.get("object_error_summary") or [])[:3]
+                    + (stock_job.get("gather_error_summary") or [])[:3]):
         print("stock harvester error:", str(summary)[:500])
     width = max(len(r[0]) for r in results)
     print()

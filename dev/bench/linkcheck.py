@@ -14,9 +14,9 @@ the URLs answer after ``--slow-seconds``, 5 % fail (404 or 500), the rest answer
 (d) page views while a link-check job runs in a worker process: the median time of a resource page GET
     while the job runs vs idle. The page reads one stored row; it never waits for a check.
 
-Both (a) and (b) must classify every URL alike (ok / broken). Targets: (a)/(b) > 1 on several hosts (its floor is URLs × per_host_interval / hosts);
-(d) ratio ~1 (page views wait 0 s for checks). WIPES the database it is pointed at: refused unless its name
-ends in ``_test`` (or ``--allow-wipe``).
+Both (a) and (b) must classify every URL alike (ok / broken). Targets: (a)/(b) > 1 on several hosts (its floor is
+URLs × per_host_interval / hosts); (d) ratio ~1 (page views wait 0 s for checks). WIPES the database it is pointed
+at: refused unless its name ends in ``_test`` (or ``--allow-wipe``).
 """
 
 from __future__ import annotations

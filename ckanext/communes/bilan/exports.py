@@ -125,7 +125,8 @@ def to_xlsx(bilan: dict[str, Any]) -> bytes:
     for label, value in ((gettext("Computed at"), bilan["generated_at"]),
                          (gettext("Snapshot"), snapshot.get("label") or gettext("Today")),
                          (gettext("Snapshot taken"), snapshot.get("created") or ""),
-                         (gettext("Rows"), gettext("communes") if bilan["group_by"] == "commune" else gettext("groups")),
+                         (gettext("Rows"),
+                          gettext("communes") if bilan["group_by"] == "commune" else gettext("groups")),
                          (gettext("Portal"), tk.config.get("ckan.site_url") or "")):
         about.append([label, value])
     for written in (sheet, about):

@@ -103,7 +103,8 @@ def _delta(before: Any, after: Any) -> float | int | None:
     return round(after - before, indicators.SHARE_DIGITS)
 
 
-def compare_bilans(a: dict[str, Any], b: dict[str, Any], a_meta: dict[str, Any], b_meta: dict[str, Any]) -> dict[str, Any]:
+def compare_bilans(a: dict[str, Any], b: dict[str, Any],
+                   a_meta: dict[str, Any], b_meta: dict[str, Any]) -> dict[str, Any]:
     keys = indicators.indicator_keys()
     rows_b = {row["key"]: row for row in b["rows"]}
     order = [row["key"] for row in a["rows"]] + [row["key"] for row in b["rows"] if row["key"] not in

@@ -727,7 +727,9 @@ class CommunesDCATAP3Profile(RDFProfile):
     def _single_scdl_schema(dataset_dict: dict[str, Any]) -> str | None:
         """The dataset's SCDL schema (schema.data.gouv.fr URL) when it declares exactly one."""
         vocabulary = _vocabulary("scdl-schema")
-        schemas = {term.uri for term in (vocabulary.lookup(str(v)) for v in as_list(dataset_dict.get("conforms_to"))) if term}
+        schemas = {term.uri
+                   for term in (vocabulary.lookup(str(v)) for v in as_list(dataset_dict.get("conforms_to")))
+                   if term}
         return next(iter(schemas)) if len(schemas) == 1 else None
 
     def _set_conforms_to(

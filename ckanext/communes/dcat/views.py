@@ -155,7 +155,8 @@ def serialize_commune_catalog(insee: str, fmt: str, page: Any = None, modified_s
 
     # The catalogue's home page: the commune's organisation page (the commune's URI names the commune).
     homepage = (
-        tk.url_for("organization.read", id=group.name, _external=True) if group is not None else tk.config.get("ckan.site_url")
+        tk.url_for("organization.read", id=group.name, _external=True) if group is not None
+        else tk.config.get("ckan.site_url")
     )
     catalog_dict = {
         # Untagged here; the profile writes them tagged fr and en.

@@ -11,8 +11,8 @@
 - the functions ckanext-harvest registers as actions that are none (``send_mail``, ``InactiveSource``,
   its auth functions…): refused to anyone.
 - ``harvest_source_create`` / ``_update`` / ``_patch`` / ``_delete``, and ``package_create`` /
-  ``package_update`` of a source (what ckanext-harvest's web forms call): a programme operator who is not a member of the
-  commune can manage the commune's sources (CKAN's owner_org validator would refuse them); the change is
+  ``package_update`` of a source (what ckanext-harvest's web forms call): a programme operator who is not a member of
+  the commune can manage the commune's sources (CKAN's owner_org validator would refuse them); the change is
   recorded in the source's activity stream as anyone's (see ``_run_as_operator``); ckanext-harvest's
   validator messages, plain English strings it never passes through gettext (« Error parsing the
   configuration options: … », frequency, source type, duplicate URL), are French field errors.

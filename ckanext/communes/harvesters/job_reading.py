@@ -134,9 +134,9 @@ def hide_in_search_results(search_results: dict[str, Any]) -> dict[str, Any]:
 def hide_addresses_in_source_activities(connection: Any) -> int:
     """Mask the private addresses (and URL passwords) in the ``status`` kept by the activities of harvest
     sources recorded before (an activity keeps the source's package_show dict, its last job's error summary
-    included): for the plugin's migration. The activity streams (``package_activity_list``, ``organization_activity_list``…)
-    give that data to the source's readers; written once, an activity is cleaned once, rather than masked on
-    each of the many routes that read it. Returns how many activities changed."""
+    included): for the plugin's migration. The activity streams (``package_activity_list``,
+    ``organization_activity_list``…) give that data to the source's readers; written once, an activity is cleaned
+    once, rather than masked on each of the many routes that read it. Returns how many activities changed."""
     if not sa.inspect(connection).has_table("activity"):
         return 0
     candidates = connection.execute(sa.text(
@@ -153,7 +153,8 @@ def hide_addresses_in_source_activities(connection: Any) -> int:
         shown = hide_in_source_status(copy.deepcopy(package.get("status")))
         if shown != package.get("status"):
             connection.execute(sa.text("UPDATE activity SET data = :data WHERE id = :id"),
-                               {"data": json.dumps({**data, "package": {**package, "status": shown}}), "id": activity_id})
+                               {"data": json.dumps({**data, "package": {**package, "status": shown}}),
+                                "id": activity_id})
             changed += 1
     return changed
 

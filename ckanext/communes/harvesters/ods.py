@@ -343,7 +343,8 @@ def _query(config: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _excluded(config: dict[str, Any]) -> frozenset[str]:
     values = config.get("exclude_datasets")
-    return frozenset(v.strip() for v in values if isinstance(v, str) and v.strip()) if isinstance(values, list) else frozenset()
+    return (frozenset(v.strip() for v in values if isinstance(v, str) and v.strip())
+            if isinstance(values, list) else frozenset())
 
 
 class OpendatasoftHarvester(CommunesHarvester, p.SingletonPlugin):

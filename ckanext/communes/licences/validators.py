@@ -53,7 +53,8 @@ def _same_licence(value: str, stored: str | None) -> bool:
     if value.strip() == str(stored).strip():
         return True
     match, stored_match = normalize_licence(value), normalize_licence(str(stored))
-    return match.licence is not None and stored_match.licence is not None and match.licence.id == stored_match.licence.id
+    return (match.licence is not None and stored_match.licence is not None
+            and match.licence.id == stored_match.licence.id)
 
 
 def communes_licence_policy(key: tuple, data: dict, errors: dict, context: dict) -> None:

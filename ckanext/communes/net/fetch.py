@@ -332,7 +332,9 @@ class _GuardedConnectionMixin:
                     socket_options=conn.socket_options,
                 )
             except TimeoutError as e:
-                raise ConnectTimeoutError(conn, f"Connection to {host} timed out. (connect timeout={conn.timeout})") from e
+                raise ConnectTimeoutError(
+                    conn, f"Connection to {host} timed out. (connect timeout={conn.timeout})"
+                ) from e
             except OSError as e:
                 last_error = e
                 continue

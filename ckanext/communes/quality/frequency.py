@@ -104,6 +104,7 @@ def judge(
         return FrequencyJudgement("respected", code, last, None)
     if last is not None and now - last <= allowed:
         return FrequencyJudgement("respected", code, last, allowed)
-    if code in rules()["realtime"]["codes"] and links_checked_ok_at is not None and now - links_checked_ok_at <= allowed:
+    if (code in rules()["realtime"]["codes"] and links_checked_ok_at is not None
+            and now - links_checked_ok_at <= allowed):
         return FrequencyJudgement("respected", code, last, allowed)
     return FrequencyJudgement("late", code, last, allowed)

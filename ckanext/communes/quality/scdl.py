@@ -227,10 +227,10 @@ def _enqueue(pkg_dict: dict[str, Any], resources: list[dict[str, Any]]) -> int:
 
 def enqueue_changed(package_id: str, commit: bool = True) -> int:
     """After a save (background.py): queue the resources whose URL, file or declared schema changed since
-    their last validation, and forget those no longer concerned. The URL is not stored with the result: CKAN moves a resource's metadata_modified only when one of its fields
-    changed (a new URL or upload among them), so a resource modified after its check, or whose schema
-    differs from the one checked, is validated again. Returns how many were queued. ``commit`` False: the
-    caller commits the rows dropped with its own results."""
+    their last validation, and forget those no longer concerned. The URL is not stored with the result: CKAN moves
+    a resource's metadata_modified only when one of its fields changed (a new URL or upload among them), so a
+    resource modified after its check, or whose schema differs from the one checked, is validated again. Returns
+    how many were queued. ``commit`` False: the caller commits the rows dropped with its own results."""
     pkg_dict = _saved(package_id)
     concerned = list(to_validate(pkg_dict))
     ids = [resource["id"] for resource, _schema in concerned]

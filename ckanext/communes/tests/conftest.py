@@ -112,7 +112,8 @@ def _plugin_migrations_at_head() -> bool:
     with model.Session.bind.connect() as connection:
         for plugin, heads in _migration_heads().items():
             try:
-                found = {row[0] for row in connection.execute(sa.text(f"select version_num from {plugin}_alembic_version"))}
+                found = {row[0] for row in connection.execute(
+                    sa.text(f"select version_num from {plugin}_alembic_version"))}
             except sa.exc.ProgrammingError:  # no version table: the reset dropped the tables
                 return False
             if found != heads:

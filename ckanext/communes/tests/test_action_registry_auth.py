@@ -62,7 +62,8 @@ def core_action_names() -> set[str]:
 
     names: set[str] = set()
     for module in ("get", "create", "update", "delete", "patch", "file"):
-        names |= {name for name, _f in authz.get_local_functions(importlib.import_module(f"ckan.logic.action.{module}"))}
+        names |= {name for name, _f in authz.get_local_functions(
+            importlib.import_module(f"ckan.logic.action.{module}"))}
     return names
 
 
@@ -91,7 +92,8 @@ CLOSED_URL = "http://127.0.0.1:9/"  # nothing listens there: nothing is ever fet
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Bron (the editor's commune) with a harvest source, a job and a harvest object; Lyon with a dataset,
-    its resource, a relationship to another of its datasets, a task status; and another admin; a group, a vocabulary, a tag, a token of another user."""
+    its resource, a relationship to another of its datasets, a task status; and another admin; a group, a vocabulary,
+    a tag, a token of another user."""
     from ckanext.communes.tests.conftest import module_database
 
     with module_database():

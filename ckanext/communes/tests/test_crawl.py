@@ -1,7 +1,7 @@
 """Every page works for every role: the portal seeded with the Métropole and its 58 communes and harvested
-from every source type with the example configurations of docs/harvesting.md (real HTTP servers on 127.0.0.1 answering as the remote
-portals do, jobs run synchronously), then crawled as a visitor follows links: anonymous, a commune editor, a
-commune admin, a programme operator and a sysadmin, each from the main pages (home, ``/dataset``,
+from every source type with the example configurations of docs/harvesting.md (real HTTP servers on 127.0.0.1
+answering as the remote portals do, jobs run synchronously), then crawled as a visitor follows links: anonymous,
+a commune editor, a commune admin, a programme operator and a sysadmin, each from the main pages (home, ``/dataset``,
 ``/communes``, ``/communes/bilan``, ``/harvest``, each source page, job report and dry run the role may see,
 one commune page, one dataset page per source type), two links deep.
 
@@ -78,7 +78,8 @@ REDIRECTS = (
     (r"/(dataset|harvest)/[0-9a-f-]{36}(/.*)?", r"/(dataset|harvest)/[a-z0-9_-]+(/.*)?"),
 )  # and a page that needs a login, asked by an anonymous visitor: to /user/login (deliberate())
 # Links not followed: they change something (or end the session) when followed with GET.
-SIDE_EFFECTS = re.compile(r"/(user/_?logout|harvest/(refresh|clear|delete)/|.*/abort$|.*/delete(/|$)|.*/(un)?follow(/|$))")
+SIDE_EFFECTS = re.compile(r"/(user/_?logout|harvest/(refresh|clear|delete)/|.*/abort$|.*/delete(/|$)"
+                          r"|.*/(un)?follow(/|$))")
 
 
 # ------------------------------------------------------------------------------------ the portal

@@ -2,9 +2,9 @@
 found by walking the action registry with anonymous callers (tests/test_action_registry_auth.py):
 
 - ``package_collaborator_list`` / ``_create`` / ``_delete``: their auth functions ``assert`` a user
-  object and the dataset (an unknown id is now a 404). CKAN means to refuse anonymous callers before any auth function that does not allow them,
-  but over HTTP the context's ``auth_user_obj`` is flask-login's anonymous user, which is truthy: the
-  function runs, the assertion fails. Anonymous callers are refused here.
+  object and the dataset (an unknown id is now a 404). CKAN means to refuse anonymous callers before any auth
+  function that does not allow them, but over HTTP the context's ``auth_user_obj`` is flask-login's anonymous
+  user, which is truthy: the function runs, the assertion fails. Anonymous callers are refused here.
 - ``activity_show``: its auth function reads ``data_dict["include_data"]``, a parameter the action does
   not even take, so every call without it was a 500. Missing, it is read as true (the activity shown
   does hold the object's data): the stricter check.

@@ -8,14 +8,16 @@ dataset), Grigny-sur-Rhône (generalisation). The other 52 communes of the regis
 Datasets (the quality criteria each meets are listed in expected.py), created through package_create, their
 metadata_created then set in the database and reindexed:
 
-    B1 Bron   manual        etalab-2.0  ANNUAL, modified recently (respected)  SCDL subventions, valid    link ok      2024-03-10
-    B2 Bron   harvested S1  CC-BY-4.0   MONTHLY, modified 2024-01-01 (late)                               link broken  2024-07-15
-    B3 Bron   manual        ODbL-1.0    no frequency                           SCDL deliberations, invalid  not checked 2024-07-20
-    L1 Lyon   harvested S2  etalab-2.0  UNKNOWN (not a declaration)                                       not checked 2023-01-05
+    B1 Bron   manual        etalab-2.0  ANNUAL, modified recently (respected)  link ok      2024-03-10
+                                        SCDL subventions, valid
+    B2 Bron   harvested S1  CC-BY-4.0   MONTHLY, modified 2024-01-01 (late)    link broken  2024-07-15
+    B3 Bron   manual        ODbL-1.0    no frequency                           not checked  2024-07-20
+                                        SCDL deliberations, invalid
+    L1 Lyon   harvested S2  etalab-2.0  UNKNOWN (not a declaration)            not checked  2023-01-05
     L2 Lyon   private (not counted; a broken link that must not count either)
     L3 Lyon   deleted (not counted)
-    A1 Albigny manual       no licence                                                                    not checked 2022-05-02
-    G1 Grigny manual        etalab-2.0  NEVER (declared, always respected)                                not checked 2025-01-10
+    A1 Albigny manual       no licence                                         not checked  2022-05-02
+    G1 Grigny manual        etalab-2.0  NEVER (declared, always respected)     not checked  2025-01-10
     M1 Métropole (not a commune: in no row)
 """
 

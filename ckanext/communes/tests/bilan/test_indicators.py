@@ -235,7 +235,8 @@ def test_a_commune_bucket_of_the_facet_is_read_into_its_counts():
     tally = facets.tally_of_bucket({"val": "69029", "count": 3, "first": "2024-03-10T09:00:00Z",
                                     "last": "2024-03-20T10:30:00Z",
                                     "keys": {"buckets": [{"val": val, "count": count} for val, count in keys]}})
-    assert (tally.datasets, tally.first, tally.last) == (3, dt.datetime(2024, 3, 10, 9), dt.datetime(2024, 3, 20, 10, 30))
+    assert (tally.datasets, tally.first, tally.last) == (3, dt.datetime(2024, 3, 10, 9),
+                                                         dt.datetime(2024, 3, 20, 10, 30))
     assert (tally.scdl_declared, tally.scdl_valid, tally.frequency_declared, tally.frequency_respected) == (2, 1, 2, 1)
     assert (dict(tally.scdl_schemas), dict(tally.scdl_valid_schemas)) == ({"scdl/budget": 2}, {"scdl/budget": 1})
     assert dict(tally.scores) == {70: 2, 45: 1} and dict(tally.months) == {"2024-03": 3}

@@ -280,7 +280,8 @@ def test_removing_a_commune_member_is_reserved_to_operators_and_its_own_admins(a
         "organization_member_create", context={"user": world.sysadmin["name"]}, id="bron",
         username=member["name"], role="member",
     )
-    response = api_post(app, "organization_member_delete", {"id": "bron", "username": member["name"]}, world.token(role))
+    response = api_post(app, "organization_member_delete", {"id": "bron", "username": member["name"]},
+                        world.token(role))
     members = {m[0] for m in helpers.call_action("member_list", id="bron", object_type="user")}
     try:
         if role in ("sysadmin", "operator", "commune_admin"):

@@ -38,7 +38,8 @@ def only_licence(graph: rdflib.Graph):
         ("other-nc", "Autre licence (pas d'usage commercial)", URIRef("http://purl.org/adms/licencetype/NonCommercialUseOnly")),
     ],
 )
-def test_a_licence_that_is_not_open_is_a_licence_document_saying_so(app, sysadmin, bron, licence_id, title, licence_type):
+def test_a_licence_that_is_not_open_is_a_licence_document_saying_so(app, sysadmin, bron, licence_id, title,
+                                                                    licence_type):
     dataset = create_dataset(sysadmin, **with_one_resource({**minimal_fields(bron), "license_id": licence_id}))
     graph = dataset_graph(app, dataset["id"])
     node = only_licence(graph)

@@ -88,9 +88,11 @@ def test_commune_territory_has_a_wkt_bbox_and_centroid_inside_the_commune(app, s
 
 
 def test_a_stored_bbox_gets_a_wkt_bbox_and_centroid(app, sysadmin, bron):
-    bbox = {"type": "Polygon", "coordinates": [[[4.9, 45.72], [4.92, 45.72], [4.92, 45.74], [4.9, 45.74], [4.9, 45.72]]]}
+    bbox = {"type": "Polygon",
+            "coordinates": [[[4.9, 45.72], [4.92, 45.72], [4.92, 45.74], [4.9, 45.74], [4.9, 45.72]]]}
     create_dataset(
-        sysadmin, **{**minimal_fields(bron), "spatial_coverage": [{"text": "Parc de Parilly", "bbox": json.dumps(bbox)}]}
+        sysadmin,
+        **{**minimal_fields(bron), "spatial_coverage": [{"text": "Parc de Parilly", "bbox": json.dumps(bbox)}]}
     )
     graph = commune_catalogue(app)
     dataset = next(graph.subjects(RDF.type, DCAT.Dataset))

@@ -313,7 +313,8 @@ def test_an_unchanged_catalogue_writes_nothing_and_a_changed_record_is_updated_i
     assert (report.counts["update"], report.counts["unchanged"]) == (1, 4)
     after = harvested(source["id"])["Écoles de Villeurbanne"]
     first = before["Écoles de Villeurbanne"]
-    assert (after["id"], after["name"], after["notes"]) == (first["id"], first["name"], "Écoles publiques, mise à jour.")
+    assert (after["id"], after["name"], after["notes"]) == (first["id"], first["name"],
+                                                            "Écoles publiques, mise à jour.")
     assert [r["id"] for r in after["resources"]] == [r["id"] for r in first["resources"]]
 
 

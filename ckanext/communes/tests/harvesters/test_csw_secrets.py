@@ -72,8 +72,8 @@ def write_clear_config(source_id: str, config: dict[str, Any]) -> None:
     """A config stored the way the previous version stored it (password in clear), in both copies."""
     text = json.dumps(config)
     model.Session.execute(sa.text("UPDATE harvest_source SET config = :c WHERE id = :id"), {"c": text, "id": source_id})
-    model.Session.execute(sa.text("UPDATE package SET extras = jsonb_set(extras, '{config}', to_jsonb(CAST(:c AS text))) "
-                                  "WHERE id = :id"), {"c": text, "id": source_id})
+    model.Session.execute(sa.text("UPDATE package SET extras = jsonb_set(extras, '{config}', "
+                                  "to_jsonb(CAST(:c AS text))) WHERE id = :id"), {"c": text, "id": source_id})
     model.Session.commit()
     rebuild(source_id)  # package_show reads the index while metadata_modified is unchanged
 

@@ -127,7 +127,8 @@ def test_a_changed_dataset_is_updated_in_place_keeping_its_id_and_name(portal, s
     first = harvested(source["id"])["Écoles de Villeurbanne"]
     base = source_server.url("/").rstrip("/")
     text = (FIXTURES / "page2.ttl").read_text(encoding="utf-8").replace("{base}", base)
-    source_server.serve("/dcat/page2.ttl", text.replace("Liste des écoles publiques.", "Écoles publiques, mise à jour."))
+    source_server.serve("/dcat/page2.ttl",
+                        text.replace("Liste des écoles publiques.", "Écoles publiques, mise à jour."))
     job = jobs.run_source(source["id"])
     assert report_for_job(job["id"]).counts["update"] == 1
     assert report_for_job(job["id"]).counts["unchanged"] == 4
@@ -260,7 +261,8 @@ def test_a_config_number_too_large_for_python_is_a_french_field_error(app, porta
     token = factories.APIToken(user=portal["sysadmin"]["name"])["token"]
     response = app.post("/api/3/action/harvest_source_create", headers={"Authorization": token},
                         data='{"name": "s", "title": "S", "url": "https://data.example.org/c.ttl", "source_type": '
-                             '"communes_dcat", "owner_org": "metropole-de-lyon", "config": "{\\"request_timeout\\": 1e309}"}',
+                             '"communes_dcat", "owner_org": "metropole-de-lyon", '
+                             '"config": "{\\"request_timeout\\": 1e309}"}',
                         content_type="application/json")
     assert response.status_code == 409, response.json
     assert "request_timeout" in response.json["error"]["config"][0]

@@ -363,7 +363,8 @@ def test_a_good_source_config_is_accepted():
     config = {"refine": {"publisher": ["Ville de Bron", "Mairie de Villeurbanne"]}, "where": "records_count > 0",
               "exclude_datasets": ["a", "da_1"], "max_withdraw_percent": 10}
     assert ods.OpendatasoftHarvester().parse_config(json.dumps(config)) == config
-    assert ods._query(config)[:2] == [("refine", "publisher:Ville de Bron"), ("refine", "publisher:Mairie de Villeurbanne")]
+    assert ods._query(config)[:2] == [("refine", "publisher:Ville de Bron"),
+                                      ("refine", "publisher:Mairie de Villeurbanne")]
 
 
 # ------------------------------------------------------------------------------------------ safety

@@ -94,7 +94,8 @@ def snapshot(dataset_id: str) -> dict[str, Any]:
     shown = helpers.call_action("package_show", id=dataset_id)
     return {"state": package.state, "private": package.private, "owner_org": package.owner_org,
             "title": shown["title"], "notes": shown["notes"],
-            "resources": [(r["id"], r.get("name"), r["url"], r.get("format"), r.get("description")) for r in shown["resources"]]}
+            "resources": [(r["id"], r.get("name"), r["url"], r.get("format"), r.get("description"))
+                          for r in shown["resources"]]}
 
 
 # Each route: a call that would delete, hide, move or change the dataset, given the dataset's dict.
