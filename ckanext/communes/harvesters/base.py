@@ -364,7 +364,8 @@ class CommunesHarvester(HarvesterBase):
         except Exception as error:  # a source type's bug must not leave the job running nor withdraw
             log.exception("Harvest gather of source %s failed", source_id)
             complete = False
-            report.say("error", tk._("Unexpected error while reading the source: {error}").format(error=repr(error)[:300]))
+            report.say("error", tk._("Unexpected error while reading the source: {error}").format(
+                error=repr(error)[:300]))
         self._plan_withdrawals(ctx, existing, listed, complete, plan, dry_run)
         if not dry_run and job_id:
             self._write_objects(ctx)
@@ -380,7 +381,8 @@ class CommunesHarvester(HarvesterBase):
             model.Session.query(HarvestObject.guid, HarvestObject.package_id, hash_extra.value, model.Package.state,
                                 model.Package.owner_org, detached_extra.value)
             .join(model.Package, model.Package.id == HarvestObject.package_id)
-            .outerjoin(hash_extra, sa.and_(hash_extra.harvest_object_id == HarvestObject.id, hash_extra.key == HASH_KEY))
+            .outerjoin(hash_extra, sa.and_(hash_extra.harvest_object_id == HarvestObject.id,
+                                           hash_extra.key == HASH_KEY))
             .outerjoin(detached_extra, sa.and_(detached_extra.harvest_object_id == HarvestObject.id,
                                                detached_extra.key == DETACHED_KEY))
             .filter(HarvestObject.harvest_source_id == source_id, HarvestObject.current.is_(True))
