@@ -36,6 +36,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import model
+from ckan.lib import search
 from ckan.lib.munge import munge_title_to_name
 from ckan.logic import schema as ckan_schema
 from ckan.model import PACKAGE_NAME_MAX_LENGTH
@@ -658,13 +659,22 @@ class CommunesHarvester(HarvesterBase):
         model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
         try:
             tk.get_action("package_create")(dict(context), dataset)
-        except sa.exc.IntegrityError as error:  # another transaction inserted the name first (import_stage)
-            if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != PACKAGE_NAME_KEY:
+        except (sa.exc.IntegrityError, tk.ValidationError) as error:
+            # Another transaction took the name (import_stage): committed before our validation read it
+            # ("That URL is already in use."); inserted before ours (the unique index's IntegrityError); or
+            # committed between our validation and our insert, when CKAN's table_dict_save, finding no
+            # package with our id, takes the one with our name and rewrites it, id included: the other
+            # dataset's harvest object still points to the old id, and the deferred foreign key refuses
+            # our commit (an IntegrityError too). Whichever, the name now belongs to another dataset.
+            if isinstance(error, tk.ValidationError) and set(error.error_dict) != {"name"}:
                 raise
-            raise _NameTaken(dataset["name"]) from error
-        except tk.ValidationError as error:  # ... or committed it before our validation read it
-            if set(error.error_dict) != {"name"} or not _name_exists(dataset["name"]):
+            model.Session.rollback()
+            if not _taken_by_another(dataset["name"], dataset["id"]):
                 raise
+            if isinstance(error, sa.exc.IntegrityError):
+                # Refused at the commit, our dataset was already in the search index (package_create
+                # indexes before it commits): out of it, or a search would list a dataset that is not.
+                search.clear(dataset["id"])
             raise _NameTaken(dataset["name"]) from error
 
     def _update(self, harvest_object: Any, package_id: str, dataset: dict[str, Any], context: dict[str, Any], *,
@@ -696,8 +706,6 @@ class CommunesHarvester(HarvesterBase):
         return True
 
 
-# The package table's unique index on the name (CKAN's migrations name it so).
-PACKAGE_NAME_KEY = "package_name_key"
 # Imports of one record tried when other transactions keep taking its name: one more than the fetch
 # workers creating same-titled datasets at that moment is enough.
 NAME_ATTEMPTS = 10
@@ -711,9 +719,10 @@ class _NameTaken(Exception):
         self.name = name
 
 
-def _name_exists(name: str) -> bool:
-    # CKAN's package_create rolled the session back before raising: nothing of ours is left to flush.
-    return model.Session.query(model.Package.id).filter(model.Package.name == name).first() is not None
+def _taken_by_another(name: str, package_id: str) -> bool:
+    """Whether a dataset other than ``package_id`` has the name now (read after our rollback)."""
+    return model.Session.query(model.Package.id).filter(model.Package.name == name,
+                                                        model.Package.id != package_id).first() is not None
 
 
 def shadowing_message(key: str, replacement: str | None = None) -> str:

@@ -74,6 +74,18 @@ class Competitor:
             "VALUES (:id, :name, :title, 'active', 'dataset', false, :now, :now)"),
             {"id": str(uuid.uuid4()), "name": name, "title": TITLE, "now": now})
 
+    def insert_harvested(self, name: str) -> None:
+        """The dataset and the harvest object pointing to it, as another worker's import writes them."""
+        package_id = str(uuid.uuid4())
+        self.connection.execute(sa.text(
+            "INSERT INTO package (id, name, title, state, type, private, metadata_created, metadata_modified) "
+            "VALUES (:id, :name, :title, 'active', 'dataset', false, now(), now())"),
+            {"id": package_id, "name": name, "title": TITLE})
+        self.connection.execute(sa.text(
+            "INSERT INTO harvest_object (id, guid, harvest_job_id, harvest_source_id, package_id, current, state) "
+            "SELECT :id, 'other-worker', id, source_id, :package_id, true, 'COMPLETE' FROM harvest_job LIMIT 1"),
+            {"id": str(uuid.uuid4()), "package_id": package_id})
+
     def commit(self) -> None:
         self.transaction.commit()
 
@@ -116,7 +128,7 @@ def _import_one(portal: Any, source_server: Any) -> tuple[dict[str, Any], Harves
     record = small_record(fixture_datasets(source_server)[0], 1, TITLE)
     source = make_source(portal, RemoteUdata(source_server, [record]).url)
     job = jobs.run_source(source["id"])
-    [obj] = objects_of(job["id"])
+    [obj] = [o for o in objects_of(job["id"]) if o.guid == record["id"]]
     return job, obj
 
 
@@ -169,6 +181,34 @@ def test_a_name_inserted_by_a_concurrent_transaction_gives_the_next_name(
     _job, obj = _import_one(portal, source_server)
     assert waited == [True]  # the import did wait on the competitor's row: the race took place
     _assert_imported_once_under_the_next_name(obj, chosen)
+
+
+def test_a_name_committed_between_validation_and_insert_gives_the_next_name(
+        portal: Any, source_server: Any, competitor: Competitor, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    # Our validation found the name free; the other worker's dataset is committed before our insert. CKAN's
+    # table_dict_save, finding no package with our id, takes the one with our name and rewrites it: the
+    # other worker's dataset must stay as it is, and ours get the next name.
+    from ckan.lib.dictization import model_save
+
+    real_save = model_save.package_dict_save
+    saves: list[str] = []
+
+    def save_after_the_other(pkg_dict: dict[str, Any], context: Any, *args: Any, **kwargs: Any) -> Any:
+        if pkg_dict.get("type") == "dataset":  # not the harvest source's save
+            if not saves:
+                competitor.insert_harvested(pkg_dict["name"])
+                competitor.commit()
+            saves.append(pkg_dict["name"])
+        return real_save(pkg_dict, context, *args, **kwargs)
+
+    monkeypatch.setattr(model_save, "package_dict_save", save_after_the_other)
+    chosen = _hook_name_choice(monkeypatch, lambda name: None)
+    _job, obj = _import_one(portal, source_server)
+    assert saves[0] == IDEAL_NAME
+    _assert_imported_once_under_the_next_name(obj, chosen)
+    other = model.Session.query(model.Package).filter_by(name=IDEAL_NAME).one()
+    assert other.title == TITLE and other.notes is None  # not rewritten with our record
+    assert model.Session.query(HarvestObject).filter_by(guid="other-worker", package_id=other.id).count() == 1
 
 
 # ------------------------------------------------------------------------------ two real workers
