@@ -36,6 +36,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 from ckan import model
+from ckan.lib import search
 from ckan.lib.munge import munge_title_to_name
 from ckan.logic import schema as ckan_schema
 from ckan.model import PACKAGE_NAME_MAX_LENGTH
@@ -546,6 +547,28 @@ class CommunesHarvester(HarvesterBase):
         return True  # the gather read the whole page already
 
     def import_stage(self, harvest_object: Any) -> bool | str:
+        # Scaled fetch workers: two records with the same title, imported at the same time, both find the
+        # munged title free, and the second insert of it fails (the unique index, or CKAN's validation when
+        # the first import has committed). The losing import is rolled back whole (its dataset and the
+        # object's links, written in one transaction) and done again: it then sees the other dataset and
+        # chooses the next free name. Why not an advisory lock per name: it would only serialise the imports
+        # that take it, not a dataset created from the form or the API, nor a title munged to another's
+        # numbered name ("Arbres 31" and the second "Arbres 3"); the retry covers every writer, and costs
+        # the loser the wait it would have spent on the lock anyway.
+        unsaved = {attr.key: attr.value for attr in sa.inspect(harvest_object).attrs if attr.history.has_changes()}
+        for _attempt in range(NAME_ATTEMPTS):
+            try:
+                return self._import_object(harvest_object)
+            except _NameTaken:
+                model.Session.rollback()
+                for key, value in unsaved.items():  # what the caller set and had not committed (the stage times)
+                    setattr(harvest_object, key, value)
+        # Every name tried was taken first: refused as CKAN's validation would have refused it.
+        self._save_object_error(tk._("The dataset was refused: {errors}").format(errors=json.dumps(
+            {"Name": tk._("That URL is already in use.")}, ensure_ascii=False)), harvest_object, "Import")
+        return False
+
+    def _import_object(self, harvest_object: Any) -> bool | str:
         # ckanext-harvest may deliver an object twice (harvest_jobs_run resubmits WAITING objects that a
         # fetch worker has popped but not started): an object already imported is not imported again.
         # True, not "unchanged": it is reported as it was the first time (added, updated).
@@ -636,7 +659,25 @@ class CommunesHarvester(HarvesterBase):
         # The harvest object refers to the package before it exists (ckanext-dcat does the same): the
         # check waits for the commit, and package_create's own flush writes both, in one transaction.
         model.Session.execute(sa.text("SET CONSTRAINTS harvest_object_package_id_fkey DEFERRED"))
-        tk.get_action("package_create")(dict(context), dataset)
+        try:
+            tk.get_action("package_create")(dict(context), dataset)
+        except (sa.exc.IntegrityError, tk.ValidationError) as error:
+            # Another transaction took the name (import_stage): committed before our validation read it
+            # ("That URL is already in use."); inserted before ours (the unique index's IntegrityError); or
+            # committed between our validation and our insert, when CKAN's table_dict_save, finding no
+            # package with our id, takes the one with our name and rewrites it, id included: the other
+            # dataset's harvest object still points to the old id, and the deferred foreign key refuses
+            # our commit (an IntegrityError too). Whichever, the name now belongs to another dataset.
+            if isinstance(error, tk.ValidationError) and set(error.error_dict) != {"name"}:
+                raise
+            model.Session.rollback()
+            if not _taken_by_another(dataset["name"], dataset["id"]):
+                raise
+            if isinstance(error, sa.exc.IntegrityError):
+                # Refused at the commit, our dataset was already in the search index (package_create
+                # indexes before it commits): out of it, or a search would list a dataset that is not.
+                search.clear(dataset["id"])
+            raise _NameTaken(dataset["name"]) from error
 
     def _update(self, harvest_object: Any, package_id: str, dataset: dict[str, Any], context: dict[str, Any], *,
                 restore: bool) -> None:
@@ -665,6 +706,25 @@ class CommunesHarvester(HarvesterBase):
         harvest_object.add()
         model.Session.commit()
         return True
+
+
+# Imports of one record tried when other transactions keep taking its name: one more than the fetch
+# workers creating same-titled datasets at that moment is enough.
+NAME_ATTEMPTS = 10
+
+
+class _NameTaken(Exception):
+    """Another transaction's dataset took the name chosen for a new dataset, between choice and insert."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _taken_by_another(name: str, package_id: str) -> bool:
+    """Whether a dataset other than ``package_id`` has the name now (read after our rollback)."""
+    return model.Session.query(model.Package.id).filter(model.Package.name == name,
+                                                        model.Package.id != package_id).first() is not None
 
 
 def shadowing_message(key: str, replacement: str | None = None) -> str:
