@@ -86,6 +86,9 @@ def fetch_and_import(harvester: Any, obj: HarvestObject) -> None:
     (COMPLETE or ERROR) committed whatever happens. An exception of the harvester is recorded as an
     import error of the object, not raised: one record does not stop a job."""
     ours = _is_ours(harvester)
+    # Read now: after a failed flush the object's attributes cannot be read until the rollback, and the
+    # error handler below needs the id first (reading it there raised, leaving the object in FETCH).
+    object_id = obj.id
     if ours:
         obj.fetch_started = _utcnow()
         obj.state = IN_FLIGHT
@@ -101,9 +104,9 @@ def fetch_and_import(harvester: Any, obj: HarvestObject) -> None:
         else:
             imported = "unchanged" if fetched == "unchanged" else False
     except Exception as error:  # noqa: BLE001 - recorded on the object, the job goes on
-        log.exception("harvest object %s failed", obj.id)
+        log.exception("harvest object %s failed", object_id)
         model.Session.rollback()
-        obj = model.Session.get(HarvestObject, obj.id)
+        obj = model.Session.get(HarvestObject, object_id)
         model.Session.add(HarvestObjectError(message=str(error)[:1000] or type(error).__name__, object=obj,
                                              stage="Import"))
         imported = False

@@ -137,6 +137,28 @@ def test_an_unexpected_error_in_one_import_is_recorded_and_the_job_goes_on(porta
     assert [(e.message, e.stage) for e in errors] == [("disk full", "Import")]
 
 
+def test_an_import_failing_on_a_database_flush_is_recorded_in_error_not_left_in_fetch(portal, source_server,
+                                                                                      monkeypatch):
+    """After a failed flush the session refuses every read until it is rolled back: the error handler used to
+    read the object's id first, raised, and left the object in FETCH for ever (two fetch workers, same names)."""
+    datasets = fixture_datasets(source_server)
+    source = make_source(portal, RemoteUdata(source_server, datasets).url)
+    harvester = harvester_for("communes_udata")
+    import_stage = harvester.import_stage
+
+    def flush_failing_on_the_third(harvest_object: Any) -> Any:
+        if harvest_object.guid == datasets[2]["id"]:
+            model.Session.add(model.Package(name=None))  # NOT NULL: the flush fails, the session needs a rollback
+            model.Session.flush()
+        return import_stage(harvest_object)
+
+    monkeypatch.setattr(harvester, "import_stage", flush_failing_on_the_third)
+    job = jobs.run_source(source["id"])
+    assert (job["stats"]["added"], job["stats"]["errored"]) == (5, 1)
+    failed = next(o for o in objects_of(job["id"]) if o.guid == datasets[2]["id"])
+    assert (failed.state, failed.report_status, failed.current) == ("ERROR", "errored", False)
+
+
 def _run_workers_until(condition: Any, timeout: float = 60.0,
                        kinds: tuple[str, ...] = (queues.GATHER, queues.FETCH)) -> None:
     settings = workers.WorkerSettings(block_seconds=1, socket_timeout=3)
