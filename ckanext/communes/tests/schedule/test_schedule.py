@@ -15,7 +15,7 @@ import pytest
 from ckan import model
 from ckan.tests import factories, helpers
 
-from ckanext.communes.quality import linkcheck
+from ckanext.communes.quality import evidence
 from ckanext.communes.schedule import runner, store, tasks
 from ckanext.communes.tests.schedule.conftest import Clock
 from ckanext.communes.tests.shared import ENVI, EU
@@ -43,10 +43,19 @@ def _dataset(user: dict[str, Any], org: dict[str, Any], **fields: Any) -> dict[s
     return helpers.call_action("package_create", context={"user": user["name"]}, **values)
 
 
+def _quality_queues() -> tuple[str, ...]:
+    from ckanext.communes.quality import background
+
+    return background.QUEUES
+
+
 def _run_queued_jobs() -> None:
+    """What `make run`'s jobs worker does: the editor's quality queue, CKAN's default one, the bulk queue."""
     from ckan.lib import jobs
 
-    jobs.Worker().work(burst=True)
+    from ckanext.communes.quality import background
+
+    jobs.Worker([background.PRIORITY_QUEUE, "default", background.BULK_QUEUE]).work(burst=True)
     model.Session.expire_all()
 
 
@@ -68,11 +77,12 @@ def test_a_link_that_breaks_after_its_first_check_is_found_broken_by_the_schedul
     from ckan.lib import jobs
 
     source_server.serve("/arbres.csv", "a;b\n1;2\n", content_type="text/csv")
-    jobs.get_queue().empty()
+    for queue in ("default", *_quality_queues()):
+        jobs.get_queue(queue).empty()
     dataset = _dataset(sysadmin, bron, resources=[{"url": source_server.url("/arbres.csv"), "name": "CSV"}])
     [resource_id] = [r["id"] for r in dataset["resources"]]
     _run_queued_jobs()  # the save's quality job: the link's first check
-    assert linkcheck.results_for(dataset["id"])[resource_id].ok is True
+    assert evidence.link_results_for(dataset["id"])[resource_id].ok is True
     assert source_server.requested("/arbres.csv") == 1
 
     source_server.fail("/arbres.csv", status=404)  # the commune's server loses the file
@@ -85,7 +95,7 @@ def test_a_link_that_breaks_after_its_first_check_is_found_broken_by_the_schedul
     assert (outcome.ran, outcome.ok) == (True, True)
     _run_queued_jobs()
     assert source_server.requested("/arbres.csv") == 1
-    assert linkcheck.results_for(dataset["id"])[resource_id].ok is True
+    assert evidence.link_results_for(dataset["id"])[resource_id].ok is True
 
     # Eight days later (a working link is re-checked after 7): queued by the schedule, found broken.
     clock.advance(days=8)
@@ -93,7 +103,7 @@ def test_a_link_that_breaks_after_its_first_check_is_found_broken_by_the_schedul
     assert (outcome.ran, outcome.ok) == (True, True)
     assert store.read(tasks.LINKCHECK).counts == {"datasets": 1, "links": 1, "waiting": 0}
     _run_queued_jobs()
-    result = linkcheck.results_for(dataset["id"])[resource_id]
+    result = evidence.link_results_for(dataset["id"])[resource_id]
     assert (result.ok, result.status) == (False, 404)
     assert source_server.requested("/arbres.csv") == 2
     assert "links" in _missed("arbres")  # the score reindexed with the broken link
@@ -107,7 +117,8 @@ def test_a_dataset_queued_by_the_recheck_is_not_queued_again_while_its_job_waits
 
     source_server.serve("/arbres.csv", "a;b\n1;2\n", content_type="text/csv")
     dataset = _dataset(sysadmin, bron, resources=[{"url": source_server.url("/arbres.csv"), "name": "CSV"}])
-    jobs.get_queue().empty()  # the save's own quality job lost (Redis restarted): the link never checked
+    for queue in ("default", *_quality_queues()):
+        jobs.get_queue(queue).empty()  # the save's own quality job lost (Redis restarted): the link never checked
     clock = Clock(dt.datetime.utcnow())
     scheduler = runner.Scheduler(only(tasks.LINKCHECK), clock=clock)
 
@@ -119,7 +130,7 @@ def test_a_dataset_queued_by_the_recheck_is_not_queued_again_while_its_job_waits
     assert [job.args[0] for job in jobs.get_queue().jobs] == [dataset["id"]]
 
     _run_queued_jobs()
-    assert [r.ok for r in linkcheck.results_for(dataset["id"]).values()] == [True]
+    assert [r.ok for r in evidence.link_results_for(dataset["id"]).values()] == [True]
     clock.advance(hours=1)
     scheduler.tick()
     assert store.read(tasks.LINKCHECK).counts == {"datasets": 0, "links": 0, "waiting": 0}
