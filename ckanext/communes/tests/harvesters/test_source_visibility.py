@@ -347,22 +347,31 @@ def check_pages(app: Any, portal: Portal, role: str) -> None:
 
 # --------------------------------------------------------------------------------------- per role
 
+def _failed_checks(app: Any, portal: Portal, role: str, checks: tuple[Any, ...]) -> list[str]:
+    """Every check run (one failing does not hide the others), each failure as "check: what leaked"."""
+    failures = []
+    for check in checks:
+        try:
+            check(app, portal, role)
+        except AssertionError as error:
+            failures.append(f"{check.__name__}: {error}")
+    return failures
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_api_route_shows_sources_and_private_datasets_only_to_their_readers(app: Any, portal: Portal,
                                                                                   role: str) -> None:
     """One test per role (the checks above in turn): the module's portal is read, never changed."""
-    check_hostile_searches(app, portal, role)
-    check_source_search(app, portal, role)
-    check_lists(app, portal, role)
-    check_activity_streams(app, portal, role)
-    check_activity_details(app, portal, role)
+    leaks = _failed_checks(app, portal, role, (check_hostile_searches, check_source_search, check_lists,
+                                               check_activity_streams, check_activity_details))
+    assert not leaks, "\n".join(leaks)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_and_catalogue_shows_sources_only_to_their_readers(app: Any, portal: Portal,
                                                                       role: str) -> None:
-    check_catalogues(app, portal, role)
-    check_pages(app, portal, role)
+    leaks = _failed_checks(app, portal, role, (check_catalogues, check_pages))
+    assert not leaks, "\n".join(leaks)
 
 
 # --------------------------------------------------------------------------------------- labels kept right
