@@ -32,7 +32,6 @@ RECOGNISED = [
     ("fr-lo", "fr-lo", "id"),
     # data.gouv.fr titles (its API and exports write them)
     ("Licence Ouverte / Open Licence version 2.0", "etalab-2.0", "title"),
-    ("Licence Ouverte / Open Licence", "fr-lo", "alternate_title"),
     ("Creative Commons CCZero", "CC0-1.0", "alternate_title"),
     ("Open Data Commons Open Database License (ODbL)", "ODbL-1.0", "alternate_title"),
     ("Open Data Commons Public Domain Dedication and Licence (PDDL)", "PDDL-1.0", "alternate_title"),
@@ -118,12 +117,19 @@ def test_the_table_exercises_every_match_kind():
         "Open Licence",
         "Etalab",
         "licence-ouverte",
-        "CC BY 3.0",  # another version of a registry licence is another licence
-        "CC BY-NC 4.0",
+        "CC BY 2.0",  # another version of a registry licence is another licence
+        "CC BY-NC 3.0",
+        "CC BY",  # no version: CC BY 1.0 to 4.0 differ (issue #22)
+        "CC-BY",  # a name, not CKAN's and udata's lower-case id "cc-by"
+        "Creative Commons Attribution",  # CKAN's and udata's title of cc-by: their conventions settle it
+        "Licence Ouverte / Open Licence",  # data.gouv.fr's title of fr-lo: the udata convention settles it
+        "EUPL",  # 1.0, 1.1 and 1.2 exist
         "cc-nc",  # CKAN's Creative Commons Non-Commercial: not in the registry
         "ODbL 2.0",
         "GPL-3.0",  # SPDX "only": the registry has the "or later" licence
-        "Licence Ouvert v2.0",  # one letter off: no edit distance
+        "Licence Ouvert",  # one letter off in a family word is forgiven, but the version is still missing
+        "Licence Ouverte v2.O",  # never a typo tolerance on a version
+        "CC BY-SB 4.0",  # nor on the conditions
         EU + "CC_BY",  # deprecated, version-less NAL concept
         EU + "GPL_3_0",  # "GPL-3.0 only"
         EU + "ETALAB_2",  # mistyped code
