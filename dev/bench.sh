@@ -13,3 +13,4 @@ cd "$ROOT"
 "$VENV/bin/python" dev/bench/sources.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/bilan.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/quality_backlog.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/licences.py --ckan-ini test.ini
