@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ckanext.communes.licences.aliases import operator_aliases
-from ckanext.communes.licences.naming import looks_like_url, read_name, read_url, text_key, url_key
+from ckanext.communes.licences.naming import FAMILY_VERSIONS, looks_like_url, read_name, read_url, text_key, url_key
 from ckanext.communes.licences.registry import Licence, all_licences, get_licence
 
 __all__ = [
@@ -61,6 +61,10 @@ CONVENTIONS: tuple[str, ...] = ("ods", "udata", "ckan", "dcat", "csw")
 CONVENTIONS_DIR = os.path.join(os.path.dirname(__file__), "data", "conventions")
 
 _SPDX_URL = re.compile(r"^spdx\.org/licenses/([^/]+?)(?:\.html|\.json)?$")
+# A link inside a text (« Licence Ouverte : https://www.etalab.gouv.fr/licence-ouverte-open-licence »).
+_EMBEDDED_URL = re.compile(r"https?://[^\s<>\"«»]+", re.IGNORECASE)
+_URL_TRAILERS = ").,;:»]'\""
+_LEFTOVER = " \t:-()[],;.«»'\""
 
 
 @dataclass(frozen=True)
@@ -180,14 +184,50 @@ def _match(stripped: str, convention: str | None) -> tuple[str | None, MatchedBy
             return (next(iter(ids)), "spdx") if ids and len(ids) == 1 else (None, None)
         licence_id = read_url(url)
         return (licence_id, "parsed") if licence_id and get_licence(licence_id) else (None, None)
+    if _EMBEDDED_URL.search(stripped):
+        return _text_with_links(stripped, convention)
     reading = read_name(text)
     if reading is not None and reading.licence_id and get_licence(reading.licence_id):
         return reading.licence_id, "parsed"
     return None, None
 
 
+def _text_with_links(stripped: str, convention: str | None) -> tuple[str | None, MatchedBy | None]:
+    """A name with links in it (GeoNetwork constraints often are): the licence when every link designates it
+    and the words around designate it too or name its family without a version. A link or a word that says
+    nothing known, or two licences, give none: what is unknown may change the licence."""
+    ids: set[str] = set()
+    for link in _EMBEDDED_URL.findall(stripped):
+        licence_id, _ = _match(link.rstrip(_URL_TRAILERS), convention)
+        if licence_id is None:
+            return None, None
+        ids.add(licence_id)
+    words = _EMBEDDED_URL.sub(" ", stripped).strip(_LEFTOVER)
+    family: str | None = None
+    if words:
+        licence_id, _ = _match(words, convention)
+        if licence_id is not None:
+            ids.add(licence_id)
+        else:
+            reading = read_name(text_key(words))
+            if reading is None:
+                return None, None
+            family = reading.family
+    if len(ids) != 1:
+        return None, None
+    (licence_id,) = ids
+    if family is not None and licence_id not in FAMILY_VERSIONS.get(family, {}).values():
+        return None, None
+    return licence_id, "parsed"
+
+
+# The key operator aliases are looked up by: cached (the spelling of a string never changes), unlike the
+# aliases themselves, read on every call.
+_alias_key = functools.lru_cache(maxsize=16384)(text_key)
+
+
 def _operator_alias(stripped: str, aliases: Mapping[str, str]) -> Licence | None:
-    licence_id = aliases.get(text_key(stripped))
+    licence_id = aliases.get(_alias_key(stripped))
     return get_licence(licence_id) if licence_id else None  # an alias to an id not in the registry is ignored
 
 

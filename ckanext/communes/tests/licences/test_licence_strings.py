@@ -252,6 +252,14 @@ STRINGS: list[tuple[str, str | None, str | None]] = [
     ("Licence ODbL", "csw", "ODbL-1.0"),
     ("Usage libre sous réserve des mentions obligatoires sur tout document de diffusion", "csw", None),
     ("Données soumises à licence", "csw", None),
+    # ... and links in the text: the link settles the version a version-less name leaves open, when both agree.
+    ("Licence Ouverte version 2.0 https://www.etalab.gouv.fr/licence-ouverte-open-licence", "csw", "etalab-2.0"),
+    ("Licence ouverte Etalab : https://www.etalab.gouv.fr/licence-ouverte-open-licence/", "csw", "etalab-2.0"),
+    ("Licence ODbL (http://opendatacommons.org/licenses/odbl/)", "csw", "ODbL-1.0"),
+    ("Licence Ouverte 1.0 https://www.etalab.gouv.fr/licence-ouverte-open-licence", "csw", None),  # disagree
+    ("Licence Ouverte, voir https://www.ville-exemple.fr/conditions", "csw", None),  # an unknown link
+    ("Conditions d'utilisation : https://www.etalab.gouv.fr/licence-ouverte-open-licence", "csw", None),
+    ("ODbL https://creativecommons.org/licenses/by/4.0/", None, None),  # two licences
     # --- the software licences of the registry (CRPA D323-2-1's list for source code).
     ("Apache-2.0", None, "Apache-2.0"),
     ("Apache License 2.0", None, "Apache-2.0"),
