@@ -261,10 +261,13 @@ def _features(tokens: list[str]) -> tuple[set[str], set[str]] | None:
 def _family(features: set[str]) -> str | None:
     """The one family the features name, or None (no family, two families, or a feature foreign to it)."""
     candidates: set[str] = set()
-    if "cc" in features or ({"sa", "nc", "nd"} & features and "odc" not in features):
+    # Creative Commons: named, or BY written with its conditions (CC's own titles: « Attribution-ShareAlike
+    # 4.0 International »). Conditions alone (« SA 4.0 », « NC ») name nothing.
+    conditions = {"sa", "nc", "nd"} & features
+    if "cc" in features or ("by" in features and conditions and "odc" not in features):
         if "zero" in features:
             candidates.add("CC0")
-        elif "by" in features or {"sa", "nc", "nd"} & features:
+        elif "by" in features or conditions:
             if {"sa", "nd"} <= features:
                 return None  # no licence both shares alike and forbids derivatives
             candidates.add("CC-BY" + "-NC" * ("nc" in features) + "-ND" * ("nd" in features)

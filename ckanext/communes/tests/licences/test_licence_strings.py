@@ -132,6 +132,9 @@ STRINGS: list[tuple[str, str | None, str | None]] = [
     ("CC BY 3.0", None, "CC-BY-3.0"),
     ("CC BY 2.0", None, None),  # not in the registry
     ("CC BY-ND-SA 4.0", None, None),  # no such licence
+    ("Attribution-ShareAlike 4.0 International", None, "CC-BY-SA-4.0"),  # Creative Commons' own title
+    ("SA 4.0", None, None),  # conditions alone name nothing
+    ("NC 4.0", None, None),
     ("CC0 1.0", None, "CC0-1.0"),
     ("CC0", None, "CC0-1.0"),  # only one version exists
     ("Licence Ouverte", "ods", None),
