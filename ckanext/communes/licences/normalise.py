@@ -97,7 +97,7 @@ def _indices() -> dict[MatchedBy, dict[str, frozenset[str]]]:
     return {kind: {k: frozenset(v) for k, v in index.items()} for kind, index in indices.items()}
 
 
-def normalize_licence(value: str | None) -> LicenceMatch:
+def normalize_licence(value: str | None, convention: str | None = None) -> LicenceMatch:
     """The registry licence ``value`` designates and how it was recognised; ``licence=None``
     (and the original kept) when the value is empty, unknown or ambiguous."""
     original = value if isinstance(value, str) else ""
