@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 from typing import Any
 
 import pytest
@@ -208,3 +209,13 @@ def test_renormalise_dry_run_then_run_then_second_run_changes_nothing(portal):  
     assert "1 dataset(s) to change, 1 changed" in run_cli("renormalise", "--apply").output
     maison = helpers.call_action("package_show", id=made["maison"])
     assert maison["license_id"] == "other-closed" and not source_text(maison)
+
+
+def test_the_licence_facet_names_the_unrecognised_entry_in_french(app, portal, source_server):  # noqa: F811
+    remote = RemoteODS(source_server, ods_datasets_with_raw_labels())
+    jobs.run_source(make_source(portal, remote.url)["id"])
+    page = app.get("/dataset/", status=200).body
+    links = re.findall(r'<a[^>]+href="[^"]*license_id=unrecognised[^"]*"[^>]*>(.*?)</a>', page, re.S)
+    assert links and "Licence non reconnue" in links[0]
+    # No facet entry is a raw text of the source.
+    assert not re.search(r'href="[^"]*license_id=CC(\+|%20)BY-NC', page)
