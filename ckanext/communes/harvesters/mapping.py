@@ -34,6 +34,7 @@ RESOURCE_VOCABULARY_FIELDS: dict[str, tuple[str, bool]] = {
     "language": ("language", True),
 }
 UNMAPPED_FIELD = "harvest_unmapped"
+MAX_KEPT_LICENCE_CHARS = 500  # as an operator's alias (harvesters/licence_aliases.py)
 
 
 @dataclass
@@ -175,6 +176,8 @@ def _map_licence(container: dict[str, Any], name: str, label: str, convention: s
     licence_id, source_text = stored_licence_id(text, convention)
     container[name] = licence_id
     if source_text is not None:
+        # What is kept is for people to read and for an alias to name (500 characters at most): no more.
+        source_text = source_text[:MAX_KEPT_LICENCE_CHARS]
         _set_aside(unmapped, label, source_text)
         if source_text not in unrecognised:
             unrecognised.append(source_text)

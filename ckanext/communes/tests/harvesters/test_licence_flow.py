@@ -219,3 +219,16 @@ def test_the_licence_facet_names_the_unrecognised_entry_in_french(app, portal, s
     assert links and "Licence non reconnue" in links[0]
     # No facet entry is a raw text of the source.
     assert not re.search(r'href="[^"]*license_id=CC(\+|%20)BY-NC', page)
+
+
+def test_mapping_stores_no_raw_licence_on_resources_either_and_keeps_at_most_500_characters():
+    from ckanext.communes.harvesters.mapping import map_to_schema
+
+    mapped = map_to_schema({"title": "Jeu", "license_id": "Licence " + "x" * 10_000, "resources": [
+        {"url": "https://example.org/a.csv", "license": "CC BY-NC"},
+        {"url": "https://example.org/b.csv", "license": "lov2"}]}, convention="ods")
+    assert mapped.dataset["license_id"] == UNRECOGNISED
+    assert [r["license"] for r in mapped.dataset["resources"]] == [UNRECOGNISED, "etalab-2.0"]
+    kept = json.loads(mapped.dataset["harvest_unmapped"])
+    assert len(kept["license_id"][0]) == 500 and kept["resources.license"] == ["CC BY-NC"]
+    assert mapped.unrecognised_licences == [kept["license_id"][0], "CC BY-NC"]
