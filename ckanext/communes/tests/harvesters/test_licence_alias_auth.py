@@ -83,3 +83,43 @@ def test_a_text_the_registry_already_recognises_is_refused(world: People, app: A
     response = api_post(app, "communes_licence_alias_create", {"alias": "lov2", "licence_id": "other-nc"},
                         world.token("sysadmin"), status=409)
     assert "déjà" in " ".join(response.json["error"]["alias"])
+
+
+# ------------------------------------------------------------------------------------- the operators' page
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_alias_page_is_for_operators_only_in_french(role: str, world: People, app: Any) -> None:  # noqa: F811
+    from ckanext.communes.tests.harvesters.test_source_commands_post_only import browser, page_token
+
+    client = browser(app, world, role)
+    alias = new_alias()
+    page = client.get("/licences/aliases?alias=" + alias)
+    assert page.status_code == (200 if role in OPERATORS else 403)
+    token = page_token(client)
+    posted = client.post("/licences/aliases", data={"alias": alias, "licence_id": "other-nc", "_csrf_token": token},
+                         follow_redirects=True)
+    assert (alias in stored_aliases()) == (role in OPERATORS)
+    if role not in OPERATORS:
+        assert posted.status_code == 403
+        return
+    html = page.get_data(as_text=True)
+    assert "<h1>Alias de licences</h1>" in html
+    assert f'value="{alias}"' in html  # ?alias= fills the text in
+    assert '<label class="form-label" for="communes-alias-text">' in html
+    done = posted.get_data(as_text=True)
+    assert posted.status_code == 200 and "ajouté" in done and f"<td>{alias}</td>" in done
+
+
+def test_the_alias_page_shows_a_refusal_next_to_its_field(world: People, app: Any) -> None:  # noqa: F811
+    from ckanext.communes.tests.harvesters.test_source_commands_post_only import browser, page_token
+
+    client = browser(app, world, "operator")
+    token = page_token(client)
+    posted = client.post("/licences/aliases", data={"alias": "<b>x</b>" + new_alias(), "licence_id": "nope",
+                                                    "_csrf_token": token})
+    html = posted.get_data(as_text=True)
+    assert posted.status_code == 200
+    assert 'id="communes-alias-licence-error">Licence inconnue' in html
+    assert 'aria-describedby="communes-alias-licence-error"' in html
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html  # the typed text comes back, escaped
