@@ -1,7 +1,7 @@
 """Operators' pages around ckanext-harvest's: the dry run of a source, the approval of the withdrawals a
-job's circuit breaker held, the licence aliases (``/licences/aliases``), and ckanext-harvest's commands (Reharvest, Clear, Delete, Delete and clear, Stop)
-on POST only. The job page itself (ckanext-harvest's) shows our report through the
-``communes_harvest_report`` helper.
+job's circuit breaker held, the licence aliases (``/licences/aliases``), and ckanext-harvest's commands
+(Reharvest, Clear, Delete, Delete and clear, Stop) on POST only. The job page itself (ckanext-harvest's)
+shows our report through the ``communes_harvest_report`` helper.
 
 ckanext-harvest's commands answered GET (``/harvest/refresh/<id>``, ``/harvest/clear/<id>``,
 ``/harvest/delete/<id>[?clear=True]``, ``/harvest/<source>/job/<id>/abort``): any page holding
