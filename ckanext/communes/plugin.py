@@ -31,6 +31,7 @@ from ckanext.communes.harvesters import auth as harvest_auth
 from ckanext.communes.harvesters import credentials as harvest_credentials
 from ckanext.communes.harvesters import facets as harvest_facets
 from ckanext.communes.harvesters import job_reading as harvest_job_reading
+from ckanext.communes.harvesters import licence_aliases
 from ckanext.communes.harvesters import operators as harvest_operators
 from ckanext.communes.harvesters import protection as harvest_protection
 from ckanext.communes.harvesters import views as harvest_views
@@ -85,7 +86,8 @@ class CommunesPlugin(p.SingletonPlugin):
         # shape check of what CKAN's dataset actions receive before anyone reads it.
         return chaining.chain_all([
             commune_actions.get_actions(), owner_sync.get_actions(), harvest_operators.get_actions(),
-            harvest_protection.get_actions(), bilan_actions.get_actions(), harvest_visibility.get_actions(),
+            licence_aliases.get_actions(), harvest_protection.get_actions(), bilan_actions.get_actions(),
+            harvest_visibility.get_actions(),
             harvest_job_reading.get_actions(), harvest_actions.get_actions(), harvest_credentials.get_actions(),
             action_guard.get_actions()], "chained_action")
 
@@ -94,7 +96,8 @@ class CommunesPlugin(p.SingletonPlugin):
         # The harvest rules run first and pass the datasets they do not own on to the schema's.
         return chaining.chain_all([
             commune_auth.get_auth_functions(), schema_auth.get_auth_functions(),
-            harvest_operators.get_auth_functions(), bilan_auth.get_auth_functions(),
+            harvest_operators.get_auth_functions(), licence_aliases.get_auth_functions(),
+            bilan_auth.get_auth_functions(),
             action_guard.get_auth_functions(), harvest_auth.get_auth_functions()], "chained_auth_function")
 
     # ISignal: rooms react to each other's actions through CKAN's signals, not through imports.

@@ -23,6 +23,7 @@ LICENCE_TYPE_NON_COMMERCIAL = "http://purl.org/adms/licencetype/NonCommercialUse
 # Why a licence that is not open is not: by registry id, else "other restrictive clauses".
 NOT_OPEN_TYPES = {
     "notspecified": uris.LICENCE_TYPE_UNKNOWN,
+    "unrecognised": uris.LICENCE_TYPE_UNKNOWN,  # « licence non reconnue »: the source's terms are not known
     "other-nc": LICENCE_TYPE_NON_COMMERCIAL,
 }
 OPEN_COMMENTS = {

@@ -212,11 +212,16 @@ class CommunesDCATAP3Profile(RDFProfile):
         if isinstance(dataset_dict.get("access_rights"), str) and dataset_dict["access_rights"]:
             self._replace_access_rights(dataset_ref, dataset_dict["access_rights"])
 
-        # DCAT-AP 3: the licence is stated on the distributions, not on the dataset.
+        # DCAT-AP 3: the licence is stated on the distributions, not on the dataset. A dataset with no
+        # distribution yet states it on itself, where data.gouv.fr's harvester reads a dataset's licence first
+        # (udata's dataset_from_rdf: the dataset's dct:license, then its distributions'); DCAT-AP 3's shapes
+        # are open, so the extra property is no violation.
         for old in list(self.g.objects(dataset_ref, DCT.license)):
             self.g.remove((dataset_ref, DCT.license, old))
             if not any(self.g.subjects(DCT.license, old)):
                 self._remove_node(old)
+        if not dataset_dict.get("resources") and dataset_dict.get("license_id"):
+            self._set_licence(dataset_ref, dataset_dict["license_id"])
 
         schema = self._single_scdl_schema(dataset_dict)
         for resource_dict in dataset_dict.get("resources", []):
@@ -346,6 +351,8 @@ class CommunesDCATAP3Profile(RDFProfile):
         stated = [licence for licence in by_distribution.values() if licence]
         if stated:
             dataset_dict["license_id"] = self._majority_licence(stated)
+        elif own := self._parsed_licence(dataset_ref):  # a dataset without distribution states it on itself
+            dataset_dict["license_id"] = own
         for resource_dict in dataset_dict.get("resources", []):
             licence = by_distribution.get(resource_dict.get("uri") or "") or (
                 licence_id_for(resource_dict["license"]) if resource_dict.get("license") else None
@@ -376,8 +383,8 @@ class CommunesDCATAP3Profile(RDFProfile):
                     spatial.pop(key, None)
         return dataset_dict
 
-    def _parsed_licence(self, distribution: Node) -> str | None:
-        node = next(iter(self.g.objects(distribution, DCT.license)), None)
+    def _parsed_licence(self, subject: Node) -> str | None:
+        node = next(iter(self.g.objects(subject, DCT.license)), None)
         if node is None:
             return None
         if isinstance(node, BNode):

@@ -28,6 +28,7 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,12 +47,15 @@ from ckanext.communes.harvesters.mapping import content_hash, map_to_schema
 from ckanext.communes.harvesters.report import (
     BREAKER_INCOMPLETE,
     BREAKER_TRIPPED,
+    UNRECOGNISED_LICENCES_KEY,
     ReportBuilder,
     latest_report,
     without_url_passwords,
 )
 from ckanext.communes.harvesters.routing import Router, validate_routing_table
+from ckanext.communes.licences import aliases as licence_aliases
 from ckanext.communes.licences.policy import HARVEST_CONTEXT_FLAG
+from ckanext.communes.licences.recognise import convention_of
 from ckanext.communes.net import fetch as guarded
 from ckanext.communes.translation import N_
 from ckanext.harvest.harvesters.base import HarvesterBase
@@ -121,6 +125,8 @@ class GatherContext:
     # (write_objects), not thousands of ORM instances for the session to flush.
     pending_objects: list[dict[str, Any]] = field(default_factory=list)
     pending_extras: list[dict[str, Any]] = field(default_factory=list)
+    # Licence texts of the page being read that designate no registry licence -> datasets carrying them.
+    page_unrecognised_licences: Counter[str] = field(default_factory=Counter)
 
     def fetch(self, url: str, accept: str | None = None) -> guarded.FetchedResponse:
         return guarded.fetch(url, self.limits, accept=accept)
@@ -172,15 +178,17 @@ CREDENTIAL_CONFIG_KEYS = frozenset({"username", "password"})
 
 def routing_fingerprint(owner_org: str, config: dict[str, Any]) -> str:
     """What the mapping of an unchanged page depends on besides its bytes: the source's owner and config
-    (routing table…, credentials left out) and the organisations routing can choose. When it changes, pages
-    are read again."""
+    (routing table…, credentials left out), the organisations routing can choose and the operators' licence
+    aliases. When it changes, pages are read again."""
     organisations = (
         model.Session.query(model.Group.id, model.Group.name, model.Group.state, model.Group.extras)
         .filter(model.Group.is_organization.is_(True)).order_by(model.Group.id).all()
     )
     mapping_config = {key: value for key, value in config.items() if key not in CREDENTIAL_CONFIG_KEYS}
+    # The operators' licence aliases map licences too: a page read before an alias was added is read again.
     material = json.dumps([owner_org, mapping_config,
-                           [(i, n, st, sorted((e or {}).items())) for i, n, st, e in organisations]],
+                           [(i, n, st, sorted((e or {}).items())) for i, n, st, e in organisations],
+                           licence_aliases.version()],
                           sort_keys=True, default=str)
     return content_hash({"routing": material})
 
@@ -409,6 +417,7 @@ class CommunesHarvester(HarvesterBase):
             report.pages.append(previous_page)
             return
         guids: list[str] = []
+        ctx.page_unrecognised_licences = Counter()
         records = list(page.records())  # one page in memory, for one duplicate lookup per page
         duplicates = find_duplicates([(r.guid, r.dataset, r.same_as) for r in records
                                       if r.guid and r.guid not in existing], ctx.source_id)
@@ -425,8 +434,10 @@ class CommunesHarvester(HarvesterBase):
             guids.append(record.guid)
             self._decide(ctx, record, existing.get(record.guid), duplicates.get(record.guid), router, plan,
                          dry_run)
+        # Kept per page, so that a page skipped next time (same bytes) still counts in that job's report.
         report.pages.append({"url": without_url_passwords(page.url), "hash": page.content_hash,
-                             "routing": ctx.routing_fingerprint, "guids": guids})
+                             "routing": ctx.routing_fingerprint, "guids": guids,
+                             UNRECOGNISED_LICENCES_KEY: dict(ctx.page_unrecognised_licences)})
         if not dry_run:
             self._write_objects(ctx)
             model.Session.commit()  # page by page: memory holds GUIDs, not datasets
@@ -439,7 +450,8 @@ class CommunesHarvester(HarvesterBase):
             report.say("warning", tk._("Publisher not recognised, dataset kept in the source's organisation: "
                                        "{value}").format(value=", ".join(route.unrouted_values)[:300]),
                        guid=record.guid)
-        mapped = map_to_schema(record.dataset)
+        mapped = map_to_schema(record.dataset, convention=convention_of(self.source_type))
+        ctx.page_unrecognised_licences.update(mapped.unrecognised_licences)
         dataset = mapped.dataset
         dataset["owner_org"] = route.org_id
         for name, value in mapped.warnings:

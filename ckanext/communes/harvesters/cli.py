@@ -225,5 +225,32 @@ def rotate(dry_run: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+
+
+@click.group()
+def licences() -> None:
+    """Licences of the stored datasets (issue #22)."""
+
+
+@licences.command("renormalise")
+@click.option("--apply", "apply_changes", is_flag=True,
+              help="Write the changes (without it: a dry run, the report of what would change).")
+def renormalise_command(apply_changes: bool) -> None:
+    """Recognise again the licences stored as raw text or as « licence non reconnue » (normaliser, source type
+    convention, operators' aliases). Dry run unless --apply; a second run changes nothing."""
+    from ckanext.communes.harvesters import renormalise
+
+    result = renormalise.run(apply_changes)
+    click.echo(("Applied" if apply_changes else "Dry run (nothing written; --apply to write)") + ":")
+    for text, old, new, count in result["summary"]:
+        click.echo(f"  {text!r}: {count} dataset(s), {old} -> {new}")
+    written = len(result["changes"]) - len(result["failed"]) if apply_changes else 0
+    for change, error in result["failed"]:
+        click.echo(f"  FAILED {change.name}: {error}", err=True)
+    click.echo(f"{len(result['changes'])} dataset(s) to change, {written} changed, {len(result['failed'])} failed.")
+    if result["failed"]:
+        sys.exit(1)
+
+
 def get_commands() -> list[Any]:
-    return [harvest, secrets]
+    return [harvest, secrets, licences]

@@ -50,7 +50,8 @@ from ckanext.communes.harvesters.base import (
     SourcePage,
     SourceRecord,
 )
-from ckanext.communes.licences.normalise import looks_like_url, normalize_licence
+from ckanext.communes.licences.normalise import looks_like_url
+from ckanext.communes.licences.recognise import recognise_licence
 from ckanext.communes.net import fetch as guarded
 from ckanext.communes.translation import N_
 from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
@@ -223,8 +224,8 @@ def _licence(identification: Any) -> str | None:
     """The licence of a record: the first useLimitation / otherConstraints text (or anchor link) of its
     resource constraints that the licence registry recognises (the Métropole's « Licence engagée » and
     « Licence associée » included); else the first of them that says it is a licence, kept as written
-    (the schema then flags it "unknown"); else none. « Pas de restriction d'accès public » and the like
-    are access constraints, not licences: never taken as one."""
+    (mapping.py stores it as « licence non reconnue », the text kept); else none. « Pas de restriction
+    d'accès public » and the like are access constraints, not licences: never taken as one."""
     candidates: list[str] = []
     for constraints in _x(identification, "gmd:resourceConstraints/*"):
         for prop in _x(constraints, "gmd:useLimitation | gmd:otherConstraints"):
@@ -235,7 +236,7 @@ def _licence(identification: Any) -> str | None:
             if text:
                 candidates.append(text)
     for candidate in candidates:
-        match = normalize_licence(candidate)
+        match = recognise_licence(candidate, convention="csw")
         if match.licence is not None:
             return match.licence.id
     for candidate in candidates:

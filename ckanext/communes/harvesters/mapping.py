@@ -4,8 +4,10 @@ The schema's validators would refuse a theme, a frequency or a format outside th
 a harvested dataset that would lose the whole dataset for one odd value. Here each value is looked up in
 the same vocabularies (``vocabularies.get_vocabulary``); what maps to nothing is removed from the field,
 kept in the dataset's ``harvest_unmapped`` note (field -> values, as the source wrote them) and reported,
-never replaced by a guess. Licences are left to the schema's licence validator, which under the harvest
-context keeps an unknown licence as written (flagged "unknown").
+never replaced by a guess. Licences (the dataset's ``license_id``, a resource's ``license``) are recognised with
+the source type's convention and the operators' aliases (licences/recognise.py): never a raw text as licence
+id, a value that designates no registry licence is stored as the « licence non reconnue » entry, its text kept
+in ``harvest_unmapped`` (and counted in the job report, so that an operator can add an alias).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ckanext.communes.licences.recognise import stored_licence_id
 from ckanext.communes.schema.values import as_list, is_blank
 from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
 
@@ -31,6 +34,7 @@ RESOURCE_VOCABULARY_FIELDS: dict[str, tuple[str, bool]] = {
     "language": ("language", True),
 }
 UNMAPPED_FIELD = "harvest_unmapped"
+MAX_KEPT_LICENCE_CHARS = 500  # as an operator's alias (harvesters/licence_aliases.py)
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Mapped:
 
     dataset: dict[str, Any]
     unmapped: dict[str, list[str]] = field(default_factory=dict)
+    # Licence texts of the source (dataset and resources) that designate no registry licence.
+    unrecognised_licences: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[tuple[str, str]]:
@@ -160,11 +166,34 @@ def _check_temporal_coverage(dataset: dict[str, Any], unmapped: dict[str, list[s
         dataset.pop("temporal_coverage", None)
 
 
-def map_to_schema(dataset: dict[str, Any]) -> Mapped:
+def _map_licence(container: dict[str, Any], name: str, label: str, convention: str | None,
+                 unmapped: dict[str, list[str]], unrecognised: list[str]) -> None:
+    value = container.get(name)
+    if is_blank(value):
+        container.pop(name, None)
+        return
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    licence_id, source_text = stored_licence_id(text, convention)
+    container[name] = licence_id
+    if source_text is not None:
+        # What is kept is for people to read and for an alias to name (500 characters at most): no more.
+        source_text = source_text[:MAX_KEPT_LICENCE_CHARS]
+        _set_aside(unmapped, label, source_text)
+        if source_text not in unrecognised:
+            unrecognised.append(source_text)
+
+
+def map_to_schema(dataset: dict[str, Any], convention: str | None = None) -> Mapped:
     """Vocabulary fields of the dataset and its resources as EU URIs; unmapped values set aside, and so
-    are dates and periods the schema would refuse."""
+    are dates and periods the schema would refuse. Licences recognised with the source type's ``convention``
+    ("ods", "udata", "ckan", "dcat", "csw"); one that designates none stored as « licence non reconnue »."""
     dataset = keep_schema_fields(json.loads(json.dumps(dataset, default=str)))  # never change the source's dict
     unmapped: dict[str, list[str]] = {}
+    unrecognised: list[str] = []
+    _map_licence(dataset, "license_id", "license_id", convention, unmapped, unrecognised)
+    for resource in dataset.get("resources") or []:
+        if "license" in resource:
+            _map_licence(resource, "license", "resources.license", convention, unmapped, unrecognised)
     _check_dates(dataset, unmapped)
     _check_temporal_coverage(dataset, unmapped)
     for resource in dataset.get("resources") or []:
@@ -182,7 +211,7 @@ def map_to_schema(dataset: dict[str, Any]) -> Mapped:
         dataset[UNMAPPED_FIELD] = json.dumps(unmapped, ensure_ascii=False, sort_keys=True)
     else:
         dataset.pop(UNMAPPED_FIELD, None)
-    return Mapped(dataset, unmapped)
+    return Mapped(dataset, unmapped, unrecognised)
 
 
 def content_hash(dataset: dict[str, Any]) -> str:

@@ -36,7 +36,7 @@ from ckanext.communes.harvesters.base import (
     SourcePage,
     SourceRecord,
 )
-from ckanext.communes.licences.normalise import normalize_licence
+from ckanext.communes.licences.recognise import recognise_licence
 from ckanext.communes.net import fetch as guarded
 from ckanext.communes.translation import N_
 from ckanext.harvest.interfaces import IHarvester
@@ -200,12 +200,12 @@ def _quote(value: str) -> str:
 
 
 def licence_value(default: dict[str, Any]) -> str | None:
-    """The registry id the licence label or, failing it, the licence URL designates; else the label (or
-    URL) as written, which the schema keeps and flags "unknown". The label "Licence Ouverte (Etalab)"
-    without a version designates no single licence, and then the URL decides."""
+    """The registry id the licence label or, failing it, the licence URL designates (Opendatasoft's
+    convention, operators' aliases included); else the label (or URL) as written, which mapping.py stores as
+    « licence non reconnue », the text kept in harvest_unmapped."""
     written = _texts(default.get("license"))[:1] + _texts(default.get("license_url"))[:1]
     for value in written:
-        match = normalize_licence(value)
+        match = recognise_licence(value, convention="ods")
         if match.licence is not None:
             return match.licence.id
     return written[0] if written else None

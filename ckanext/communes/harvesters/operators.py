@@ -116,6 +116,7 @@ def communes_harvest_preview(context: dict[str, Any], data_dict: dict[str, Any])
         "per_commune": report["per_commune"],
         "messages": report["messages"],
         "breaker": report["breaker"],
+        "unrecognised_licences": report["unrecognised_licences"],
         "sample": plan.sample,
         "decisions": plan.decisions[:1000],
         "withdrawals": plan.withdrawals[:1000],

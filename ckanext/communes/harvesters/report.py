@@ -1,7 +1,7 @@
 """What a harvest job decided, kept beside ckanext-harvest's job (table ``communes_harvest_report``,
 created by the plugin's alembic migration): counts per decision and per commune, mapping warnings and
-errors in French, the circuit breaker's state and the withdrawals waiting for approval, and the hash and
-GUIDs of each page (the next job skips parsing a page whose bytes did not change).
+errors in French, the circuit breaker's state and the withdrawals waiting for approval, and the hash,
+GUIDs and unrecognised licence texts of each page (the next job skips parsing a page whose bytes did not change).
 
 Messages are shown without the private or reserved addresses they may hold, nor a password written in a URL
 (:func:`shown_text`). Before the guarded client learnt not to name it, its refusal said which address a host
@@ -33,6 +33,8 @@ DECISIONS = ("create", "update", "restore", "takeover", "unchanged", "duplicate"
 BREAKER_TRIPPED = "tripped"
 BREAKER_APPROVED = "approved"
 BREAKER_INCOMPLETE = "incomplete"
+# Key of a page entry: licence text of the source that designates no registry licence -> datasets carrying it.
+UNRECOGNISED_LICENCES_KEY = "unrecognised_licences"
 
 
 class HarvestReport(tk.BaseModel):
@@ -84,6 +86,7 @@ class ReportBuilder:
             "messages": list(self.messages),
             "breaker": self.breaker,
             "pending_withdrawals": list(self.pending_withdrawals),
+            "unrecognised_licences": unrecognised_licences(self.pages),
         }
 
     def save(self, job_id: str, source_id: str) -> HarvestReport:
@@ -97,6 +100,17 @@ class ReportBuilder:
         report.pages = list(self.pages)
         model.Session.add(report)
         return report
+
+
+def unrecognised_licences(pages: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The licence texts of a job's pages that designate no registry licence, with the number of datasets
+    carrying each, most frequent first: what an operator may add an alias for."""
+    counts: Counter[str] = Counter()
+    for page in pages or []:
+        found = page.get(UNRECOGNISED_LICENCES_KEY) if isinstance(page, dict) else None
+        if isinstance(found, dict):
+            counts.update({str(text): int(count) for text, count in found.items() if isinstance(count, int)})
+    return [{"text": text, "count": count} for text, count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))]
 
 
 def report_for_job(job_id: str) -> HarvestReport | None:
@@ -122,6 +136,8 @@ def report_dict(report: HarvestReport | None) -> dict[str, Any] | None:
         "per_commune": report.per_commune,
         "messages": [shown_message(message) for message in report.messages or []],
         "pending_withdrawals": report.pending_withdrawals,
+        "unrecognised_licences": [{**entry, "text": shown_text(entry["text"])}
+                                  for entry in unrecognised_licences(report.pages)],
     }
 
 

@@ -1,7 +1,7 @@
 """Operators' pages around ckanext-harvest's: the dry run of a source, the approval of the withdrawals a
-job's circuit breaker held, and ckanext-harvest's commands (Reharvest, Clear, Delete, Delete and clear, Stop)
-on POST only. The job page itself (ckanext-harvest's) shows our report through the
-``communes_harvest_report`` helper.
+job's circuit breaker held, the licence aliases (``/licences/aliases``), and ckanext-harvest's commands
+(Reharvest, Clear, Delete, Delete and clear, Stop) on POST only. The job page itself (ckanext-harvest's)
+shows our report through the ``communes_harvest_report`` helper.
 
 ckanext-harvest's commands answered GET (``/harvest/refresh/<id>``, ``/harvest/clear/<id>``,
 ``/harvest/delete/<id>[?clear=True]``, ``/harvest/<source>/job/<id>/abort``): any page holding
@@ -182,7 +182,38 @@ def job_abort(source: str, id: str) -> Any:  # noqa: A002
                 {"id": job.id}, lambda: _to_dashboard(source_dict))
 
 
+def licence_aliases() -> Any:
+    """The operators' licence aliases: the list, and a form adding one (``?alias=`` fills the text in, as the
+    job report's unrecognised licences link here)."""
+    from ckanext.communes.licences.registry import UNRECOGNISED_ID, all_licences
+
+    form = {"alias": str(tk.request.args.get("alias", ""))[:500], "licence_id": ""}
+    errors: dict[str, Any] = {}
+    try:
+        if tk.request.method == "POST":
+            form = {"alias": tk.request.form.get("alias", ""), "licence_id": tk.request.form.get("licence_id", "")}
+            try:
+                created = tk.get_action("communes_licence_alias_create")({}, dict(form))
+            except tk.ValidationError as error:
+                errors = error.error_dict or {}
+            else:
+                tk.h.flash_success(tk._('Alias "{alias}" → {licence} added: it applies at the next harvest and to '
+                                        "the renormalise command.").format(alias=created["alias"],
+                                                                           licence=created["licence_id"]))
+                return tk.redirect_to("communes_harvest.licence_aliases")
+        aliases = tk.get_action("communes_licence_alias_list")({}, {})
+    except tk.NotAuthorized:
+        return tk.abort(403, tk._("Only programme operators (administrators of the Métropole de Lyon) and "
+                                  "sysadmins manage licence aliases."))
+    licences = [licence for licence in all_licences() if licence.id != UNRECOGNISED_ID]
+    return tk.render("harvest/communes_licence_aliases.html", {
+        "aliases": aliases, "licences": licences, "form": form, "errors": errors})
+
+
 communes_harvest.add_url_rule("/harvest/preview/<id>", view_func=preview, endpoint="preview")
+# A static path: it wins over the licence page's /licences/<licence_id> (no registry licence is named so).
+communes_harvest.add_url_rule("/licences/aliases", view_func=licence_aliases, endpoint="licence_aliases",
+                              methods=["GET", "POST"])
 communes_harvest.add_url_rule("/harvest/job/<id>/approve-withdrawal", view_func=approve_withdrawal,
                               endpoint="approve_withdrawal", methods=["POST"])
 # ckanext-harvest's addresses (its own rules, registered after ours, are never reached).

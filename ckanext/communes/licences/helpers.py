@@ -3,13 +3,14 @@ plugin.py collects helpers from communes/, schema/ and licences/)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes.licences import policy
 from ckanext.communes.licences.normalise import normalize_licence
-from ckanext.communes.licences.registry import NOT_SPECIFIED_ID, all_licences, licence_rdf_uri
+from ckanext.communes.licences.registry import NOT_SPECIFIED_ID, UNRECOGNISED_ID, all_licences, licence_rdf_uri
 
 # Bootstrap 5 badge classes (CKAN 2.12's theme) per compliance value.
 MARK_CLASSES = {
@@ -73,6 +74,8 @@ def communes_licence_form_groups(selected: str | None = None) -> list[dict[str, 
         "software": [],
     }
     for licence in all_licences():
+        if licence.id == UNRECOGNISED_ID and selected != UNRECOGNISED_ID:
+            continue  # set by harvesting only; kept as an option where it is the current value
         if licence.domain == "software":
             key = "software"
         elif licence.id == NOT_SPECIFIED_ID:
@@ -93,6 +96,22 @@ def communes_licence_form_groups(selected: str | None = None) -> list[dict[str, 
     return result
 
 
+def communes_licence_source_text(pkg_dict: dict[str, Any]) -> str:
+    """What the source wrote as licence, for a dataset stored under « licence non reconnue » (kept by the
+    harvest in harvest_unmapped); "" otherwise. Shown escaped on the dataset page."""
+    pkg_dict = pkg_dict or {}
+    if pkg_dict.get("license_id") != UNRECOGNISED_ID:
+        return ""
+    try:
+        unmapped = json.loads(pkg_dict.get("harvest_unmapped") or "{}")
+    except (TypeError, ValueError):
+        return ""
+    texts = unmapped.get("license_id") if isinstance(unmapped, dict) else None
+    if not isinstance(texts, list):
+        return ""
+    return " ; ".join(str(text) for text in texts if isinstance(text, str) and text.strip())[:500]
+
+
 def communes_licence_policy() -> str:
     """The configured licence policy: enforce, warn or off."""
     return policy.licence_policy()
@@ -110,5 +129,6 @@ def get_helpers() -> dict[str, Any]:
         "communes_licence_mark": communes_licence_mark,
         "communes_licence_form_groups": communes_licence_form_groups,
         "communes_licence_policy": communes_licence_policy,
+        "communes_licence_source_text": communes_licence_source_text,
         "communes_licence_rdf_uri": communes_licence_rdf_uri,
     }

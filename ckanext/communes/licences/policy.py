@@ -16,7 +16,7 @@ from typing import Any, Literal
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes.licences.normalise import normalize_licence
-from ckanext.communes.licences.registry import NOT_SPECIFIED_ID, Licence
+from ckanext.communes.licences.registry import NOT_SPECIFIED_ID, UNRECOGNISED_ID, Licence
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,12 @@ def is_harvest(context: dict[str, Any]) -> bool:
 def compliance_of(licence: Licence | None, value: Any) -> Compliance:
     """authorised: listed for data by D323-2-1; open_not_listed: open but not on that list
     (e.g. CC-BY, superseded Licence Ouverte 1.0); not_open; unspecified: no licence or
-    "notspecified"; unknown: a value the registry does not know (harvested as-is)."""
+    "notspecified"; unknown: the « licence non reconnue » entry, or a value the registry does not know (stored
+    as-is by earlier versions)."""
     if licence is None:
         return "unknown" if isinstance(value, str) and value.strip() else "unspecified"
+    if licence.id == UNRECOGNISED_ID:
+        return "unknown"
     if licence.id == NOT_SPECIFIED_ID:
         return "unspecified"
     if licence.is_authorised_for_data:

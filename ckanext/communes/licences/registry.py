@@ -30,6 +30,10 @@ LegalStatus = Literal["listed", "superseded", "not_listed"]
 LEGAL_STATUS_FROM_CSV: dict[str, LegalStatus] = {"yes": "listed", "superseded": "superseded", "no": "not_listed"}
 
 NOT_SPECIFIED_ID = "notspecified"
+# « Licence non reconnue »: what a harvested licence that maps to no registry licence is stored as (its text is
+# kept in the dataset's harvest_unmapped). Not CKAN's and data.gouv.fr's "notspecified", which says the publisher
+# gave no licence: here the source gave one that the portal cannot name. No other list uses this id.
+UNRECOGNISED_ID = "unrecognised"
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def ckan_licence_dict(licence: Licence) -> dict[str, Any]:
         "domain_software": software,
         "family": "",
         "maintainer": "",
-        "is_generic": licence.id.startswith("other-") or licence.id == NOT_SPECIFIED_ID,
+        "is_generic": licence.id.startswith("other-") or licence.id in (NOT_SPECIFIED_ID, UNRECOGNISED_ID),
         "spdx": licence.spdx,
         "eu_licence_uri": licence.eu_uri,
         "udata_title": licence.udata_title,

@@ -85,6 +85,10 @@ def communes_licence_policy(key: tuple, data: dict, errors: dict, context: dict)
     data[key] = match.licence.id
     if harvested or unchanged or match.licence.is_authorised_for_data:
         return
+    if match.licence.id == policy.UNRECOGNISED_ID:
+        # Says that a harvested source wrote a licence the portal cannot name: a person chooses a licence.
+        errors[key].append(tk._("« Licence non reconnue » is set by harvesting only: choose a licence from the list."))
+        raise tk.StopOnError
     if match.licence.id == policy.NOT_SPECIFIED_ID:
         return  # same as no licence: lawful, flagged "unspecified"
     mode = policy.licence_policy()

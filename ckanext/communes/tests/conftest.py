@@ -52,6 +52,15 @@ def _portal_plugins(with_plugins):
     """Every test runs with the portal's plugins (ckan.plugins of test.ini) loaded."""
 
 
+@pytest.fixture(autouse=True)
+def _fresh_licence_aliases():
+    """The operators' licence aliases are cached per process for a few seconds (licences/aliases.py); a test's
+    database reset must not leave the previous test's aliases in that cache."""
+    from ckanext.communes.licences.aliases import forget_operator_aliases
+
+    forget_operator_aliases()
+
+
 @pytest.fixture
 def with_plugins(ckan_config, provide_plugin, monkeypatch, request):
     """CKAN's with_plugins (ckan.plugins plus the plugins of with_plugins marks loaded for the test), the

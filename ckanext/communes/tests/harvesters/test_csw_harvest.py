@@ -163,12 +163,14 @@ def test_iso_records_are_mapped_onto_our_schema_and_routed_by_responsible_party(
     assert villeurbanne["resources"][0]["format"] == EU + "file-type/GEOJSON"
     assert datasets["Voirie métropolitaine"]["frequency"] == EU + "frequency/MONTHLY"
 
-    # Unknown licence kept as written and flagged; reversed period dropped; ISO "periodic" set aside.
+    # Unknown licence stored as « licence non reconnue », its text kept and flagged; reversed period dropped;
+    # ISO "periodic" set aside.
     syndicat = datasets["Réseau de bus du syndicat"]
-    assert syndicat["license_id"] == "Licence de réutilisation du syndicat v1"
+    assert syndicat["license_id"] == "unrecognised"
     assert syndicat["licence_compliance"] == "unknown"
     assert not syndicat.get("temporal_coverage")
     unmapped = json.loads(syndicat["harvest_unmapped"])
+    assert unmapped["license_id"] == ["Licence de réutilisation du syndicat v1"]
     assert unmapped["frequency"] == ["periodic"] and len(unmapped["temporal_coverage"]) == 1
 
     # Solr: the commune facet follows the routing; the theme is indexed.

@@ -77,7 +77,8 @@ def test_a_paged_catalogue_lands_in_the_right_communes_with_our_schema(portal, s
     assert datasets["Bancs publics d'Oullins-Pierre-Bénite"]["license_id"] == "ODbL-1.0"
     assert datasets["Écoles de Villeurbanne"]["license_id"] == "etalab-2.0"
     syndicat = datasets["Réseau d'eau du syndicat"]
-    assert syndicat["license_id"] == "http://example.org/licence-maison"
+    assert syndicat["license_id"] == "unrecognised"  # « licence non reconnue », the source's text kept
+    assert json.loads(syndicat["harvest_unmapped"])["license_id"] == ["http://example.org/licence-maison"]
     assert syndicat["licence_compliance"] == "unknown"
     # Vocabularies: the EU theme kept, the unknown one set aside in harvest_unmapped, never invented.
     assert bron["theme"] == ["http://publications.europa.eu/resource/authority/data-theme/ENVI"]

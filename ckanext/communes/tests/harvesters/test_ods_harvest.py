@@ -202,12 +202,14 @@ def test_a_script_in_an_html_description_never_reaches_notes(portal, source_serv
     assert helpers.call_action("package_search", q="alignement")["count"] == 1
 
 
-def test_an_unknown_licence_is_kept_as_written_and_flagged(portal, source_server):
+def test_an_unknown_licence_is_stored_as_unrecognised_its_text_kept_and_flagged(portal, source_server):
     remote = RemoteODS(source_server, fixture_datasets())
     source = make_source(portal, remote.url)
     jobs.run_source(source["id"])
     budget = harvested(source["id"])["Budget du syndicat des eaux"]
-    assert (budget["license_id"], budget["licence_compliance"]) == ("Licence maison de la régie", "unknown")
+    assert (budget["license_id"], budget["licence_compliance"]) == ("unrecognised", "unknown")
+    # The label first (the licence URL designates no licence either).
+    assert json.loads(budget["harvest_unmapped"])["license_id"] == ["Licence maison de la régie"]
 
 
 def test_a_period_ending_before_it_starts_is_dropped_and_reported(portal, source_server):

@@ -194,7 +194,8 @@ def test_the_udata_frequency_table_names_only_eu_codes_that_exist():
 def test_an_unknown_licence_is_kept_flagged_and_a_reversed_period_dropped_with_a_warning(portal, remote):
     _source, job, datasets = harvest(portal, remote)
     air = datasets["Qualité de l'air à Bron et Villeurbanne"]
-    assert (air["license_id"], air["licence_compliance"]) == ("licence-maison", "unknown")
+    assert (air["license_id"], air["licence_compliance"]) == ("unrecognised", "unknown")
+    assert json.loads(air["harvest_unmapped"])["license_id"] == ["licence-maison"]
     water = datasets["Réseau d'eau du syndicat"]  # the dataset is kept, without its period
     assert not water.get("temporal_coverage")
     assert json.loads(water["harvest_unmapped"]) == {"temporal_coverage": [
@@ -420,7 +421,7 @@ def test_the_dry_run_gives_the_routing_per_commune_without_writing(portal, remot
     }
     assert preview["per_commune"]["69149"] == {"create": 1}
     sample = {item["guid"]: item["dataset"] for item in preview["sample"]}
-    assert sample["5e1f0d3e8b4c4173a2b00001"]["license_id"] == "lov2"  # normalised by the schema on import
+    assert sample["5e1f0d3e8b4c4173a2b00001"]["license_id"] == "etalab-2.0"  # udata's "lov2", recognised
     assert sample["5e1f0d3e8b4c4173a2b00001"]["frequency"] == EU_FREQ + "ANNUAL"
     assert harvested(source["id"]) == {}
     assert helpers.call_action("package_search", include_private=True)["count"] == 0
