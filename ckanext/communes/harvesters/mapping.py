@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ckanext.communes.schema.values import as_list, is_blank
-from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
+from ckanext.communes.vocabularies import format_code, get_vocabulary, resolve_file_type
 
 # Dataset fields holding EU vocabulary values: field -> (vocabulary, multi-valued).
 DATASET_VOCABULARY_FIELDS: dict[str, tuple[str, bool]] = {
@@ -47,9 +47,13 @@ class Mapped:
 
 
 def _map_value(vocabulary: str, value: str, *, file_type: bool = False) -> str | None:
+    """The stored form of a source's value: the term's URI; for a file type its short code (``CSV``,
+    ``GeoJSON``, ``WFS``: what the schema stores), from any spelling a source writes (DCAT's EU URI,
+    a CKAN portal's format, a media type, an extension)."""
+    if file_type:
+        term = resolve_file_type(value)
+        return format_code(term) if term else None
     term = get_vocabulary(vocabulary).lookup(value)
-    if term is None and file_type and "/" in value:
-        term = guess_file_type(media_type=value)
     return term.uri if term else None
 
 
@@ -59,13 +63,13 @@ def _map_field(container: dict[str, Any], name: str, vocabulary: str, multiple: 
         return
     mapped: list[str] = []
     for value in as_list(container[name]):
-        uri = _map_value(vocabulary, value, file_type=vocabulary == "file-type")
-        if uri is None:
+        stored = _map_value(vocabulary, value, file_type=vocabulary == "file-type")
+        if stored is None:
             unmapped.setdefault(label, [])
             if value not in unmapped[label]:
                 unmapped[label].append(value)
-        elif uri not in mapped:
-            mapped.append(uri)
+        elif stored not in mapped:
+            mapped.append(stored)
     if multiple:
         container[name] = mapped
     elif mapped:
