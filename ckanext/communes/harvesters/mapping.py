@@ -165,8 +165,8 @@ def _check_temporal_coverage(dataset: dict[str, Any], unmapped: dict[str, list[s
 
 
 def map_to_schema(dataset: dict[str, Any]) -> Mapped:
-    """Vocabulary fields of the dataset and its resources as EU URIs; unmapped values set aside, and so
-    are dates and periods the schema would refuse."""
+    """Vocabulary fields of the dataset and its resources as the schema stores them (EU URIs; resource
+    formats as short codes); unmapped values set aside, and so are dates and periods the schema would refuse."""
     dataset = keep_schema_fields(json.loads(json.dumps(dataset, default=str)))  # never change the source's dict
     unmapped: dict[str, list[str]] = {}
     _check_dates(dataset, unmapped)

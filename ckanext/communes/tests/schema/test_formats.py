@@ -161,6 +161,29 @@ def test_the_search_page_res_format_csv_finds_the_csv_datasets(app, catalogue):
     assert f"{FILE_TYPE}/CSV" not in page
 
 
+@pytest.mark.parametrize("written, stored", [
+    (CSV, "CSV"),  # DCAT: dct:format <EU URI>
+    ("CSV", "CSV"), ("text/csv", "CSV"),  # DCAT: a literal (label or media type), a CKAN portal's format
+    ("geojson", "GeoJSON"), ("GeoJSON", "GeoJSON"),  # udata, Opendatasoft exports, CKAN
+    ("WFS_SRVC", "WFS"), ("OGC:WFS", "WFS"), ("Web Feature Service", "WFS"),  # CSW protocol codes, CKAN names
+    ("pdf", "PDF"), ("shp", "SHP"), ("Esri Shapefile", "SHP"),
+])
+def test_a_harvested_format_in_any_spelling_is_stored_as_the_short_code(written, stored):
+    from ckanext.communes.harvesters.mapping import map_to_schema
+
+    mapped = map_to_schema({"title": "Arbres", "resources": [{"url": "https://x.fr/a", "format": written}]})
+    assert mapped.dataset["resources"][0]["format"] == stored
+    assert not mapped.unmapped
+
+
+def test_a_harvested_format_outside_the_eu_list_is_set_aside_as_before():
+    from ckanext.communes.harvesters.mapping import map_to_schema
+
+    mapped = map_to_schema({"title": "Arbres", "resources": [{"url": "https://x.fr/a", "format": "Tableur maison"}]})
+    assert "format" not in mapped.dataset["resources"][0]  # the schema guesses it from the URL
+    assert mapped.unmapped == {"resources.format": ["Tableur maison"]}
+
+
 # --- the migration of the URIs stored before -----------------------------------------------------------------
 
 def _store_as_before(resource_id: str, value: str) -> None:
