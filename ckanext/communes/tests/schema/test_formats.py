@@ -115,6 +115,15 @@ def test_the_resource_form_offers_and_keeps_the_codes(app, sysadmin, bron):
     assert re.search(r'<option value="GeoJSON"\s+selected', edit_form), "the stored code is not the one selected"
 
 
+def test_ckans_format_autocomplete_answers_codes_not_uris(app, sysadmin, bron):
+    """/api/2/util/resource/format_autocomplete (CKAN's own format box, API clients) lists the stored values."""
+    _create(sysadmin, bron, "arbres", [{"url": "https://data.ville-bron.fr/arbres.csv"}])
+    answer = app.get("/api/2/util/resource/format_autocomplete", query_string={"incomplete": "cs"}).json
+    assert [r["Format"] for r in answer["ResultSet"]["Result"]] == ["csv"]
+    europa = app.get("/api/2/util/resource/format_autocomplete", query_string={"incomplete": "europa"}).json
+    assert europa["ResultSet"]["Result"] == []
+
+
 def test_the_resource_page_shows_the_code_linked_to_the_eu_uri(app, sysadmin, bron):
     dataset = _create(sysadmin, bron, "arbres", [{"url": "https://data.ville-bron.fr/arbres.geojson"}])
     html = app.get(f"/dataset/arbres/resource/{dataset['resources'][0]['id']}").body
