@@ -1,6 +1,6 @@
 """The CLI root, in the wiring layer: `ckan communes ...`, to which each room adds its own commands (seed and
 conventions from communes/, harvest and secrets from harvesters/, quality and linkcheck from quality/, bilan from
-bilan/). No room imports this module."""
+bilan/, formats from schema/). No room imports this module."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ckanext.communes.bilan import cli as bilan_cli
 from ckanext.communes.communes import cli as commune_cli
 from ckanext.communes.harvesters import cli as harvest_cli
 from ckanext.communes.quality import cli as quality_cli
+from ckanext.communes.schema import cli as schema_cli
 
 
 @click.group(short_help="Communes of the Métropole de Lyon: seeding, conventions.")
@@ -112,6 +113,6 @@ def _migrate_source_configs(ctx: click.Context, command: Any) -> None:
 def get_commands() -> list[click.Command]:
     communes.add_command(startup)
     for command in [*commune_cli.get_commands(), *harvest_cli.get_commands(), quality_cli.quality,
-                    quality_cli.linkcheck, bilan_cli.bilan]:
+                    quality_cli.linkcheck, bilan_cli.bilan, *schema_cli.get_commands()]:
         communes.add_command(command)
     return [communes]
