@@ -53,7 +53,7 @@ class AuditedPage:
     @property
     def label(self) -> str:
         label = gettext(PAGE_KINDS.get(self.kind, self.kind))
-        return f"{label} ({self.detail})" if self.detail else label
+        return f"{label} — {self.detail}" if self.detail else label
 
 
 @dataclass(frozen=True)

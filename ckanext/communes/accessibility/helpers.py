@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import ckan.plugins.toolkit as tk
-from markupsafe import Markup, escape
+import dominate.tags as tags
+from dominate.util import container
 
 from ckanext.communes.accessibility import audit
 
@@ -15,13 +16,14 @@ def communes_accessibility_status() -> str:
     return tk._("Accessibility: {conformity}").format(conformity=audit.latest().conformity_label)
 
 
-def communes_pager_symbols() -> dict[str, Markup]:
+def communes_pager_symbols() -> dict[str, Any]:
     """The previous and next links of CKAN's pager are bare chevron icons: links without a name to a screen
-    reader (WCAG 2.4.4, axe's link-name). Passed to ``page.pager(...)``, they keep the icon and carry a name."""
+    reader (WCAG 2.4.4, axe's link-name). Passed to ``page.pager(...)``, they keep the icon and carry a name.
+    dominate elements, as CKAN's own symbols are: the pager builds its links with dominate, which escapes a
+    string (even Markup) into visible text."""
 
-    def symbol(icon: str, name: str) -> Markup:
-        return Markup(f'<i class="fa-solid {icon}" aria-hidden="true"></i>'
-                      f'<span class="visually-hidden">{escape(name)}</span>')
+    def symbol(icon: str, name: str) -> Any:
+        return container(tags.i(cls=f"fa-solid {icon}", aria_hidden="true"), tags.span(name, cls="visually-hidden"))
 
     return {"symbol_previous": symbol("fa-chevron-left", tk._("Previous page")),
             "symbol_next": symbol("fa-chevron-right", tk._("Next page"))}

@@ -126,12 +126,20 @@ def user_pages(user_name: str) -> list[Page]:
     return [Page("user", "", f"/user/{user_name}"), Page("dashboard", "", "/dashboard/datasets")]
 
 
-def audit_as(page: Any, base_url: str, role: str, pages: list[Page], results: dict[str, Any]) -> list[Violation]:
+# Pages photographed after their audit (test-artifacts/screenshots/a11y-*.png), to be looked at.
+PHOTOGRAPHED = {("dataset_search_facets", ""), ("dataset_many_resources", ""), ("statement", ""),
+                ("organisations", ""), ("harvest_job", "communes_csw"), ("user", "")}
+
+
+def audit_as(page: Any, base_url: str, role: str, pages: list[Page], results: dict[str, Any],
+             screenshot: Any) -> list[Violation]:
     """axe-core on each page; each page's footer must link the accessibility statement with its status."""
     found = []
     for audited in pages:
         violations = audit(page, base_url, audited.path)
         found += violations
+        if (audited.kind, audited.detail) in PHOTOGRAPHED:
+            screenshot("-".join(filter(None, ("a11y", audited.kind, audited.detail))))
         status = page.locator("footer [data-accessibility-status]")
         if status.count() != 1 or status.get_attribute("href") != "/accessibilite" \
                 or status.inner_text().strip() != "Accessibilité : partiellement conforme":
@@ -141,6 +149,31 @@ def audit_as(page: Any, base_url: str, role: str, pages: list[Page], results: di
         results["findings"] += [{"kind": audited.kind, "detail": audited.detail, "rule": v.rule, "impact": v.impact,
                                  "nodes": len(v.targets), "help": v.help} for v in violations]
     return found
+
+
+def focus_ring(locator: Any) -> str:
+    return locator.evaluate("e => { const s = getComputedStyle(e); return `${s.outlineStyle} ${s.outlineWidth}`; }")
+
+
+def keyboard_problems(page: Any, base_url: str) -> list[Violation]:
+    """The links this work named (a facet, the pager's next arrow, the footer's statement link) take the keyboard's
+    focus, show it, and work with Enter."""
+    problems = []
+    page.goto(base_url + "/dataset/")
+    for selector, expected in ((".nav-facet a", "vocab_"), (".pagination a:has(.fa-chevron-right)", "page=2"),
+                               ("footer [data-accessibility-status]", "/accessibilite")):
+        link = page.locator(selector).first
+        link.focus()
+        ring = focus_ring(link)
+        if not ring.startswith("solid") or ring.endswith(" 0px"):
+            problems.append(Violation("focus-visible", None, "/dataset/", [selector], f"focus shown as {ring}"))
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_url(lambda url, expected=expected: expected in url, timeout=10000)
+        except Exception:  # noqa: BLE001 - reported with the page's address
+            problems.append(Violation("keyboard", None, "/dataset/", [selector], f"Enter led to {page.url}"))
+        page.goto(base_url + "/dataset/")
+    return problems
 
 
 def substance(results: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +203,7 @@ def assert_no_violation(found: list[Violation]) -> None:
 
 
 def test_every_page_meets_wcag_2_1_aa_as_the_role_that_sees_it(
-        audited_portal, live_server, browser_page, ckan_config, monkeypatch):
+        audited_portal, live_server, browser_page, screenshot, ckan_config, monkeypatch):
     """Public pages as an anonymous visitor, the harvest pages as an operator, the user's pages as a member of
     Bron; five datasets a page, so that the search and an organisation page have a pager."""
     monkeypatch.setitem(ckan_config, "ckan.datasets_per_page", 5)
@@ -180,14 +213,15 @@ def test_every_page_meets_wcag_2_1_aa_as_the_role_that_sees_it(
         "date": datetime.date.today().isoformat(), "tool": "axe-core", "tool_version": version,
         "browser": f"Chromium {page.context.browser.version}", "tags": list(WCAG_TAGS), "pages": [],
         "findings": [], "conformity": audit_module.PARTIAL}
-    found = audit_as(page, live_server, "anonymous", public_pages(audited_portal), results)
+    found = audit_as(page, live_server, "anonymous", public_pages(audited_portal), results, screenshot)
+    found += keyboard_problems(page, live_server)
     operator = audited_portal.people.operator["name"]
     browser_log_in(page, live_server, operator, PASSWORD)
-    found += audit_as(page, live_server, "operator", operator_pages(audited_portal), results)
+    found += audit_as(page, live_server, "operator", operator_pages(audited_portal), results, screenshot)
     page.context.clear_cookies()
     member = audited_portal.people.commune_editor["name"]
     browser_log_in(page, live_server, member, PASSWORD)
-    found += audit_as(page, live_server, "user", user_pages(member), results)
+    found += audit_as(page, live_server, "user", user_pages(member), results, screenshot)
 
     # The statement shows what this audit found (the committed file), or the file is written when asked to.
     committed = json.loads(audit_module.AUDIT_FILE.read_text(encoding="utf-8"))
@@ -211,7 +245,7 @@ def test_the_statement_renders_for_an_anonymous_visitor_with_the_audit_s_results
     assert 'data-accessibility-conformity="partial"' in html and "est partiellement conforme avec le RGAA" in html
     assert f"axe-core {committed.tool_version}" in html and "wcag2a, wcag2aa, wcag21a, wcag21aa" in html
     assert f'data-accessibility-pages="{len(committed.pages)}"' in html and len(committed.pages) >= 30
-    assert "Un jeu de données moissonné (communes_csw)" in html  # the pages audited, by kind
+    assert "Un jeu de données moissonné — communes_csw" in html  # the pages audited, by kind
     assert f'data-accessibility-findings="{len(committed.findings)}"' in html
     assert "Cette déclaration a été établie le" in html and "Métropole de Lyon s’engage" in html
     # The recourse the law requires: the Défenseur des droits, by form, delegate or free post.
