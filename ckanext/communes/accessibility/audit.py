@@ -37,6 +37,7 @@ PAGE_KINDS = {
     "licence": N_("A licence's page"),
     "statement": N_("This accessibility statement"),
     "harvest": N_("Harvest sources (operators)"),
+    "harvest_page": N_("Harvest sources, second page (operators)"),
     "harvest_source": N_("A harvest source (operators)"),
     "harvest_job": N_("A harvest job's report (operators)"),
     "user": N_("A user's page"),

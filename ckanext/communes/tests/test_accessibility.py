@@ -115,7 +115,7 @@ def public_pages(harvested_portal: Portal) -> list[Page]:
 
 
 def operator_pages(harvested_portal: Portal) -> list[Page]:
-    pages = [Page("harvest", "", "/harvest/")]
+    pages = [Page("harvest", "", "/harvest/"), Page("harvest_page", "", "/harvest/?page=2")]
     for source_type in harvested_portal.sources:
         kinds = source_pages(harvested_portal, source_type)
         pages += [Page("harvest_source", source_type, kinds["read"]), Page("harvest_job", source_type, kinds["job"])]
@@ -205,7 +205,7 @@ def assert_no_violation(found: list[Violation]) -> None:
 def test_every_page_meets_wcag_2_1_aa_as_the_role_that_sees_it(
         audited_portal, live_server, browser_page, screenshot, ckan_config, monkeypatch):
     """Public pages as an anonymous visitor, the harvest pages as an operator, the user's pages as a member of
-    Bron; five datasets a page, so that the search and an organisation page have a pager."""
+    Bron; five datasets a page (two sources), so that the search, an organisation page and the sources have a pager."""
     monkeypatch.setitem(ckan_config, "ckan.datasets_per_page", 5)
     page = browser_page
     version = AXE.read_text(encoding="utf-8")[:40].split("axe v", 1)[1].split()[0]  # "/*! axe v4.14.1"
@@ -215,6 +215,7 @@ def test_every_page_meets_wcag_2_1_aa_as_the_role_that_sees_it(
         "findings": [], "conformity": audit_module.PARTIAL}
     found = audit_as(page, live_server, "anonymous", public_pages(audited_portal), results, screenshot)
     found += keyboard_problems(page, live_server)
+    monkeypatch.setitem(ckan_config, "ckan.datasets_per_page", 2)  # five sources: three pages
     operator = audited_portal.people.operator["name"]
     browser_log_in(page, live_server, operator, PASSWORD)
     found += audit_as(page, live_server, "operator", operator_pages(audited_portal), results, screenshot)
