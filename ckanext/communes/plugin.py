@@ -2,7 +2,8 @@
 offer. Behaviour lives in the rooms: communes/ (profiles, programme), licences/ (registry, normaliser,
 policy), vocabularies/ (EU and SCDL lists), schema/ (dataset schema, validators, facets, owner sync), dcat/
 (RDF profile, catalogues), harvesters/ (sources, stages, workers), quality/ (score, link checks, SCDL, SHACL),
-bilan/ (the programme's assessment), schedule/ (the periodic runner's scheduled tasks); the shared base under
+bilan/ (the programme's assessment), schedule/ (the periodic runner's scheduled tasks), accessibility/ (the
+statement, the audit's results); the shared base under
 them (net/, web/, geo.py, uris.py, chaining.py, translation.py)."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes import chaining, cli, licences
+from ckanext.communes.accessibility import helpers as accessibility_helpers
+from ckanext.communes.accessibility import views as accessibility_views
 from ckanext.communes.bilan import actions as bilan_actions
 from ckanext.communes.bilan import auth as bilan_auth
 from ckanext.communes.bilan import cache as bilan_cache
@@ -127,6 +130,7 @@ class CommunesPlugin(p.SingletonPlugin):
             **quality_helpers.get_helpers(),
             **bilan_helpers.get_helpers(),
             **schedule_views.get_helpers(),
+            **accessibility_helpers.get_helpers(),
         }
 
     # IClick
@@ -136,7 +140,8 @@ class CommunesPlugin(p.SingletonPlugin):
     # IBlueprint
     def get_blueprint(self) -> list[Any]:
         return (commune_views.get_blueprints() + dcat_views.get_blueprints() + licence_views.get_blueprints()
-                + harvest_views.get_blueprints() + bilan_views.get_blueprints() + schedule_views.get_blueprints())
+                + harvest_views.get_blueprints() + bilan_views.get_blueprints() + schedule_views.get_blueprints()
+                + accessibility_views.get_blueprints())
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
