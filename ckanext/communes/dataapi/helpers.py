@@ -9,8 +9,9 @@ import ckan.plugins.toolkit as tk
 
 
 def load_error(resource: dict[str, Any]) -> str | None:
-    """The reason the last DataStore load of this resource failed (the loader's French sentence), for the
-    people who may edit the resource; None when it did not fail, when xloader is not loaded, or for others."""
+    """Why the last DataStore load of this resource failed, in French (the loader's reason: ours are French,
+    loader_guard.py; xloader's own are English), for the people who may edit the resource; None when it did
+    not fail, when xloader is not loaded, or for others."""
     if "xloader_status" not in tk.h:
         return None
     try:
@@ -20,16 +21,27 @@ def load_error(resource: dict[str, Any]) -> str | None:
         return None
     if status.get("status") != "error":
         return None
-    error = status.get("error")
-    if isinstance(error, dict):
-        error = error.get("message")
+    return tk._("The data of this resource could not be loaded into the DataStore: {reason}").format(
+        reason=_reason(status.get("error")))
+
+
+def _reason(error: Any) -> str:
+    """The loader's reason in the reader's language: ours are a msgid and its values (loader_guard.py),
+    xloader's own an English sentence."""
     if isinstance(error, str):
-        try:  # xloader stores str(error); a JSON object from another writer carries it in "message"
-            decoded = json.loads(error)
-            error = decoded.get("message", error) if isinstance(decoded, dict) else error
+        try:
+            error = json.loads(error)
         except ValueError:
-            pass
-    return str(error) if error else tk._("The data could not be loaded.")
+            return error
+    if isinstance(error, dict):
+        msgid, values = error.get("msgid"), error.get("values")
+        if isinstance(msgid, str) and isinstance(values, dict):
+            try:
+                return tk._(msgid).format(**values)
+            except (KeyError, IndexError, ValueError):
+                return msgid.format(**values)
+        error = error.get("message")
+    return str(error) if error else tk._("no reason was recorded.")
 
 
 def get_helpers() -> dict[str, Any]:

@@ -24,6 +24,7 @@ or stops calling them by those names."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -33,7 +34,7 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes.net import fetch as guarded
 from ckanext.communes.net.host_limiter import HostLimiter
-from ckanext.communes.translation import gettext
+from ckanext.communes.translation import N_
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,12 @@ REDIS_KEY = "communes:datastore:host:{host}"
 XLOADER_DEFAULT_MAX_BYTES = 1_000_000_000
 CHUNK_SIZE = guarded.CHUNK_SIZE
 
+# PostgreSQL's limit is 1,600 columns a table; the DataStore adds _id and _full_text.
+MAX_COLUMNS = 1598
+# What the content check reads of a downloaded file: its start, and at most this much of its first line.
+SNIFF_BYTES = 1024 * 1024
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
+_TEXT_FORMATS = frozenset({"csv", "tsv", "txt", "text/csv", "text/tab-separated-values"})
 # What install() replaced, to tell an installed guard from xloader's own function.
 _ORIGINALS: dict[str, Any] = {}
 
@@ -82,28 +89,37 @@ def host_limiter() -> HostLimiter:
     )
 
 
-def _job_error(message: str) -> Exception:
+def _job_error(msgid: str, **values: Any) -> Exception:
+    """xloader's JobError carrying the reason as an English msgid and its values, in JSON: xloader stores the
+    text as the job's error (and xloader_status reads it back as JSON), and the resource page translates it
+    for its reader (helpers.load_error); the worker that fails has no reader, hence no language."""
     from ckanext.xloader.job_exceptions import JobError
 
-    return JobError(message)
+    return JobError(json.dumps({"message": msgid.format(**values), "msgid": msgid, "values": values},
+                               ensure_ascii=False))
 
 
-def _refusal(error: guarded.FetchError) -> str:
-    """The French sentence of a refused download, for the resource page."""
-    if error.reason == "private_address":
-        # Never the address itself (see net/fetch.py): the host name the editor typed is enough.
-        return gettext(
-            "The file at {url} was not loaded: its address is not public, and the portal only fetches public "
-            "addresses."
-        ).format(url=error.url)
-    if error.reason == "too_large":
-        return gettext(
-            "The file at {url} was not loaded: it is larger than the limit of {limit} bytes. Nothing of it "
-            "was loaded."
-        ).format(url=error.url, limit=max_bytes())
-    if error.reason in ("timeout", "job_timeout"):
-        return gettext("The file at {url} was not loaded: the download took too long.").format(url=error.url)
-    return gettext("The file was not loaded: {reason}").format(reason=error.message)
+# The refusals of the guarded client, by FetchError.reason, as the loader words them (its own messages speak
+# of harvesting and are translated in the worker, which has no reader).
+_REFUSALS = {
+    "private_address": N_(
+        "{url}: this address is not public, and the portal only downloads files from public addresses."),
+    "too_large": N_("{url}: the file is larger than the limit of {limit} bytes; nothing of it was loaded."),
+    "timeout": N_("{url}: the download took too long."),
+    "job_timeout": N_("{url}: the download took too long."),
+    "scheme": N_("{url}: only http and https addresses can be loaded."),
+    "dns": N_("{url}: the host name cannot be resolved."),
+    "too_many_redirects": N_("{url}: too many redirects."),
+    "http_status": N_("{url}: the server answered HTTP {status}."),
+}
+_OTHER_REFUSAL = N_("{url}: the download failed (connection error).")
+
+
+def _refusal(error: guarded.FetchError) -> Exception:
+    """The JobError of a refused download. A private address is never named (see net/fetch.py): the URL
+    the editor typed is."""
+    msgid = _REFUSALS.get(error.reason, _OTHER_REFUSAL)
+    return _job_error(msgid, url=error.url, limit=max_bytes(), status=error.status)
 
 
 def _temporary_file(url: str) -> IO[bytes]:
@@ -120,13 +136,11 @@ def _copy_upload(resource: dict[str, Any], tmp_file: IO[bytes], digest: Any, lim
 
     path = uploader.get_resource_uploader(resource).get_path(resource["id"])
     if not path or not os.path.isfile(path):
-        raise _job_error(gettext("The uploaded file of this resource cannot be found on the server."))
+        raise _job_error(N_("the uploaded file of this resource cannot be found on the server."))
     size = os.path.getsize(path)
     if size > limit:
-        raise _job_error(gettext(
-            "The uploaded file was not loaded: it is larger than the limit of {limit} bytes. Nothing of it "
-            "was loaded."
-        ).format(limit=limit))
+        raise _job_error(N_("the uploaded file is larger than the limit of {limit} bytes; nothing of it was loaded."),
+                         limit=limit)
     with open(path, "rb") as source:
         while chunk := source.read(CHUNK_SIZE):
             tmp_file.write(chunk)
@@ -134,14 +148,34 @@ def _copy_upload(resource: dict[str, Any], tmp_file: IO[bytes], digest: Any, lim
     return size
 
 
+def _check_content(tmp_file: IO[bytes], url: str, resource_format: str) -> None:
+    """Refuse before loading what xloader would load wrongly or fail on deep in PostgreSQL: a web page (an HTML
+    error or login page saved under a .csv name would become a one-column table), and a text table wider
+    than PostgreSQL allows (a first line of 10,000 columns)."""
+    tmp_file.flush()
+    tmp_file.seek(0)
+    start = tmp_file.read(SNIFF_BYTES)
+    tmp_file.seek(0)
+    head = start.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(_HTML_STARTS) or b"<html" in head[:1024]:
+        raise _job_error(N_("{url}: the file is a web page (HTML), not a table."), url=url)
+    extension = url.split("?")[0].split("#")[0].rsplit(".", 1)[-1].lower()
+    if resource_format.lower() not in _TEXT_FORMATS and extension not in ("csv", "tsv", "txt"):
+        return
+    first_line = start.split(b"\n", 1)[0]
+    columns = 1 + max(first_line.count(sep) for sep in (b",", b";", b"\t", b"|"))
+    if columns > MAX_COLUMNS:
+        raise _job_error(N_(
+            "{url}: the table has {count} columns, more than the {max} the DataStore accepts; nothing of it "
+            "was loaded."), url=url, count=columns, max=MAX_COLUMNS)
+
+
 def _fetch_link(url: str, tmp_file: IO[bytes], digest: Any) -> int:
     limits = loader_limits()
     length = 0
     with host_limiter().slot(url), guarded.open_guarded(url, limits) as opened:
         if opened.status >= 300:
-            raise _job_error(gettext(
-                "The file at {url} was not loaded: the server answered HTTP {status}."
-            ).format(url=url, status=opened.status))
+            raise _job_error(_REFUSALS["http_status"], url=url, status=opened.status)
         for chunk in opened.body_chunks():
             tmp_file.write(chunk)
             digest.update(chunk)
@@ -163,10 +197,11 @@ def download_resource_data(resource: dict[str, Any], data: dict[str, Any], api_k
         else:
             logger.info("Fetching through the guarded client: %s", url)
             length = _fetch_link(url, tmp_file, digest)
+        _check_content(tmp_file, url, str(resource.get("format") or ""))
     except guarded.FetchError as error:
         tmp_file.close()
         log.warning("DataStore load of resource %s refused: %r", resource.get("id"), error)
-        raise _job_error(_refusal(error)) from error
+        raise _refusal(error) from error
     except BaseException:
         tmp_file.close()
         raise
@@ -179,8 +214,7 @@ def download_resource_data(resource: dict[str, Any], data: dict[str, Any], api_k
 
 def refuse_unguarded_get(url: str, headers: dict[str, str]) -> Any:
     """Stands for xloader's ``get_response`` (plain ``requests.get``): never fetch outside the guard."""
-    raise _job_error(gettext("The file at {url} was not loaded: the portal only downloads through its guarded "
-                             "client.").format(url=url))
+    raise _job_error(N_("{url}: the portal only downloads through its guarded client."), url=url)
 
 
 def install() -> bool:

@@ -27,6 +27,7 @@ DATA_API = pytest.mark.with_plugins("datastore", "xloader")
 def clean_datastore(clean_db, clean_index) -> Iterator[None]:
     """The DataStore database emptied (its tables dropped), as CKAN's own datastore tests do."""
     import sqlalchemy as sa
+
     from ckanext.datastore.backend.postgres import get_write_engine
 
     def drop_tables() -> None:
