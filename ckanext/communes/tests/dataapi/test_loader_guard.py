@@ -117,3 +117,51 @@ def _alert(body: str) -> str:
     import html
 
     return html.unescape(match.group(1)).strip()
+
+
+@pytest.mark.usefixtures("loader")
+def test_an_uploaded_file_is_read_from_the_storage_not_fetched_over_http(people, create_with_upload):
+    """An upload's URL is the portal's own (which may be on a private address): the loader reads the stored
+    file, so no option is needed and nothing goes over HTTP."""
+    bron_id = _bron_id()
+    dataset = create_dataset(bron_id, "https://example.org/autre.csv", name="depot")
+    site_user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
+    resource = create_with_upload("nom,type\nStade,stade\nPiscine,piscine\n", "equipements.csv",
+                                  package_id=dataset["id"], format="CSV", context={"user": site_user})
+    assert resource["url_type"] == "upload"
+    stored = model.Resource.get(resource["id"])
+    if stored.format != "CSV":
+        stored.format = "CSV"
+        model.Session.commit()
+    status = load(resource["id"])
+    assert status["status"] == "complete", status
+    assert helpers.call_action("datastore_search", resource_id=resource["id"])["total"] == 2
+
+
+def test_downloads_from_one_host_start_at_least_the_operators_interval_apart(app, source_server, ckan_config,
+                                                                              monkeypatch):
+    """The per-host rate limit (ckanext.communes.datastore.per_host_interval), shared with the link checker's
+    limiter (net/host_limiter.py), across workers through Redis."""
+    import logging
+    import time
+
+    from ckan.lib.redis import connect_to_redis
+
+    monkeypatch.setitem(ckan_config, "ckanext.communes.fetch.allow_private_addresses", True)
+    monkeypatch.setitem(ckan_config, "ckanext.communes.datastore.per_host_interval", "0.6")
+    connect_to_redis().delete(loader_guard.REDIS_KEY.format(host="127.0.0.1"))
+    starts: list[float] = []
+
+    def answer(method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], str]:
+        starts.append(time.monotonic())
+        return 200, {"Content-Type": "text/csv"}, CSV_BODY
+
+    source_server.handle("/equipements.csv", answer)
+    for _ in range(3):
+        tmp_file, digest = loader_guard.download_resource_data(
+            {"id": "r", "url": source_server.url("/equipements.csv"), "format": "CSV"}, {}, None,
+            logging.getLogger("test"))
+        assert tmp_file.read() == CSV_BODY.encode()
+        tmp_file.close()
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    assert len(gaps) == 2 and min(gaps) >= 0.55, gaps
