@@ -58,3 +58,14 @@ def test_pip_check_reports_only_xloaders_three_bounds_over_ckans_pins():
     assert [line.split(" has requirement ")[1].split(",")[0] for line in problems] == [
         "certifi>=2026.7.22", "idna>=3.20", "urllib3>=2.8.0"], result.stdout
     assert all(line.startswith("ckanext-xloader 2.6.0 ") for line in problems), result.stdout
+
+
+def test_xloaders_own_words_are_french(app):
+    """ckanext-xloader ships no French: its badge and DataStore page read ours
+    (dev/i18n/third-party/ckanext-xloader.fr.po)."""
+    import ckan.plugins.toolkit as tk
+
+    with app.flask_app.test_request_context(environ_overrides={"CKAN_LANG": "fr"}):
+        assert tk._("Failed to load data into DataStore") == "Échec du chargement des données dans le DataStore"
+        assert tk._("Upload to DataStore") == "Charger dans le DataStore"
+        assert tk._("Data awaiting load to DataStore") == "Données en attente de chargement dans le DataStore"
