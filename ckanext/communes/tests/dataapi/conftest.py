@@ -17,6 +17,7 @@ from ckanext.communes.tests.harvesters.conftest import (  # noqa: F401 - fixture
     allow_private_addresses,
     source_server,
 )
+from ckanext.communes.tests.schema.conftest import bron, bron_editor, sysadmin  # noqa: F401 - fixtures re-exported
 from ckanext.communes.tests.shared import CSV, ENVI
 
 # For a module: `pytestmark = [DATA_API, ...]`.
@@ -47,9 +48,12 @@ def loader(ckan_config, monkeypatch, live_server, clean_datastore) -> str:
     """What the loader needs to run in a test: its API token (a sysadmin's, as `make run` sets it) and the
     portal served over HTTP (xloader's job reports its status by calling the portal's xloader_hook back).
     Returns the portal's base URL."""
-    sysadmin = factories.Sysadmin()
-    token = factories.APIToken(user=sysadmin["name"])["token"]
+    loader_user = factories.Sysadmin()
+    token = factories.APIToken(user=loader_user["name"])["token"]
     monkeypatch.setitem(ckan_config, "ckanext.xloader.api_token", token)
+    # One test after another loads from the same 127.0.0.1: no spacing between them (a test of the spacing
+    # sets its own).
+    monkeypatch.setitem(ckan_config, "ckanext.communes.datastore.per_host_interval", "0")
     # xloader's jobs read its options once, at plugin load (IConfigurable): a small limit per test goes
     # through ckan_config and ckanext.xloader.jobs.max_content_length alike (see set_max_bytes).
     return live_server

@@ -8,12 +8,26 @@ import re
 from typing import Any
 
 import pytest
-from ckan.tests import helpers
+from ckan.tests import factories, helpers
 
 from ckanext.communes.dataapi import loader_guard
 from ckanext.communes.tests.dataapi.conftest import DATA_API, create_dataset, load, set_max_bytes
 
-pytestmark = [DATA_API, pytest.mark.usefixtures("loader", "allow_private_addresses")]
+pytestmark = [DATA_API, pytest.mark.usefixtures("clean_db", "loader", "allow_private_addresses")]
+
+
+@pytest.fixture
+def people(bron: dict[str, Any], bron_editor: dict[str, Any]) -> Any:
+    """Bron and its editor (one organisation: lighter than the seeded communes of the permission tests)."""
+
+    class People:
+        commune_editor = bron_editor
+
+        @staticmethod
+        def token(role: str) -> str:
+            return factories.APIToken(user=bron_editor["name"])["token"]
+
+    return People
 
 
 def _load(people: Any, source_server: Any, path: str) -> tuple[dict[str, Any], dict[str, Any]]:

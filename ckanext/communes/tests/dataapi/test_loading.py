@@ -10,7 +10,7 @@ from ckan.tests import helpers
 
 from ckanext.communes.tests.dataapi.conftest import DATA_API, create_dataset, load
 
-pytestmark = [DATA_API, pytest.mark.usefixtures("loader")]
+pytestmark = [DATA_API, pytest.mark.usefixtures("clean_db", "loader")]
 
 EQUIPEMENTS = (
     "nom,type,places,commune\n"
@@ -27,9 +27,9 @@ def _search(**params):
 
 
 def test_a_csv_served_on_127_0_0_1_is_loaded_and_searched_with_q_filters_limit_offset_and_sort(
-        few_communes, source_server, allow_private_addresses):
+        bron, source_server, allow_private_addresses):
     source_server.serve("/equipements.csv", EQUIPEMENTS, content_type="text/csv")
-    dataset = create_dataset(few_communes["bron"]["id"], source_server.url("/equipements.csv"))
+    dataset = create_dataset(bron["id"], source_server.url("/equipements.csv"))
     resource_id = dataset["resources"][0]["id"]
 
     status = load(resource_id)
