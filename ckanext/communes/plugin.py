@@ -28,6 +28,8 @@ from ckanext.communes.communes import auth as commune_auth
 from ckanext.communes.communes import helpers as commune_helpers
 from ckanext.communes.communes import validators as commune_validators
 from ckanext.communes.communes import views as commune_views
+from ckanext.communes.dataapi import helpers as dataapi_helpers
+from ckanext.communes.dataapi import loader_guard
 from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.harvesters import actions as harvest_actions
 from ckanext.communes.harvesters import auth as harvest_auth
@@ -58,6 +60,7 @@ from ckanext.communes.web import action_guard, api_guard, csrf, query_guard, unc
 @tk.blanket.config_declarations
 class CommunesPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurer)
+    p.implements(p.IConfigurable)
     p.implements(p.IActions)
     p.implements(p.IAuthFunctions)
     p.implements(p.IValidators)
@@ -79,6 +82,12 @@ class CommunesPlugin(p.SingletonPlugin):
         # CKAN's default list has no Licence Ouverte: serve our registry unless an operator chose another.
         if not config_.get("licenses_group_url"):
             config_["licenses_group_url"] = "file://" + licences.CKAN_LICENCES_FILE
+
+    # IConfigurable
+    def configure(self, config_: tk.CKANConfig) -> None:
+        # ckanext-xloader's downloads through the guarded client (dataapi/loader_guard.py says why a
+        # replacement of its functions): at every load, before any job of this process runs.
+        loader_guard.install()
 
     # IActions
     def get_actions(self) -> dict[str, Any]:
@@ -131,6 +140,7 @@ class CommunesPlugin(p.SingletonPlugin):
             **bilan_helpers.get_helpers(),
             **schedule_views.get_helpers(),
             **accessibility_helpers.get_helpers(),
+            **dataapi_helpers.get_helpers(),
         }
 
     # IClick
