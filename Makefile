@@ -18,9 +18,13 @@ help:
 $(PY):
 	python3 -m venv $(VENV)
 
-$(STAMP): $(PY) requirements.txt requirements-extensions.txt dev-requirements.txt setup.cfg setup.py
+$(STAMP): $(PY) requirements.txt requirements-extensions.txt requirements-nodeps.txt dev-requirements.txt setup.cfg setup.py
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -r dev-requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+# ckanext-xloader's wheel ships a pkgutil-style ckanext/__init__.py: ckanext then looks like a regular package
+# to import-linter (`make lint` fails: NotATopLevelModule). CKAN declares the namespace itself: drop it.
+	rm -f $(VENV)/lib/python*/site-packages/ckanext/__init__.py
 	$(PY) -m pip install -q -e .
 	touch $(STAMP)
 

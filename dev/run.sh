@@ -40,6 +40,11 @@ if ! $CKAN user show "$ADMIN_NAME" 2>/dev/null | grep -q "name=$ADMIN_NAME"; the
   quiet $CKAN user add "$ADMIN_NAME" email="$ADMIN_EMAIL" password="$ADMIN_PASSWORD"
 fi
 quiet $CKAN sysadmin add "$ADMIN_NAME"
+# The DataStore loader (ckanext-xloader) acts with an API token of the sysadmin, written into the ini once
+# (a new one only when the ini's is no longer valid, e.g. after the database was recreated).
+if $CKAN communes datastore loader-token --help >/dev/null 2>&1; then
+  quiet $CKAN communes datastore loader-token --user "$ADMIN_NAME"
+fi
 
 if $CKAN communes seed --help >/dev/null 2>&1; then
   echo "[run] seeding the Métropole and its communes"
@@ -63,9 +68,10 @@ if $CKAN communes harvest --help >/dev/null 2>&1; then
 else
   echo "[run] no \`ckan communes harvest\` command: harvest workers not started" >&2
 fi
-# CKAN's background job queue (RQ): the owner sync of a commune with many datasets runs there, and the
-# quality checks of saved datasets (quality/background.py): a commune editor's saves on communes_quality,
-# listened to first, the harvests' on communes_quality_bulk, last.
+# CKAN's background job queue (RQ): the owner sync of a commune with many datasets runs there, the DataStore
+# loads of ckanext-xloader (its queue is CKAN's `default`), and the quality checks of saved datasets
+# (quality/background.py): a commune editor's saves on communes_quality, listened to first, the harvests' on
+# communes_quality_bulk, last.
 $CKAN jobs worker communes_quality default communes_quality_bulk >>"$ROOT/.dev/run/jobs-worker.log" 2>&1 &
 WORKER_PIDS+=("$!")
 

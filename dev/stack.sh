@@ -19,6 +19,10 @@ PG_PORT="${CKAN_DEV_PG_PORT:-5433}"
 PG_USER=ckan_default
 PG_PASS=pass
 PG_DATABASES="${CKAN_DEV_PG_DATABASES:-ckan_dev ckan_test}"
+# The DataStore of each CKAN database (CKAN's « DataStore extension » set-up): a database of its own, written by
+# the CKAN user, read by a read-only user (datastore_search_sql runs as that user). MAIN:DATASTORE pairs.
+PG_DATASTORES="${CKAN_DEV_PG_DATASTORES:-ckan_dev:datastore_dev ckan_test:datastore_test}"
+PG_DATASTORE_RO=datastore_ro
 REDIS_PORT="${CKAN_DEV_REDIS_PORT:-6390}"
 SOLR_PORT="${CKAN_DEV_SOLR_PORT:-8983}"
 SOLR_CORES="${CKAN_DEV_SOLR_CORES:-ckan,ckan_test}"
@@ -79,6 +83,35 @@ pg_up() {
       log "creating database $db"
       $psql -c "create database $db owner $PG_USER encoding 'UTF8' template template0"
     fi
+  done
+  datastore_up
+}
+
+# The DataStore databases, their read-only user and CKAN's permissions script (the output of
+# `ckan datastore set-permissions`, rendered by the installed CKAN so that it matches its version). Every
+# statement of that script can run again: this runs at each start.
+datastore_up() {
+  local psql="$(pg_bin)/psql -h 127.0.0.1 -p $PG_PORT -U postgres -v ON_ERROR_STOP=1 -qAt"
+  local py="$VENV/bin/python"
+  if [ "$($psql -c "select 1 from pg_roles where rolname='$PG_DATASTORE_RO'")" != 1 ]; then
+    $psql -c "create role $PG_DATASTORE_RO login password '$PG_PASS'"
+  fi
+  local pair main store
+  for pair in $PG_DATASTORES; do
+    main="${pair%%:*}"; store="${pair#*:}"
+    if [ "$($psql -c "select 1 from pg_database where datname='$store'")" != 1 ]; then
+      log "creating DataStore database $store (for $main)"
+      $psql -c "create database $store owner $PG_USER encoding 'UTF8' template template0"
+    fi
+    [ -x "$py" ] || die "CKAN is not installed in $VENV: cannot write the DataStore permissions"
+    "$py" -c 'import sys; from ckanext.datastore.cli import permissions_sql
+print(permissions_sql(maindb=sys.argv[1], datastoredb=sys.argv[2], mainuser=sys.argv[3], writeuser=sys.argv[3],
+                      readuser=sys.argv[4]))' "$main" "$store" "$PG_USER" "$PG_DATASTORE_RO" \
+      | PGOPTIONS="-c client_min_messages=warning" $psql -d "$store" >/dev/null \
+      || die "the DataStore permissions of $store could not be set"
+    # CKAN's script takes CONNECT on the main database from the read-only user, but every role has it through
+    # PUBLIC: take it from PUBLIC (the owner, CKAN's user, keeps it).
+    $psql -c "revoke connect on database $main from public"
   done
 }
 

@@ -7,8 +7,10 @@
 #      CKAN___A__B -> a.b), and CKAN_SECRET_KEY as SECRET_KEY; CKAN itself reads CKAN_SQLALCHEMY_URL,
 #      CKAN_SOLR_URL, CKAN_REDIS_URL, CKAN_SITE_URL, CKAN_SMTP_* ... from the environment at every start;
 #   3. waits for PostgreSQL, Solr and Redis;
-#   4. `ckan communes startup`: under a PostgreSQL advisory lock (containers start together), the
-#      migrations (core, activity, harvest, communes), the sysadmin, the communes (idempotent);
+#   4. the DataStore's database and read-only user, CKAN's permissions on it (startup.py datastore); then
+#      `ckan communes startup`: under a PostgreSQL advisory lock (containers start together), the
+#      migrations (core, activity, harvest, communes), the sysadmin, the communes, the loader's API token
+#      (idempotent);
 #   5. execs the command.
 # The base image's own start-up (start_ckan.sh, prerun.py, /docker-entrypoint.d) is not run: it initialises
 # the database with the image's plugin list before our configuration is written.
@@ -52,8 +54,10 @@ ckan config-tool "$CKAN_INI" -f "$merge" > /dev/null
 rm -f "$merge"
 trap - EXIT
 
-# 3. The services.
+# 3. The services, and the DataStore's database and read-only user (CKAN's datastore plugin refuses to load
+#    without them).
 "$PYTHON" "$HERE/startup.py" wait
+"$PYTHON" "$HERE/startup.py" datastore
 
 # 4. The database, once whatever the number of containers starting.
 ckan -c "$CKAN_INI" communes startup

@@ -4,6 +4,9 @@
                          a plugin list without ours, a database URL without a password
     startup.py options   the environment's options as an ini to merge (`ckan config-tool INI -f FILE`)
     startup.py wait      wait for PostgreSQL, Solr and Redis (CKAN_WAIT_TIMEOUT seconds, 120 by default)
+    startup.py datastore when the datastore plugin is listed: its database and read-only user created if
+                         missing, CKAN's permissions script (`ckan datastore set-permissions`) applied;
+                         before CKAN loads, whose datastore plugin refuses to start without them
 
 Exits 1 with a message naming the variable on what the operator must fix."""
 
@@ -118,8 +121,90 @@ def wait(environ: dict[str, str]) -> None:
                 time.sleep(2)
 
 
+# pg_advisory_lock's key for the DataStore set-up (containers start together).
+DATASTORE_LOCK = 727_210_002
+
+
+def _libpq(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return scheme.split("+")[0] + "://" + rest
+
+
+def datastore(environ: dict[str, str]) -> None:
+    """The DataStore's database and read-only user (created with the main URL's user, the image's
+    superuser), then CKAN's permissions script run as the write user, which owns that database. Idempotent."""
+    if "datastore" not in environ.get("CKAN__PLUGINS", "").split():
+        return
+    write_url, read_url = environ.get("CKAN_DATASTORE_WRITE_URL", ""), environ.get("CKAN_DATASTORE_READ_URL", "")
+    if not write_url.strip() or not read_url.strip():
+        fail("CKAN__PLUGINS lists datastore but CKAN_DATASTORE_WRITE_URL or CKAN_DATASTORE_READ_URL is empty: "
+             "docker/docker-compose.yml sets them from CKAN_DATASTORE_* of docker/.env.")
+    import psycopg2
+    from psycopg2 import errors, sql
+
+    main, write, read = (urllib.parse.urlsplit(u) for u in (environ["CKAN_SQLALCHEMY_URL"], write_url, read_url))
+    if not read.password:
+        fail("CKAN_DATASTORE_READ_URL has no password: set CKAN_DATASTORE_RO_PASSWORD in docker/.env.")
+    main_db, store_db = main.path.lstrip("/"), write.path.lstrip("/")
+    if store_db == main_db or read.username == write.username:
+        fail("the DataStore needs a database of its own and a read-only user other than the writer "
+             "(CKAN_DATASTORE_DB, CKAN_DATASTORE_RO_USER in docker/.env).")
+    admin = psycopg2.connect(_libpq(environ["CKAN_SQLALCHEMY_URL"]), connect_timeout=10)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (DATASTORE_LOCK,))
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (read.username,))
+            if cursor.fetchone() is None:
+                with suppress_duplicate(errors):
+                    cursor.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(read.username)),
+                                   (urllib.parse.unquote(read.password),))
+                print(f"entrypoint: DataStore read-only user {read.username} created", file=sys.stderr)
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (store_db,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
+                    sql.Identifier(store_db), sql.Identifier(write.username)))
+                print(f"entrypoint: DataStore database {store_db} created", file=sys.stderr)
+            store = psycopg2.connect(_libpq(write_url), connect_timeout=10)
+            try:
+                with store, store.cursor() as store_cursor:
+                    store_cursor.execute(_permissions_sql(main_db, store_db, main.username, write.username,
+                                                          read.username))
+                    # CKAN's script takes CONNECT on the main database from the read-only user, but every role
+                    # has it through PUBLIC.
+                    store_cursor.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(
+                        sql.Identifier(main_db)))
+            finally:
+                store.close()
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (DATASTORE_LOCK,))
+    finally:
+        admin.close()
+
+
+class suppress_duplicate:  # noqa: N801 - used as a context manager, like contextlib.suppress
+    """Another container created the role in between: fine."""
+
+    def __init__(self, errors: object) -> None:
+        self.types = (errors.DuplicateObject,)  # type: ignore[attr-defined]
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> bool:
+        return kind is not None and issubclass(kind, self.types)  # type: ignore[arg-type]
+
+
+def _permissions_sql(maindb: str, datastoredb: str, mainuser: str, writeuser: str, readuser: str) -> str:
+    """CKAN's own script (`ckan datastore set-permissions`) without psql's \\connect (we are connected)."""
+    from ckanext.datastore.cli import permissions_sql
+
+    text = permissions_sql(maindb=maindb, datastoredb=datastoredb, mainuser=mainuser, writeuser=writeuser,
+                           readuser=readuser)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("\\connect"))
+
+
 def main(argv: list[str]) -> None:
-    commands = {"check": check, "options": print_options, "wait": wait}
+    commands = {"check": check, "options": print_options, "wait": wait, "datastore": datastore}
     if len(argv) != 2 or argv[1] not in commands:
         fail(f"usage: {argv[0]} {'|'.join(commands)}")
     commands[argv[1]](dict(os.environ))

@@ -1,6 +1,6 @@
 """The CLI root, in the wiring layer: `ckan communes ...`, to which each room adds its own commands (seed and
 conventions from communes/, harvest and secrets from harvesters/, quality and linkcheck from quality/, bilan from
-bilan/). No room imports this module."""
+bilan/, formats from schema/). No room imports this module."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import click
 
 from ckanext.communes.bilan import cli as bilan_cli
 from ckanext.communes.communes import cli as commune_cli
+from ckanext.communes.dataapi import cli as dataapi_cli
 from ckanext.communes.harvesters import cli as harvest_cli
 from ckanext.communes.quality import cli as quality_cli
+from ckanext.communes.schema import cli as schema_cli
 
 
 @click.group(short_help="Communes of the Métropole de Lyon: seeding, conventions.")
@@ -87,6 +89,7 @@ def startup(ctx: click.Context, sysadmin_name: str, sysadmin_email: str) -> None
                     outcome = _ensure_sysadmin(sysadmin_name, sysadmin_email, password)
                     click.echo(f"startup: sysadmin {sysadmin_name} {outcome}")
                     _seed(ctx)
+                    _loader_token(sysadmin_name)
                 _migrate_source_configs(ctx, harvest_cli.migrate_config)
             finally:
                 lock.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
@@ -97,6 +100,16 @@ def startup(ctx: click.Context, sysadmin_name: str, sysadmin_email: str) -> None
 def _seed(ctx: click.Context) -> None:
     click.echo("startup: communes seeded: ", nl=False)
     ctx.invoke(commune_cli.seed, force=False, path=None)
+
+
+def _loader_token(sysadmin_name: str) -> None:
+    """The DataStore loader's API token, in this container's ini (when xloader is loaded)."""
+    import ckan.plugins as p
+    from ckan.common import config
+
+    if p.plugin_loaded("xloader") and config.get("__file__"):
+        outcome = dataapi_cli.ensure_loader_token(sysadmin_name, config["__file__"])
+        click.echo(f"startup: xloader API token {outcome}")
 
 
 def _migrate_source_configs(ctx: click.Context, command: Any) -> None:
@@ -112,6 +125,6 @@ def _migrate_source_configs(ctx: click.Context, command: Any) -> None:
 def get_commands() -> list[click.Command]:
     communes.add_command(startup)
     for command in [*commune_cli.get_commands(), *harvest_cli.get_commands(), quality_cli.quality,
-                    quality_cli.linkcheck, bilan_cli.bilan]:
+                    quality_cli.linkcheck, bilan_cli.bilan, *schema_cli.get_commands(), *dataapi_cli.get_commands()]:
         communes.add_command(command)
     return [communes]

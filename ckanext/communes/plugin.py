@@ -2,7 +2,8 @@
 offer. Behaviour lives in the rooms: communes/ (profiles, programme), licences/ (registry, normaliser,
 policy), vocabularies/ (EU and SCDL lists), schema/ (dataset schema, validators, facets, owner sync), dcat/
 (RDF profile, catalogues), harvesters/ (sources, stages, workers), quality/ (score, link checks, SCDL, SHACL),
-bilan/ (the programme's assessment), schedule/ (the periodic runner's scheduled tasks); the shared base under
+bilan/ (the programme's assessment), schedule/ (the periodic runner's scheduled tasks), accessibility/ (the
+statement, the audit's results); the shared base under
 them (net/, web/, geo.py, uris.py, chaining.py, translation.py)."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes import chaining, cli, licences
+from ckanext.communes.accessibility import helpers as accessibility_helpers
+from ckanext.communes.accessibility import views as accessibility_views
 from ckanext.communes.bilan import actions as bilan_actions
 from ckanext.communes.bilan import auth as bilan_auth
 from ckanext.communes.bilan import cache as bilan_cache
@@ -25,6 +28,8 @@ from ckanext.communes.communes import auth as commune_auth
 from ckanext.communes.communes import helpers as commune_helpers
 from ckanext.communes.communes import validators as commune_validators
 from ckanext.communes.communes import views as commune_views
+from ckanext.communes.dataapi import helpers as dataapi_helpers
+from ckanext.communes.dataapi import loader_guard
 from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.harvesters import actions as harvest_actions
 from ckanext.communes.harvesters import auth as harvest_auth
@@ -55,6 +60,7 @@ from ckanext.communes.web import action_guard, api_guard, csrf, query_guard, unc
 @tk.blanket.config_declarations
 class CommunesPlugin(p.SingletonPlugin):
     p.implements(p.IConfigurer)
+    p.implements(p.IConfigurable)
     p.implements(p.IActions)
     p.implements(p.IAuthFunctions)
     p.implements(p.IValidators)
@@ -76,6 +82,12 @@ class CommunesPlugin(p.SingletonPlugin):
         # CKAN's default list has no Licence Ouverte: serve our registry unless an operator chose another.
         if not config_.get("licenses_group_url"):
             config_["licenses_group_url"] = "file://" + licences.CKAN_LICENCES_FILE
+
+    # IConfigurable
+    def configure(self, config_: tk.CKANConfig) -> None:
+        # ckanext-xloader's downloads through the guarded client (dataapi/loader_guard.py says why a
+        # replacement of its functions): at every load, before any job of this process runs.
+        loader_guard.install()
 
     # IActions
     def get_actions(self) -> dict[str, Any]:
@@ -127,6 +139,8 @@ class CommunesPlugin(p.SingletonPlugin):
             **quality_helpers.get_helpers(),
             **bilan_helpers.get_helpers(),
             **schedule_views.get_helpers(),
+            **accessibility_helpers.get_helpers(),
+            **dataapi_helpers.get_helpers(),
         }
 
     # IClick
@@ -136,7 +150,8 @@ class CommunesPlugin(p.SingletonPlugin):
     # IBlueprint
     def get_blueprint(self) -> list[Any]:
         return (commune_views.get_blueprints() + dcat_views.get_blueprints() + licence_views.get_blueprints()
-                + harvest_views.get_blueprints() + bilan_views.get_blueprints() + schedule_views.get_blueprints())
+                + harvest_views.get_blueprints() + bilan_views.get_blueprints() + schedule_views.get_blueprints()
+                + accessibility_views.get_blueprints())
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:

@@ -159,6 +159,14 @@ def _term_uri(vocabulary: str, value: Any) -> str | None:
     return term.uri if term else None
 
 
+def _resolved_file_type(value: Any) -> str | None:
+    """The stored short code of a parsed dct:format (EU URI, code, media type, label); None if unknown."""
+    from ckanext.communes.vocabularies import format_code, resolve_file_type
+
+    term = resolve_file_type(value) if isinstance(value, str) else None
+    return format_code(term) if term else None
+
+
 def licence_uri(licence_id: str | None) -> str | None:
     """URI of a licence's node (EU licence NAL URI, else canonical URL, else the portal's minted URI);
     None for an empty value or a text unknown to the registry (a blank node in RDF)."""
@@ -233,8 +241,9 @@ class CommunesDCATAP3Profile(RDFProfile):
         distribution = URIRef(resource_uri(resource_dict))
         g = self.g
 
-        # dct:format: an EU file type URI (stored as URI, code, label or alias; guessed from the URL
-        # and media type when empty). A format outside the EU list is dropped: DCAT-AP 3 allows no literal.
+        # dct:format: an EU file type URI (stored as its short code, CSV, GeoJSON, WFS; an EU URI not migrated
+        # yet, a label or an alias are understood too; guessed from the URL and media type when empty). A format
+        # outside the EU list is dropped: DCAT-AP 3 allows no literal.
         fmt = resource_dict.get("format") or ""
         term = _vocabulary("file-type").lookup(fmt) if fmt else None
         if term is None and not fmt:
@@ -365,6 +374,11 @@ class CommunesDCATAP3Profile(RDFProfile):
         for resource_dict in dataset_dict.get("resources", []):
             if resource_dict.get("mimetype"):
                 resource_dict["mimetype"] = uris.media_type_from_uri(resource_dict["mimetype"])
+            # dct:format: the EU URI (or a literal) -> the short code the schema stores (CSV, GeoJSON, WFS);
+            # a value designating no EU file type is left for the harvest mapping to set aside.
+            file_type = _resolved_file_type(resource_dict.get("format"))
+            if file_type is not None:
+                resource_dict["format"] = file_type
             status = resource_dict.get("status")
             if status in uris.EU_STATUS_TO_ADMS and self._stores_adms_status():
                 resource_dict["status"] = uris.EU_STATUS_TO_ADMS[status]

@@ -54,7 +54,7 @@ from ckanext.communes.licences.normalise import looks_like_url
 from ckanext.communes.licences.recognise import recognise_licence
 from ckanext.communes.net import fetch as guarded
 from ckanext.communes.translation import N_
-from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
+from ckanext.communes.vocabularies import format_code, guess_file_type
 from ckanext.harvest.interfaces import IHarvester
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
@@ -278,9 +278,9 @@ def _resource(online: Any) -> dict[str, Any] | None:
     else:
         guessed = guess_file_type(url=url)
         if guessed is not None:
-            resource["format"] = guessed.uri
+            resource["format"] = format_code(guessed)
         elif upper.startswith("WWW:LINK") or function == "information":
-            resource["format"] = get_vocabulary("file-type").lookup("HTML").uri  # a web page
+            resource["format"] = "HTML"  # a web page
     return resource
 
 

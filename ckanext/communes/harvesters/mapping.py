@@ -20,7 +20,7 @@ from typing import Any
 
 from ckanext.communes.licences.recognise import stored_licence_id
 from ckanext.communes.schema.values import as_list, is_blank
-from ckanext.communes.vocabularies import get_vocabulary, guess_file_type
+from ckanext.communes.vocabularies import format_code, get_vocabulary, resolve_file_type
 
 # Dataset fields holding EU vocabulary values: field -> (vocabulary, multi-valued).
 DATASET_VOCABULARY_FIELDS: dict[str, tuple[str, bool]] = {
@@ -53,9 +53,13 @@ class Mapped:
 
 
 def _map_value(vocabulary: str, value: str, *, file_type: bool = False) -> str | None:
+    """The stored form of a source's value: the term's URI; for a file type its short code (``CSV``,
+    ``GeoJSON``, ``WFS``: what the schema stores), from any spelling a source writes (DCAT's EU URI,
+    a CKAN portal's format, a media type, an extension)."""
+    if file_type:
+        term = resolve_file_type(value)
+        return format_code(term) if term else None
     term = get_vocabulary(vocabulary).lookup(value)
-    if term is None and file_type and "/" in value:
-        term = guess_file_type(media_type=value)
     return term.uri if term else None
 
 
@@ -65,13 +69,13 @@ def _map_field(container: dict[str, Any], name: str, vocabulary: str, multiple: 
         return
     mapped: list[str] = []
     for value in as_list(container[name]):
-        uri = _map_value(vocabulary, value, file_type=vocabulary == "file-type")
-        if uri is None:
+        stored = _map_value(vocabulary, value, file_type=vocabulary == "file-type")
+        if stored is None:
             unmapped.setdefault(label, [])
             if value not in unmapped[label]:
                 unmapped[label].append(value)
-        elif uri not in mapped:
-            mapped.append(uri)
+        elif stored not in mapped:
+            mapped.append(stored)
     if multiple:
         container[name] = mapped
     elif mapped:
@@ -184,8 +188,9 @@ def _map_licence(container: dict[str, Any], name: str, label: str, convention: s
 
 
 def map_to_schema(dataset: dict[str, Any], convention: str | None = None) -> Mapped:
-    """Vocabulary fields of the dataset and its resources as EU URIs; unmapped values set aside, and so
-    are dates and periods the schema would refuse. Licences recognised with the source type's ``convention``
+    """Vocabulary fields of the dataset and its resources as the schema stores them (EU URIs; resource
+    formats as short codes); unmapped values set aside, and so are dates and periods the schema would refuse.
+    Licences recognised with the source type's ``convention``
     ("ods", "udata", "ckan", "dcat", "csw"); one that designates none stored as « licence non reconnue »."""
     dataset = keep_schema_fields(json.loads(json.dumps(dataset, default=str)))  # never change the source's dict
     unmapped: dict[str, list[str]] = {}

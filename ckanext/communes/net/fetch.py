@@ -536,6 +536,11 @@ class OpenedResponse:
         """The body, within the size limit and the time budget."""
         return _read_body(self._state, self._watch, self.response, self._started)
 
+    def body_chunks(self) -> Iterator[bytes]:
+        """The body streamed (for a file too large to hold in memory), within the size limit and the time
+        budget: a FetchError ends the iteration as soon as either is passed."""
+        return _body_chunks(self._state, self._watch, self.response, self._started)
+
 
 @contextmanager
 def open_guarded(
@@ -676,18 +681,31 @@ def _send(
 
 
 def _read_body(state: _Fetch, watch: _Watch, response: requests.Response, started: float) -> bytes:
+    body = bytearray()
+    for chunk in _body_chunks(state, watch, response, started):
+        body += chunk
+    return bytes(body)
+
+
+def _body_chunks(state: _Fetch, watch: _Watch, response: requests.Response, started: float) -> Iterator[bytes]:
+    """The body chunk by chunk, within the size limit (counted as it comes: a body that never ends stops at
+    ``max_bytes + 1``) and the time budget; the last chunk only once the whole body passed both."""
     limits = state.limits
     declared = response.headers.get("Content-Length", "").strip()
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise _too_large(state)
-    body = bytearray()
+    length = 0
+    pending: bytes | None = None
     try:
         for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
-            body += chunk
-            if len(body) > limits.max_bytes:
+            length += len(chunk)
+            if length > limits.max_bytes:
                 raise _too_large(state)
             if watch.expired:
                 break
+            if pending is not None:
+                yield pending
+            pending = chunk
     except FetchError:
         raise
     except requests.Timeout as e:
@@ -699,7 +717,8 @@ def _read_body(state: _Fetch, watch: _Watch, response: requests.Response, starte
     # A cut connection can look like a clean end of a body without Content-Length: check the watchdog.
     if watch.expired:
         raise state.expired(watch.expired)
-    return bytes(body)
+    if pending is not None:
+        yield pending
 
 
 def _too_large(state: _Fetch) -> FetchError:

@@ -10,7 +10,7 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes.schema import indexing, owner
 from ckanext.communes.schema.values import as_list
-from ckanext.communes.vocabularies import get_vocabulary
+from ckanext.communes.vocabularies import format_code, get_vocabulary, resolve_file_type
 
 
 def _form_owner(data: dict[str, Any]) -> owner.OwnerProfile | None:
@@ -43,21 +43,30 @@ def communes_owner_form_defaults(data: dict[str, Any] | None = None) -> dict[str
 
 
 def communes_file_type_label(value: str | None) -> str:
-    """Short label of a stored format (EU file-type URI -> "CSV"); the value itself if unknown."""
+    """Short code of a stored format ("CSV", "GeoJSON", "WFS"), also for an EU URI stored before issue #23 and
+    not migrated yet; the value itself if unknown."""
     if not value:
         return ""
-    term = get_vocabulary("file-type").lookup(value)
-    return term.code if term else value
+    term = resolve_file_type(value)
+    return format_code(term) if term else value
+
+
+def communes_file_type_uri(value: str | None) -> str:
+    """The EU file-type URI of a stored format (the page links the code to it); "" if unknown."""
+    term = resolve_file_type(value) if value else None
+    return term.uri if term else ""
 
 
 def communes_file_type_choices() -> list[dict[str, str]]:
-    """EU file types for the resource format select: value URI, label "CSV — label"."""
+    """EU file types for the resource format select: value the stored code ("GeoJSON"), label
+    "GeoJSON — label" (the code alone when the label says no more)."""
     lang = tk.h.lang() or "fr"
-    return [
-        {"value": term.uri, "label": term.code if term.label(lang) == term.code
-         else f"{term.code} — {term.label(lang)}"}
-        for term in get_vocabulary("file-type").terms
-    ]
+    choices = []
+    for term in get_vocabulary("file-type").terms:
+        code = format_code(term)
+        label = term.label(lang)
+        choices.append({"value": code, "label": code if label.lower() == code.lower() else f"{code} — {label}"})
+    return choices
 
 
 def communes_scdl_schema(value: str | None) -> dict[str, str] | None:
@@ -89,6 +98,7 @@ def get_helpers() -> dict[str, Any]:
         "communes_owner_form_defaults": communes_owner_form_defaults,
         "communes_file_type_label": communes_file_type_label,
         "communes_file_type_choices": communes_file_type_choices,
+        "communes_file_type_uri": communes_file_type_uri,
         "communes_scdl_schema": communes_scdl_schema,
         "communes_as_list": communes_as_list,
         "communes_facet_label": communes_facet_label,

@@ -8,6 +8,8 @@ CKAN's Solr schema gives multi-valued string fields only through the dynamic fie
 - ``vocab_theme``: EU data-theme codes (ENVI, ECON...); ``vocab_theme_uri``: their URIs
 - ``vocab_frequency``: EU frequency code (ANNUAL...); ``vocab_frequency_uri``: its URI
 - ``vocab_format``: EU file-type codes of the resources (CSV, GEOJSON...); ``vocab_format_uri``
+- CKAN's own ``res_format`` (indexed by CKAN as stored) holds the resources' short codes (CSV, GeoJSON, WFS),
+  so ``fq=res_format:CSV`` and ``/dataset/?res_format=CSV`` work as on any CKAN portal
 - the licence is CKAN's own ``license_id`` field.
 """
 

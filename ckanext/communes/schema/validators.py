@@ -22,7 +22,7 @@ from ckan.lib.navl.dictization_functions import StopOnError, missing
 from ckanext.communes.licences.policy import is_harvest
 from ckanext.communes.schema import owner
 from ckanext.communes.schema.values import as_list, is_blank
-from ckanext.communes.vocabularies import Term, get_vocabulary, guess_file_type
+from ckanext.communes.vocabularies import Term, format_code, get_vocabulary, guess_file_type, resolve_file_type
 from ckanext.scheming.helpers import scheming_field_required
 from ckanext.scheming.validation import scheming_validator
 
@@ -246,8 +246,10 @@ def communes_guess_media_type(key: Key, data: FlatData, errors: dict[Key, list[s
 
 
 def communes_resource_format(key: Key, data: FlatData, errors: dict[Key, list[str]], context: Any) -> None:
-    """The EU file type of a resource, stored as its URI; guessed from the URL or the media type
-    when empty. A media type typed in the format box ("text/csv") is understood too."""
+    """The EU file type of a resource, stored as its short code (``CSV``, ``GeoJSON``, ``WFS``: the code CKAN
+    clients, views and loaders expect, vocabularies.format_code); guessed from the URL or the media type when
+    empty. Whatever spelling is typed is understood (code in any case, EU URI, media type, extension, CKAN's
+    name of the format: vocabularies.resolve_file_type); a format outside the EU list is refused."""
     resource = key[:-1]
     value = data.get(key, missing)
     if is_blank(value):
@@ -257,14 +259,14 @@ def communes_resource_format(key: Key, data: FlatData, errors: dict[Key, list[st
             url=url if isinstance(url, str) else None,
             media_type=media_type if isinstance(media_type, str) else None,
         )
-        data[key] = term.uri if term else ""
+        data[key] = format_code(term) if term else ""
         return
     text = str(value).strip()
-    term = _lookup("file-type", text) or (guess_file_type(media_type=text) if "/" in text else None)
+    term = resolve_file_type(text)
     if term is None:
         errors[key].append(_unknown_term_message("file-type", text))
         raise StopOnError
-    data[key] = term.uri
+    data[key] = format_code(term)
 
 
 # --- dataset-level validators (scheming `after_validators`) -----------------------------------------

@@ -36,7 +36,7 @@ IMAGE_INI = "/srv/app/ckan.ini"  # the base image's CKAN_INI
 BIN = pathlib.Path(sys.executable).parent
 EXPECTED_PLUGINS = ["communes", "scheming_datasets", "scheming_organizations", "dcat", "harvest",
                     "communes_dcat_harvester", "communes_ckan_harvester", "communes_ods_harvester",
-                    "communes_udata_harvester", "communes_csw_harvester", "activity"]
+                    "communes_udata_harvester", "communes_csw_harvester", "activity", "datastore", "xloader"]
 # The secrets a container must refuse to start without.
 SECRETS = ["CKAN_SECRET_KEY", "CKANEXT__COMMUNES__SECRETS_KEY", "CKAN_SYSADMIN_PASSWORD"]
 
@@ -229,6 +229,10 @@ def container_env(ckan_config: Any, database_url: str, ini: pathlib.Path, **over
            "CKAN_INI": str(ini), "CKAN_STORAGE_PATH": str(ini.parent / "storage"),
            "CKAN_SQLALCHEMY_URL": database_url, "CKAN_SOLR_URL": ckan_config["solr_url"],
            "CKAN_REDIS_URL": ckan_config["ckan.redis.url"],
+           # What compose sets from CKAN_DATASTORE_* (the test stack's DataStore database and read-only user:
+           # the start-up finds them and applies CKAN's permissions again).
+           "CKAN_DATASTORE_WRITE_URL": ckan_config["ckan.datastore.write_url"],
+           "CKAN_DATASTORE_READ_URL": ckan_config["ckan.datastore.read_url"],
            "CKAN__HARVEST__MQ__HOSTNAME": redis_url.host, "CKAN__HARVEST__MQ__PORT": str(redis_url.port),
            "CKAN_SECRET_KEY": secrets.token_urlsafe(32),
            "CKANEXT__COMMUNES__SECRETS_KEY": Fernet.generate_key().decode(),
@@ -327,7 +331,7 @@ def test_web_and_every_worker_start_together_on_an_empty_database_which_one_of_t
                 time.sleep(1)
         assert status is not None and status["success"], status
         assert set(EXPECTED_PLUGINS) <= set(status["result"]["extensions"]), status["result"]["extensions"]
-        assert "datastore" not in status["result"]["extensions"]  # the base image's list is gone
+        assert "image_view" not in status["result"]["extensions"]  # the base image's list is gone
         for role, (_, ready) in roles.items():
             if role == "ckan":
                 continue
@@ -343,6 +347,9 @@ def test_web_and_every_worker_start_together_on_an_empty_database_which_one_of_t
             outputs.setdefault(role, container.finish(30)[1])
     migrated = [role for role, out in outputs.items() if "startup: migrations applied" in out]
     assert len(migrated) == 1, {role: out[-2000:] for role, out in outputs.items()}
+    # Each container's own ini got the DataStore loader's API token (its datastore plugin loaded: the start-up
+    # had set up its database).
+    assert all("startup: xloader API token created" in out for out in outputs.values()), outputs
     engine = sa.create_engine(fresh_database)
     try:
         with engine.connect() as connection:

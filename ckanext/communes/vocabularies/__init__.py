@@ -7,6 +7,12 @@ label_en``; any other column lands in ``Term.extra``. Columns holding several va
 ``udata_id`` holds several ids where udata is finer than the EU NAL (udata's
 ``threeTimesADay`` has no EU code, so it maps to OTHER rather than to an invented URI).
 
+File types have one more column, ``ckan_format``: the short code a resource's ``format`` stores, the one
+CKAN clients, views and loaders expect (``CSV``, ``GeoJSON``, ``WFS``). It is the EU code, spelled as CKAN's
+own list of formats (ckan/config/resource_formats.json) spells it where that list has the format under a
+one-word name (``GEOJSON`` -> ``GeoJSON``, ``WFS_SRVC`` -> ``WFS``, ``RDF_XML`` -> ``RDF``); the EU URI stays
+what the DCAT output writes.
+
 Every EU URI of these files is a member of its official NAL (checked by
 tests/vocabularies/test_eu_nal.py against the NAL files in tests/data/eu-nal/).
 """
@@ -35,7 +41,7 @@ VOCABULARY_FILES: dict[str, str] = {
 
 CORE_COLUMNS = ("code", "uri", "label_fr", "label_en")
 # Extra columns whose values identify a term too (lookup() matches them, case-insensitively).
-IDENTIFYING_EXTRAS = ("udata_id", "aliases")
+IDENTIFYING_EXTRAS = ("udata_id", "aliases", "ckan_format")
 MULTI_VALUE_SEPARATOR = "|"
 
 # Media types that say nothing about the format: ignored by guess_file_type.
@@ -227,4 +233,59 @@ def guess_file_type(url: str | None = None, media_type: str | None = None) -> Te
     return None
 
 
-__all__ = ["VOCABULARY_FILES", "Term", "Vocabulary", "get_vocabulary", "guess_file_type", "split_multi"]
+def format_code(term: Term) -> str:
+    """The short code a resource's ``format`` stores for a file type: its ``ckan_format`` (CKAN's spelling of
+    the EU code), the EU code when the column is empty."""
+    return term.extra.get("ckan_format") or term.code
+
+
+@functools.lru_cache(maxsize=1)
+def _ckan_format_names() -> dict[str, str]:
+    """CKAN's own names of formats, lowercased -> CKAN's format ("comma separated values file" -> "CSV",
+    "excel" -> "XLS"): what a CKAN client or a CKAN portal's editor may type. Read from CKAN's
+    resource_formats.json, the list its own format guessing uses; empty when it cannot be read."""
+    try:
+        from ckan.lib.helpers import resource_formats
+    except ImportError:  # outside CKAN (never in the portal)
+        return {}
+    try:
+        formats = resource_formats()
+    except (OSError, ValueError):
+        return {}
+    names: dict[str, str] = {}
+    for key, entry in formats.items():
+        # CKAN's entries: [media type, format, name], keyed by each of them and the alternatives, lowercased.
+        if isinstance(entry, (list, tuple)) and len(entry) > 1 and isinstance(entry[1], str):
+            names.setdefault(str(key).lower(), entry[1])
+    return names
+
+
+def resolve_file_type(value: str | None) -> Term | None:
+    """The EU file type a typed format designates, in any of the spellings people and clients use: the code
+    in any case (``csv``, ``WFS_SRVC``), the EU URI (any scheme), CKAN's short code (``GeoJSON``, ``WFS``), a
+    label or alias, an IANA media type (``text/csv; charset=utf-8``), a file extension (``.csv``, ``csv``),
+    or CKAN's name of the format (``Comma Separated Values File``, ``Web Mapping Service``). None when
+    nothing matches; never guesses from a part of the value."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    vocabulary = get_vocabulary("file-type")
+    term = vocabulary.lookup(text)
+    if term is not None:
+        return term
+    by_extension, _ = _file_type_indices()
+    if text.startswith("."):
+        term = by_extension.get(text.lower().lstrip("."))
+    elif "/" in text:
+        term = guess_file_type(media_type=text)
+    else:
+        term = by_extension.get(text.lower())
+    if term is None:
+        ckan_format = _ckan_format_names().get(text.lower())
+        if ckan_format and ckan_format.lower() != text.lower():
+            term = vocabulary.lookup(ckan_format)
+    return term
+
+
+__all__ = ["VOCABULARY_FILES", "Term", "Vocabulary", "format_code", "get_vocabulary", "guess_file_type",
+           "resolve_file_type", "split_multi"]

@@ -54,6 +54,7 @@ class Route:
     delay: float = 0.0  # seconds to sleep before answering
     bytes_per_second: float | None = None  # trickle the body
     infinite: bool = False  # an endless body, no Content-Length
+    infinite_chunk: bytes = b"<urn:a> <urn:b> <urn:c> .\n" * 2048  # what an endless body repeats
     handler: Handler | None = None
 
 
@@ -113,9 +114,13 @@ class SourceServer:
         """Send the body (with its true Content-Length) a byte at a time at this rate."""
         self._set(path, Route(body=_bytes(body), content_type=content_type, bytes_per_second=bytes_per_second))
 
-    def infinite(self, path: str, content_type: str | None = "text/turtle") -> None:
-        """An endless body without Content-Length, written as fast as the client reads."""
-        self._set(path, Route(content_type=content_type, infinite=True))
+    def infinite(self, path: str, content_type: str | None = "text/turtle", chunk: bytes | None = None) -> None:
+        """An endless body without Content-Length, written as fast as the client reads: ``chunk`` repeated
+        (Turtle triples by default; a chunk without a newline makes an endless line)."""
+        route = Route(content_type=content_type, infinite=True)
+        if chunk is not None:
+            route.infinite_chunk = chunk
+        self._set(path, route)
 
     def fail(self, path: str, status: int = 500, body: bytes | str = "error") -> None:
         self._set(path, Route(status=status, body=_bytes(body), content_type="text/plain"))
@@ -220,7 +225,7 @@ def _make_handler(server: SourceServer) -> type[BaseHTTPRequestHandler]:
             if method == "HEAD":
                 return
             if route.infinite:
-                chunk = b"<urn:a> <urn:b> <urn:c> .\n" * 2048
+                chunk = route.infinite_chunk
                 while server._current(generation):
                     self.wfile.write(chunk)
             elif route.bytes_per_second:

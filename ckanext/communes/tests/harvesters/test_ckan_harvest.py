@@ -66,7 +66,7 @@ def test_remote_datasets_are_mapped_and_routed(portal, source_server):
     assert bron["theme"] == ["http://publications.europa.eu/resource/authority/data-theme/TRAN"]
     assert bron["frequency"] == "http://publications.europa.eu/resource/authority/frequency/MONTHLY"
     assert sorted(t["name"] for t in bron["tags"]) == ["l auto", "stationnement"]
-    assert bron["resources"][0]["format"] == "http://publications.europa.eu/resource/authority/file-type/CSV"
+    assert bron["resources"][0]["format"] == "CSV"
     lyon = datasets["Écoles du 3e arrondissement"]
     assert lyon["organization"]["name"] == "lyon"
     assert (lyon["license_id"], lyon["licence_compliance"]) == ("CC-BY-4.0", "open_not_listed")

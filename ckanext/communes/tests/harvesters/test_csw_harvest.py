@@ -140,11 +140,11 @@ def test_iso_records_are_mapped_onto_our_schema_and_routed_by_responsible_party(
         {"name": "Bron - Direction des espaces verts", "email": "espaces.verts@ville-bron.example"}]
     formats = {r["url"].rsplit("/", 2)[-2] + "/" + r["url"].rsplit("/", 1)[-1]: r["format"] for r in bron["resources"]}
     assert formats == {
-        "wms/grandlyon": EU + "file-type/WMS_SRVC",
-        "wfs/grandlyon": EU + "file-type/WFS_SRVC",
-        "abr_arbres_alignement.abrarbre/all.json": EU + "file-type/JSON",
-        "grandlyon/abr_arbres_alignement.shp.zip": EU + "file-type/SHP",
-        "cadre-de-vie/arbres": EU + "file-type/HTML",
+        "wms/grandlyon": "WMS",
+        "wfs/grandlyon": "WFS",
+        "abr_arbres_alignement.abrarbre/all.json": "JSON",
+        "grandlyon/abr_arbres_alignement.shp.zip": "SHP",
+        "cadre-de-vie/arbres": "HTML",
     }
     wms = next(r for r in bron["resources"] if r["url"].endswith("/wms/grandlyon"))
     assert wms["name"] == "Arbres d'alignement (carte)" and "abr_arbres_alignement.abrarbre" in wms["description"]
@@ -160,7 +160,7 @@ def test_iso_records_are_mapped_onto_our_schema_and_routed_by_responsible_party(
     assert villeurbanne["theme"] == [EU + "data-theme/GOVE"]  # GEMET theme "administration"
     assert [t["name"] for t in villeurbanne["tags"]] == ["enseignement primaire"]  # GEMET concept not mapped
     assert villeurbanne["frequency"] == EU + "frequency/AS_NEEDED"
-    assert villeurbanne["resources"][0]["format"] == EU + "file-type/GEOJSON"
+    assert villeurbanne["resources"][0]["format"] == "GeoJSON"
     assert datasets["Voirie métropolitaine"]["frequency"] == EU + "frequency/MONTHLY"
 
     # Unknown licence stored as « licence non reconnue », its text kept and flagged; reversed period dropped;

@@ -84,7 +84,7 @@ def test_a_paged_catalogue_lands_in_the_right_communes_with_our_schema(portal, s
     assert bron["theme"] == ["http://publications.europa.eu/resource/authority/data-theme/ENVI"]
     assert json.loads(bron["harvest_unmapped"]) == {"theme": ["http://example.org/themes/nature"]}
     assert bron["frequency"] == "http://publications.europa.eu/resource/authority/frequency/ANNUAL"
-    assert bron["resources"][0]["format"] == "http://publications.europa.eu/resource/authority/file-type/CSV"
+    assert bron["resources"][0]["format"] == "CSV"
     # Solr: the commune facet follows the routing.
     found = helpers.call_action("package_search", fq="vocab_commune:69029")
     assert [d["title"] for d in found["results"]] == ["Arbres d'alignement de Bron"]

@@ -27,7 +27,6 @@ LIST_PATH = "/api/explore/v2.1/catalog/datasets"
 EXPORT_PATH = "/api/explore/v2.1/catalog/exports/json"
 EU_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
 EU_FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
-EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 pytestmark = pytest.mark.usefixtures("clean_db", "clean_index", "allow_private_addresses")
 
 
@@ -151,11 +150,11 @@ def test_an_ods_catalogue_is_mapped_onto_our_schema_and_routed_to_communes(porta
     assert bron["publisher"][0]["identifier"] == "216900290"  # derived from the owner commune
     exports = f"{base}/api/explore/v2.1/catalog/datasets/arbres-alignement-bron"
     assert [(r["name"], r["url"], r["format"]) for r in bron["resources"]] == [
-        ("Export CSV", f"{exports}/exports/csv", EU_FILE_TYPE + "CSV"),
-        ("Export JSON", f"{exports}/exports/json", EU_FILE_TYPE + "JSON"),
-        ("Export GeoJSON", f"{exports}/exports/geojson", EU_FILE_TYPE + "GEOJSON"),
-        ("Export Shapefile", f"{exports}/exports/shp", EU_FILE_TYPE + "SHP"),
-        ("Notice de l'inventaire", f"{exports}/attachments/notice_pdf", EU_FILE_TYPE + "PDF"),
+        ("Export CSV", f"{exports}/exports/csv", "CSV"),
+        ("Export JSON", f"{exports}/exports/json", "JSON"),
+        ("Export GeoJSON", f"{exports}/exports/geojson", "GeoJSON"),
+        ("Export Shapefile", f"{exports}/exports/shp", "SHP"),
+        ("Notice de l'inventaire", f"{exports}/attachments/notice_pdf", "PDF"),
     ]
     assert bron["resources"][0]["mimetype"] == "text/csv"
 
@@ -169,7 +168,7 @@ def test_an_ods_catalogue_is_mapped_onto_our_schema_and_routed_to_communes(porta
     budget = datasets["Budget du syndicat des eaux"]
     assert sorted(budget["theme"]) == [EU_THEME + "ECON", EU_THEME + "GOVE"]
     # No records: no export, the attachment only.
-    assert [(r["name"], r["format"]) for r in budget["resources"]] == [("Budget 2023", EU_FILE_TYPE + "XLSX")]
+    assert [(r["name"], r["format"]) for r in budget["resources"]] == [("Budget 2023", "XLSX")]
     assert [t["name"] for t in budget["tags"]] == ["budget"]
 
     sports = datasets["Équipements sportifs"]

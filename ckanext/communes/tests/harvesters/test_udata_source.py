@@ -29,7 +29,6 @@ FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "udata"
 COMMUNES = FEW + ("69266",)  # + Villeurbanne
 ORG_ID = "5b7e9c2a8b4c4173a2b0f001"
 EU_FREQ = "http://publications.europa.eu/resource/authority/frequency/"
-EU_FILE = "http://publications.europa.eu/resource/authority/file-type/"
 DATASETS_PATH = "/api/1/datasets/"
 pytestmark = pytest.mark.usefixtures("clean_db", "clean_index", "allow_private_addresses")
 
@@ -125,9 +124,9 @@ def test_an_organisation_s_datasets_are_mapped_onto_our_schema(portal, remote):
     assert not bron.get("provenance") and not bron.get("uri")  # published on data.gouv.fr itself
     by_name = {r["name"]: r for r in bron["resources"]}
     assert list(by_name) == ["Arbres (CSV)", "Arbres (GeoJSON)", "Notice"]
-    assert by_name["Arbres (CSV)"]["format"] == EU_FILE + "CSV"
-    assert by_name["Arbres (GeoJSON)"]["format"] == EU_FILE + "GEOJSON"
-    assert by_name["Notice"]["format"] == EU_FILE + "PDF"
+    assert by_name["Arbres (CSV)"]["format"] == "CSV"
+    assert by_name["Arbres (GeoJSON)"]["format"] == "GeoJSON"
+    assert by_name["Notice"]["format"] == "PDF"
     assert by_name["Arbres (CSV)"]["issued"].startswith("2021-03-02")
     assert datasets["Stations vélo du 5e arrondissement"]["license_id"] == "ODbL-1.0"  # "odc-odbl"
     assert datasets["Bancs publics d'Oullins-Pierre-Bénite"]["license_id"] == "fr-lo"

@@ -84,7 +84,7 @@ def test_commune_editor_creates_a_dataset_with_licence_ouverte_and_sees_the_mark
     assert dataset["theme"] == [f"{EU}/data-theme/ENVI"]
     assert dataset["frequency"] == f"{EU}/frequency/ANNUAL"
     assert dataset["publisher"][0]["identifier"] == "216900290"
-    assert dataset["resources"][0]["format"] == f"{EU}/file-type/CSV"
+    assert dataset["resources"][0]["format"] == "CSV"
 
 
 def test_choosing_a_non_authorised_licence_shows_the_french_error(

@@ -69,7 +69,7 @@ def test_resource_page_shows_the_format_code(app, sysadmin, bron):
     )
     resource_id = dataset["resources"][0]["id"]
     html = app.get(f"/dataset/arbres/resource/{resource_id}").body
-    assert f'<a href="{EU}/file-type/GEOJSON">GEOJSON</a>' in html
+    assert f'<a href="{EU}/file-type/GEOJSON">GeoJSON</a>' in html
 
 
 def test_edit_form_keeps_hidden_dcat_fields(app, sysadmin, bron):

@@ -9,7 +9,7 @@ import ckan.logic as logic
 import pytest
 from ckan.tests import factories, helpers
 
-from ckanext.communes.tests.shared import ANNUAL, CSV, ENG, ENVI, EU, FRA, GEOJSON, PUBLIC, RESTRICTED, TRAN
+from ckanext.communes.tests.shared import ANNUAL, CSV, ENG, ENVI, EU, FRA, PUBLIC, RESTRICTED, TRAN
 
 SCDL_SUBVENTIONS = "https://schema.data.gouv.fr/scdl/subventions/"
 
@@ -163,19 +163,19 @@ def test_resource_without_url_is_refused(sysadmin, bron):
 
 def test_resource_format_is_guessed_from_the_url(sysadmin, bron):
     dataset = _create(sysadmin, bron, resources=[{"url": "https://data.ville-bron.fr/arbres.geojson"}])
-    assert dataset["resources"][0]["format"] == GEOJSON
+    assert dataset["resources"][0]["format"] == "GeoJSON"
 
 
 def test_resource_format_is_guessed_from_the_media_type(sysadmin, bron):
     dataset = _create(sysadmin, bron, resources=[{"url": "https://data.ville-bron.fr/api/arbres",
                                                   "mimetype": "text/csv; charset=utf-8"}])
-    assert dataset["resources"][0]["format"] == CSV
+    assert dataset["resources"][0]["format"] == "CSV"
 
 
 @pytest.mark.parametrize("typed", ["csv", "CSV", "text/csv", CSV])
-def test_resource_format_typed_by_hand_is_stored_as_eu_uri(sysadmin, bron, typed):
+def test_resource_format_typed_by_hand_is_stored_as_the_short_code(sysadmin, bron, typed):
     dataset = _create(sysadmin, bron, resources=[{"url": "https://data.ville-bron.fr/export", "format": typed}])
-    assert dataset["resources"][0]["format"] == CSV
+    assert dataset["resources"][0]["format"] == "CSV"
 
 
 def test_unknown_resource_format_is_a_field_error(sysadmin, bron):
