@@ -82,6 +82,10 @@ class CommunesPlugin(p.SingletonPlugin):
         # CKAN's default list has no Licence Ouverte: serve our registry unless an operator chose another.
         if not config_.get("licenses_group_url"):
             config_["licenses_group_url"] = "file://" + licences.CKAN_LICENCES_FILE
+        # No request to an outside host unless an operator asks: CKAN's default avatar is fetched from
+        # gravatar.com by every reader's browser.
+        if not tk.asbool(config_.get("ckanext.communes.avatars.gravatar", False)):
+            config_["ckan.gravatar_default"] = "disabled"
 
     # IConfigurable
     def configure(self, config_: tk.CKANConfig) -> None:
