@@ -64,6 +64,15 @@ class LinkServer:
         self.port = self.httpd.server_port
 
 
+def loopback_links(catalogue: CatalogueServer, port: int, hosts: int) -> None:
+    """The catalogue's links on ``hosts`` loopback addresses (127.0.0.2, 127.0.0.3...) of the link server."""
+    for path, body in list(catalogue.pages.items()):
+        catalogue.pages[path] = re.sub(
+            rb"https://data\.example\.org/(\d+)/",
+            lambda m: (f"http://127.0.{1 + int(m.group(1)) % hosts // 250}."
+                       f"{2 + int(m.group(1)) % hosts % 250}:{port}/{m.group(1)}/").encode(), body)
+
+
 def worker_ini(ckan_ini: str, folder: str) -> str:
     path = os.path.join(folder, "worker.ini")
     with open(path, "w", encoding="utf-8") as f:
@@ -131,11 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     with flask_app.test_request_context(), tempfile.TemporaryDirectory(prefix="bench-backlog-") as folder:
         tk.config["ckanext.communes.fetch.allow_private_addresses"] = True
         url = catalogue.publish("main", args.datasets)
-        for path, body in list(catalogue.pages.items()):  # the links on --hosts loopback addresses
-            catalogue.pages[path] = re.sub(
-                rb"https://data\.example\.org/(\d+)/",
-                lambda m: (f"http://127.0.{1 + int(m.group(1)) % args.hosts // 250}."
-                           f"{2 + int(m.group(1)) % args.hosts % 250}:{links.port}/{m.group(1)}/").encode(), body)
+        loopback_links(catalogue, links.port, args.hosts)
         user, bron = fresh_portal()
         for queue in QUEUES:
             jobs.get_queue(queue).empty()
