@@ -28,6 +28,7 @@ import datetime
 import functools
 import logging
 import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,18 +99,26 @@ def _compiled_shapes() -> _Compiled:
     return _compiled
 
 
+# One ckanext-dcat serializer per thread and profile configuration: building one loads its profiles'
+# entry points (a third of a dataset's serialisation); it writes into its graph, hence one per thread.
+_serializers = threading.local()
+
+
 def serializer() -> Any:
-    """ckanext-dcat's serializer with the configured profiles (ckanext.dcat.rdf.profiles); building one
-    loads the profiles' entry points, so a batch uses one for all its datasets."""
-    from ckanext.dcat.processors import RDFSerializer
+    """ckanext-dcat's serializer with the configured profiles (ckanext.dcat.rdf.profiles), built once per
+    thread and configuration."""
+    from ckanext.dcat.processors import COMPAT_MODE_CONFIG_OPTION, RDF_PROFILES_CONFIG_OPTION, RDFSerializer
 
-    return RDFSerializer()
+    key = (tk.config.get(RDF_PROFILES_CONFIG_OPTION), tk.config.get(COMPAT_MODE_CONFIG_OPTION))
+    built = getattr(_serializers, "built", None)
+    if built is None or built[0] != key:
+        built = _serializers.built = (key, RDFSerializer())
+    return built[1]
 
 
-def dataset_graph(pkg_dict: dict[str, Any], using: Any = None) -> rdflib.Graph:
-    """The dataset's RDF with the configured profiles (ckanext.dcat.rdf.profiles), alone in its graph
-    (``using``: a serializer of :func:`serializer` to reuse)."""
-    using = using or serializer()
+def dataset_graph(pkg_dict: dict[str, Any]) -> rdflib.Graph:
+    """The dataset's RDF with the configured profiles (ckanext.dcat.rdf.profiles), alone in its graph."""
+    using = serializer()
     using.g = type(using.g)()  # the serializer writes into its graph: a fresh one for each dataset
     using.graph_from_dataset(pkg_dict)
     return using.g
@@ -164,10 +173,10 @@ def _unserialisable(pkg_dict: dict[str, Any], error: Exception) -> ShaclResult:
     return ShaclResult(None, 0, [{"path": "", "message": f"Sérialisation DCAT impossible : {error}", "focus": ""}])
 
 
-def validate_dataset(pkg_dict: dict[str, Any], using: Any = None) -> ShaclResult:
-    """The dataset's check alone (``using``: a serializer of :func:`serializer` to reuse)."""
+def validate_dataset(pkg_dict: dict[str, Any]) -> ShaclResult:
+    """The dataset's check alone."""
     try:
-        graph = dataset_graph(pkg_dict, using)
+        graph = dataset_graph(pkg_dict)
     except Exception as error:  # noqa: BLE001
         return _unserialisable(pkg_dict, error)
     return validate_graph(graph)
@@ -190,13 +199,12 @@ def validate_batch(pkg_dicts: list[dict[str, Any]]) -> dict[str, ShaclResult | E
     Every other dataset (a violation on one of its nodes, a node another dataset says more about, a
     violation whose focus node no dataset holds) is validated alone: its messages and count are its own."""
     results: dict[str, ShaclResult | Exception] = {}
-    using = serializer()
     alone = list(pkg_dicts)
     if len(pkg_dicts) > 1 and _compiled_shapes().local:
         graphs: dict[str, rdflib.Graph] = {}
         for pkg_dict in pkg_dicts:
             with contextlib.suppress(Exception):  # not serialisable: validate_dataset records it, alone
-                graphs[pkg_dict["id"]] = dataset_graph(pkg_dict, using)
+                graphs[pkg_dict["id"]] = dataset_graph(pkg_dict)
         try:
             trusted = _conforming_in_batch(graphs)
         except Exception:  # noqa: BLE001 - each dataset alone then, as before the batches
@@ -206,7 +214,7 @@ def validate_batch(pkg_dicts: list[dict[str, Any]]) -> dict[str, ShaclResult | E
         alone = [pkg_dict for pkg_dict in pkg_dicts if pkg_dict["id"] not in trusted]
     for pkg_dict in alone:
         try:
-            results[pkg_dict["id"]] = validate_dataset(pkg_dict, using)
+            results[pkg_dict["id"]] = validate_dataset(pkg_dict)
         except Exception as error:  # noqa: BLE001 - the caller logs it with the dataset; the others go on
             results[pkg_dict["id"]] = error
     return results
