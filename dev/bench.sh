@@ -19,5 +19,6 @@ fi
 "$VENV/bin/python" dev/bench/sources.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/bilan.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/quality_backlog.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/quality_backlog.py --ckan-ini test.ini --backlog
 "$VENV/bin/python" dev/bench/licences.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/datastore.py --ckan-ini test.ini

@@ -1,32 +1,41 @@
 """Background checks keeping up with a harvest (issue #20), ``make bench``:
 
-    python dev/bench/quality_backlog.py --ckan-ini test.ini [--datasets 2000] [--hosts 100]
+    python dev/bench/quality_backlog.py --ckan-ini test.ini [--datasets 2000] [--hosts 100] [--backlog]
 
 A DCAT catalogue of ``--datasets`` datasets (harvest.py's: Hydra pages of 100, 3 distributions each) is
 served by a real HTTP server; its links point at a second server that answers every HEAD, reached under
 ``--hosts`` loopback addresses (127.0.0.2, 127.0.0.3...) so that the link checker's per-host limits apply
 as they would to that many communes' servers (one host: at most 1 / per_host_interval checks a second,
-whatever the batching). One ``ckan jobs worker`` listens to the queues as dev/run.sh starts it (its own
-process: the environment it loads, as in production). From an empty database and index:
+whatever the batching). The workers are those dev/run.sh (``make run``) starts, each its own process
+loading its own environment: ``ckan communes harvest gather-worker``, ``fetch-worker``, ``run-periodic``
+(every 5 s here, 60 s under ``make run``: it closes the finished job) and ``ckan jobs worker
+communes_quality default communes_quality_bulk``. From an empty database and index, a harvest job is created
+and queued (as the operators' « Moissonner » button does), then:
 
-(a) the harvest (gather, fetch, import: harvesters/jobs.run_source, in this process) while the worker
-    checks what it saves;
+(a) the harvest: from the job's creation to its last dataset imported (the job's ``finished``), while the
+    jobs worker checks what it saves;
 (b) the time from the end of the harvest until every dataset has its SHACL result, a link result for
     each of its links, and its score in the index computed from them.
 
-With ``--backlog`` the worker starts only once the harvest is over: (c) the time it takes to check the
+With ``--backlog`` the jobs worker starts only once the harvest is over: (c) the time it takes to check the
 whole harvest, the checks' own throughput (datasets per second) rather than the harvest's pace.
 
-Targets: (b)/(a) <= 0.5; datasets checked per second >= 20 on a 2-core machine. Runs on the
-code of before the batching too (one job per save: the worker then listens to the default queue), to
-measure "before". WIPES the database it is pointed at: refused unless its name ends in ``_test``.
+Printed with each measure: the jobs worker's CPU time (the machine may be shared: it says what the checks
+cost whatever the load) and the load average (``uptime``) at the start and the end.
+
+Targets: (b)/(a) <= 0.5; datasets checked per second >= 20 on a 2-core machine. To measure "before" on
+another version of quality/, check it out in the working tree for the run (the script only reads the
+tables and the index). WIPES the database it is pointed at: refused unless its name ends in ``_test``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,6 +71,15 @@ class LinkServer:
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.port = self.httpd.server_port
+
+
+def loopback_links(catalogue: CatalogueServer, port: int, hosts: int) -> None:
+    """The catalogue's links on ``hosts`` loopback addresses (127.0.0.2, 127.0.0.3...) of the link server."""
+    for path, body in list(catalogue.pages.items()):
+        catalogue.pages[path] = re.sub(
+            rb"https://data\.example\.org/(\d+)/",
+            lambda m: (f"http://127.0.{1 + int(m.group(1)) % hosts // 250}."
+                       f"{2 + int(m.group(1)) % hosts % 250}:{port}/{m.group(1)}/").encode(), body)
 
 
 def worker_ini(ckan_ini: str, folder: str) -> str:
@@ -110,13 +128,51 @@ def index_matches() -> bool:
             return True
 
 
+def start(ckan: pathlib.Path, ini: str, *command: str, log: pathlib.Path) -> subprocess.Popen[bytes]:
+    """A worker as dev/run.sh starts it, in its own process group, its output in ``log``."""
+    out = open(log, "ab")  # noqa: SIM115 - the worker's own log, kept with the run's folder
+    return subprocess.Popen([str(ckan), "-c", ini, *command], stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    """TERM to each worker's process group (the jobs worker's work horse with it), KILL after 15 s."""
+    for worker in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(15)
+
+
+def harvest_finished(job_id: str) -> dt.datetime | None:
+    """When the job's last dataset was imported, once run-periodic has closed the job."""
+    from ckan import model
+    from ckanext.harvest.model import HarvestJob
+
+    model.Session.rollback()
+    job = model.Session.get(HarvestJob, job_id)
+    finished = job.finished if job is not None and job.status == "Finished" else None
+    model.Session.rollback()
+    return finished
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--datasets", type=int, default=2000)
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--backlog", action="store_true",
-                        help="start the worker only once the harvest is over: the checks' own throughput")
+                        help="start the jobs worker only once the harvest is over: the checks' own throughput")
+    parser.add_argument("--logs", help="folder for the workers' logs (default: a temporary one)")
     args = parser.parse_args(argv)
 
     flask_app = open_app(args)
@@ -124,58 +180,71 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import ckan.plugins.toolkit as tk
     from ckan.lib import jobs
-
-    from ckanext.communes.harvesters import jobs as harvest_jobs
+    from ckanext.harvest import queue as harvest_queue
 
     catalogue, links = CatalogueServer(), LinkServer()
     with flask_app.test_request_context(), tempfile.TemporaryDirectory(prefix="bench-backlog-") as folder:
+        logs = pathlib.Path(args.logs or folder)
+        logs.mkdir(parents=True, exist_ok=True)
         tk.config["ckanext.communes.fetch.allow_private_addresses"] = True
         url = catalogue.publish("main", args.datasets)
-        for path, body in list(catalogue.pages.items()):  # the links on --hosts loopback addresses
-            catalogue.pages[path] = re.sub(
-                rb"https://data\.example\.org/(\d+)/",
-                lambda m: (f"http://127.0.{1 + int(m.group(1)) % args.hosts // 250}."
-                           f"{2 + int(m.group(1)) % args.hosts % 250}:{links.port}/{m.group(1)}/").encode(), body)
+        loopback_links(catalogue, links.port, args.hosts)
         user, bron = fresh_portal()
         for queue in QUEUES:
             jobs.get_queue(queue).empty()
+        harvest_queue.purge_queues()
         source = make_source(user, bron["id"], url, "communes_dcat")
-        ckan = pathlib.Path(sys.executable).parent / "ckan"
-        command = [str(ckan), "-c", worker_ini(args.ckan_ini, folder), "jobs", "worker", *QUEUES]
-        worker = None
+        ckan, ini = pathlib.Path(sys.executable).parent / "ckan", worker_ini(args.ckan_ini, folder)
+        harvest_workers = [
+            start(ckan, ini, "communes", "harvest", "gather-worker", log=logs / "harvest-gather.log"),
+            start(ckan, ini, "communes", "harvest", "fetch-worker", log=logs / "harvest-fetch.log"),
+            start(ckan, ini, "communes", "harvest", "run-periodic", "--every", "5", log=logs / "harvest-run.log"),
+        ]
+        checks_worker = None
         if not args.backlog:
-            worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      start_new_session=True)
-            time.sleep(3)  # the worker up before the harvest starts, as under `make run`
+            checks_worker = start(ckan, ini, "jobs", "worker", *QUEUES, log=logs / "jobs-worker.log")
+        time.sleep(5)  # the workers up before the harvest starts, as under `make run`
+        load_before = load()
         try:
-            started = time.perf_counter()
-            job = harvest_jobs.run_source(source)
-            harvested = time.perf_counter()
-            if worker is None:  # the backlog: every dataset of the harvest waits, the worker starts now
-                worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                          start_new_session=True)
-            added = job["stats"].get("added", 0)
+            started = dt.datetime.utcnow()
+            job = tk.get_action("harvest_job_create")({"user": user}, {"source_id": source, "run": True})
+            finished = None
+            while finished is None and (dt.datetime.utcnow() - started).total_seconds() < args.timeout:
+                time.sleep(1)
+                finished = harvest_finished(job["id"])
+            if finished is None:
+                print(f"the harvest did not finish within {args.timeout} s", file=sys.stderr)
+                return 1
+            load_harvested = load()
+            if checks_worker is None:  # the backlog: every dataset of the harvest waits, the worker starts now
+                checks_worker = start(ckan, ini, "jobs", "worker", *QUEUES, log=logs / "jobs-worker.log")
+                harvest_end = dt.datetime.utcnow()
+            else:
+                harvest_end = finished
             counts = evidence_counts()
-            while time.perf_counter() - harvested < args.timeout:
+            while (dt.datetime.utcnow() - harvest_end).total_seconds() < args.timeout:
                 counts = evidence_counts()
                 if counts[1] >= counts[0] and counts[2] >= 3 * counts[0] and index_matches():
                     break
                 time.sleep(1)
-            done = time.perf_counter()
-            cpu = cpu_seconds(worker.pid) if worker is not None else 0.0
+            done = dt.datetime.utcnow()
+            cpu = cpu_seconds(checks_worker.pid)
+            load_done = load()
+            job = tk.get_action("harvest_job_show")({"user": user}, {"id": job["id"]})
         finally:
-            if worker is not None:
-                os.killpg(worker.pid, 15)
-                worker.wait(60)
-    harvest_time, after = harvested - started, done - harvested
-    # The machine may be shared: the worker's own CPU time says what the checks cost, whatever the load.
-    print(f"worker CPU time {cpu:.1f} s: {counts[1] / max(cpu, 0.1):.1f} datasets per CPU-second "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+            stop(harvest_workers + ([checks_worker] if checks_worker is not None else []))
+    added = (job.get("stats") or {}).get("added", 0)
+    harvest_time, after = (finished - started).total_seconds(), (done - harvest_end).total_seconds()
+    print(f"load: {load_before} before the harvest, {load_harvested} at its end, {load_done} when checked "
+          f"({os.cpu_count()} cores)")
+    print(f"jobs worker CPU time {cpu:.1f} s: {counts[1] / max(cpu, 0.1):.1f} datasets per CPU-second")
     if args.backlog:
-        print(f"(c) backlog of {added} harvested datasets checked by one worker started after the harvest: "
+        print(f"(a) harvest of {added} datasets with the harvest workers: {harvest_time:.1f} s")
+        print(f"(c) backlog of {added} harvested datasets checked by one jobs worker started after the harvest: "
               f"{after:.1f} s, {counts[1] / after:.1f} datasets/s (target >= 20); evidence = {counts}")
         return 0
-    print(f"(a) harvest of {added} datasets ({3 * added} links on {args.hosts} hosts): {harvest_time:.1f} s")
+    print(f"(a) harvest of {added} datasets ({3 * added} links on {args.hosts} hosts) with the harvest workers: "
+          f"{harvest_time:.1f} s")
     print(f"(b) checks finished {after:.1f} s after the harvest; evidence (datasets, SHACL, links) = {counts}")
     print(f"ratio (b)/(a) = {after / harvest_time:.2f}   target <= 0.5")
     print(f"datasets checked per second over (a)+(b) = {counts[1] / (harvest_time + after):.1f}   target >= 20")

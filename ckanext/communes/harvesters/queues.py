@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-import threading
 from collections.abc import Iterator
 
 import ckan.plugins.toolkit as tk
 import redis
+
+from ckanext.communes.keepalive import kept_alive
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +65,17 @@ def heartbeat_key(job_id: str) -> str:
 def job_heartbeat(job_id: str, client: redis.Redis | None = None, ttl: int = HEARTBEAT_TTL) -> Iterator[None]:
     """While the block runs, a Redis key says the job's gather is alive (refreshed from a thread)."""
     key = heartbeat_key(job_id)
-    stop = threading.Event()
     client = client or harvest_redis()
 
     def beat() -> None:
-        while not stop.is_set():
-            try:
-                client.set(key, str(datetime.datetime.utcnow()), ex=ttl)
-            except redis.RedisError as error:
-                log.debug("heartbeat of job %s not written: %s", job_id, error)
-            stop.wait(max(1, ttl // 3))
+        try:
+            client.set(key, str(datetime.datetime.utcnow()), ex=ttl)
+        except redis.RedisError as error:
+            log.debug("heartbeat of job %s not written: %s", job_id, error)
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
-    thread.start()
     try:
-        yield
+        with kept_alive(beat, every=max(1, ttl // 3), name=f"heartbeat-{job_id}", immediately=True):
+            yield
     finally:
-        stop.set()
-        thread.join(timeout=5)
         with contextlib.suppress(redis.RedisError):
             client.delete(key)

@@ -15,12 +15,14 @@ passed (it then queues its follow-up): an editor's save waits at most for the ba
 environment is loaded once per job, not per dataset. For each batch:
 
 1. claim the rows (``FOR UPDATE SKIP LOCKED``: two workers never take the same dataset);
-2. check each dataset as it is now: the DCAT-AP 3 SHACL check (shacl.py), its new or changed links
-   (linkcheck.py; the batch's links in one pool, within the per-host limits), SCDL validations queued
-   for its changed CSV resources (scdl.py, one job per file, on the same queue);
+2. read each dataset once (its dict for the checks and for the index) and check it as it is now: the
+   DCAT-AP 3 SHACL check (shacl.py: the batch's graphs validated as one, a dataset re-checked alone when
+   that could differ from its own result), its new or changed links (linkcheck.py; the batch's links in
+   one pool, within the per-host limits, while SHACL runs), SCDL validations queued for its changed CSV
+   resources (scdl.py, one job per file, on the same queue);
 3. store each dataset's results and mark its row ``checked`` in one transaction;
-4. reindex the datasets whose results changed in one Solr batch update and one commit, then delete the
-   rows.
+4. reindex the datasets whose results changed, from what was read in 2 (their score computed again),
+   with one Solr commit, then delete the rows.
 
 A worker killed mid-batch leaves its rows claimed: the job is retried (RQ's ``Retry``, once the dead
 worker's heartbeat has expired) and takes them back, or any drain does once the claim is older than
@@ -38,6 +40,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +50,7 @@ from ckan import model
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ckanext.communes.quality import evidence, linkcheck, scdl, shacl
+from ckanext.communes.quality import evidence, linkcheck, scdl, score, shacl
 from ckanext.communes.quality.link_probe import check_urls
 from ckanext.communes.quality.models import PendingCheck
 
@@ -229,13 +232,21 @@ def drain(seconds: float | None = None, size: int | None = None, token: str | No
             return done, failed, left
 
 
-def _shown(package_id: str) -> dict[str, Any] | None:
-    """The dataset as it is now; None when it is gone or deleted (its link rows are then dropped)."""
+# A dataset as read once per batch: (its dict with CKAN's default show schema, with ours), what the index
+# takes (logic.package_show_default_and_custom_schemas); the second is what package_show returns.
+Read = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _read(package_id: str) -> Read | None:
+    """The dataset as it is now, read once for its checks and its reindex; None when it is gone or deleted
+    (its link rows are then dropped)."""
+    from ckan import logic
+
     try:
-        pkg = tk.get_action("package_show")({"ignore_auth": True, "use_cache": False}, {"id": package_id})
+        both = logic.package_show_default_and_custom_schemas({"ignore_auth": True}, package_id)
     except tk.ObjectNotFound:
         return None
-    return None if pkg.get("state") == "deleted" else pkg
+    return None if both[1].get("state") == "deleted" else both
 
 
 def check_batch(batch: list[Claimed], token: str) -> set[str]:
@@ -243,31 +254,37 @@ def check_batch(batch: list[Claimed], token: str) -> set[str]:
     failed: set[str] = set()
     reindex = [c.package_id for c in batch if c.checked]  # checked by a killed worker: only reindexed
     todo = [c for c in batch if not c.checked]
-    shown: dict[str, dict[str, Any] | None] = {}
+    read: dict[str, Read | None] = {}
     for claimed in todo:
         try:
-            shown[claimed.package_id] = _shown(claimed.package_id)
-        except Exception:  # noqa: BLE001 - one dataset that cannot be shown does not stop the batch
+            read[claimed.package_id] = _read(claimed.package_id)
+        except Exception:  # noqa: BLE001 - one dataset that cannot be read does not stop the batch
             log.exception("quality checks: dataset %s could not be read", claimed.package_id)
             model.Session.rollback()
             failed.add(claimed.package_id)
-            shown[claimed.package_id] = None
-    model.Session.commit()  # package_show's reads: nothing held while the links are checked
+            read[claimed.package_id] = None
+    model.Session.commit()  # the reads: nothing held while the links are checked
+    shown = {package_id: both[1] for package_id, both in read.items() if both is not None}
 
     # The batch's links in one pool (per-host limits across the batch and across workers).
     links: dict[str, tuple[list[dict[str, Any]], list[str] | None]] = {}
     for claimed in todo:
-        pkg = shown[claimed.package_id]
+        pkg = shown.get(claimed.package_id)
         resources = (pkg.get("resources") or []) if pkg else []
         links[claimed.package_id] = (resources, linkcheck.changed_links(claimed.package_id, resources))
     urls = [r["url"].strip() for resources, changed in links.values() if changed is not None
             for r in linkcheck.to_check(resources, changed)]
-    outcomes = check_urls(urls) if urls else {}
+    # The link checks mostly wait (for the servers, for the per-host intervals) while SHACL computes: both
+    # at once.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="linkcheck-batch") as pool:
+        checking = pool.submit(check_urls, urls) if urls else None
+        shacl_results = shacl.validate_batch(list(shown.values()))
+        outcomes = checking.result() if checking is not None else {}
 
     now = dt.datetime.utcnow()
     for claimed in todo:
-        package_id, pkg = claimed.package_id, shown[claimed.package_id]
-        changed, broken = _check_one(package_id, pkg, links[package_id], outcomes, now)
+        package_id = claimed.package_id
+        changed, broken = _check_one(package_id, shacl_results.get(package_id), links[package_id], outcomes, now)
         if broken:
             failed.add(package_id)
         model.Session.execute(sa.text(
@@ -278,7 +295,7 @@ def check_batch(batch: list[Claimed], token: str) -> set[str]:
         if changed:
             reindex.append(package_id)
 
-    _reindex(reindex)
+    _reindex(reindex, read)
     model.Session.execute(sa.text(
         "DELETE FROM communes_quality_pending WHERE package_id = ANY(:ids) AND checked AND claimed_by = :token"),
         {"ids": [c.package_id for c in batch], "token": token})
@@ -286,16 +303,20 @@ def check_batch(batch: list[Claimed], token: str) -> set[str]:
     return failed
 
 
-def _check_one(package_id: str, pkg: dict[str, Any] | None,
+def _check_one(package_id: str, shacl_result: shacl.ShaclResult | Exception | None,
                links: tuple[list[dict[str, Any]], list[str] | None], outcomes: dict[str, Any],
                now: dt.datetime) -> tuple[bool, bool]:
-    """One dataset's checks, each on its own so that one failing does not stop the others (the failure is
-    logged; the dataset is not checked again until its next save or the scheduled runs). Not committed.
-    Returns (what the score reads changed, a check failed)."""
+    """Store one dataset's results, each on its own so that one failing does not stop the others (the
+    failure is logged; the dataset is not checked again until its next save or the scheduled runs); queue
+    its SCDL validations. Not committed. ``shacl_result`` None: the dataset is gone. Returns (what the score
+    reads changed, a check failed)."""
     changed, broken = False, False
-    if pkg is not None:
+    if isinstance(shacl_result, Exception):
+        log.error("quality.shacl failed for dataset %s", package_id, exc_info=shacl_result)
+        broken = True
+    elif shacl_result is not None:
         try:
-            changed |= shacl.store_result(package_id, shacl.validate_dataset(pkg), now)
+            changed |= shacl.store_result(package_id, shacl_result, now)
         except Exception:  # noqa: BLE001 - logged with its traceback, the job fails at the end
             log.exception("quality.shacl failed for dataset %s", package_id)
             broken = True
@@ -315,17 +336,29 @@ def _check_one(package_id: str, pkg: dict[str, Any] | None,
     return changed, broken
 
 
-def _reindex(package_ids: list[str]) -> None:
-    """One Solr batch update and one commit for the batch."""
+def _reindex(package_ids: list[str], read: dict[str, Read | None] | None = None) -> None:
+    """One Solr batch update and one commit for the batch. A dataset read for its checks and not saved since
+    is indexed from that read, its score computed again from the results just stored; any other is read
+    again (a save during the batch, a batch taken back from a killed worker)."""
     if not package_ids:
         return
     from ckan import logic
     from ckan.lib import search
 
     evidence.clear_cache()
-    for package_id in dict.fromkeys(package_ids):
+    read = read or {}
+    ids = list(dict.fromkeys(package_ids))
+    modified = dict(model.Session.execute(
+        sa.text("SELECT id, metadata_modified FROM package WHERE id = ANY(:ids)"), {"ids": ids}).fetchall())
+    for package_id in ids:
+        both = read.get(package_id)
         try:
-            logic.index_update_package({"ignore_auth": True}, package_id, True)
+            if both is not None and modified.get(package_id) is not None and (
+                    modified[package_id].isoformat() == both[1].get("metadata_modified")):
+                both[1]["quality"] = score.quality_of(both[1])
+                logic.index_update_package_dicts(both, True)
+            else:
+                logic.index_update_package({"ignore_auth": True}, package_id, True)
         except tk.ObjectNotFound:
             continue
         except Exception:  # noqa: BLE001 - the result is kept, the next change reindexes

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ckan.plugins.toolkit as tk
+
+from ckanext.communes.keepalive import kept_alive
 
 log = logging.getLogger(__name__)
 
@@ -131,24 +132,20 @@ def task_lock(task: str, started: dt.datetime, client: Any = None, ttl: int = LO
         raise LockHeld(task)
     client.hset(status_key(task), "running_since", started.strftime(ISO))  # for the page
     refresh, release = client.register_script(_REFRESH_LUA), client.register_script(_RELEASE_LUA)
-    stop = threading.Event()
 
-    def keep() -> None:
-        while not stop.wait(max(1.0, ttl / 3)):
-            try:
-                if not refresh(keys=[key], args=[token, ttl * 1000]):
-                    log.warning("scheduled task %s: its lock was lost (expired); another runner may start it", task)
-                    return
-            except Exception as error:  # noqa: BLE001 - Redis blip: try again; the TTL covers a long outage
-                log.warning("scheduled task %s: lock not refreshed (%s)", task, error)
+    def keep() -> bool:
+        try:
+            if not refresh(keys=[key], args=[token, ttl * 1000]):
+                log.warning("scheduled task %s: its lock was lost (expired); another runner may start it", task)
+                return False
+        except Exception as error:  # noqa: BLE001 - Redis blip: try again; the TTL covers a long outage
+            log.warning("scheduled task %s: lock not refreshed (%s)", task, error)
+        return True
 
-    thread = threading.Thread(target=keep, name=f"schedule-lock-{task}", daemon=True)
-    thread.start()
     try:
-        yield
+        with kept_alive(keep, every=max(1.0, ttl / 3), name=f"schedule-lock-{task}"):
+            yield
     finally:
-        stop.set()
-        thread.join(timeout=5)
         try:
             release(keys=[key], args=[token])
         except Exception as error:  # noqa: BLE001 - it expires by itself

@@ -247,7 +247,7 @@ def test_a_batch_stopped_after_storing_is_only_reindexed_when_retried(sysadmin, 
     dataset = _create(sysadmin, bron, [source_server.url("/casse.csv")])
     resource_id = dataset["resources"][0]["id"]
 
-    def killed(package_ids: list[str]) -> None:
+    def killed(package_ids: list[str], *read: Any) -> None:
         raise SystemExit("worker killed")
 
     monkeypatch.setattr(background, "_reindex", killed)
