@@ -84,7 +84,7 @@ SHARED_OPTIONS = [
 
 # Loaded by test.ini only for the tests that need them (with_plugins marks, tests/dataapi/): every resource
 # saved elsewhere in the suite would otherwise queue a DataStore load. Last in the portal's list, in this order.
-PLUGINS_LOADED_PER_TEST = ("datastore", "xloader")
+PLUGINS_LOADED_PER_TEST = ("datastore", "xloader", "datatables_view")
 
 
 @pytest.mark.parametrize("key", SHARED_OPTIONS)

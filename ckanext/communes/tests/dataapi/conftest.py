@@ -21,7 +21,7 @@ from ckanext.communes.tests.schema.conftest import bron, bron_editor, sysadmin  
 from ckanext.communes.tests.shared import CSV, ENVI
 
 # For a module: `pytestmark = [DATA_API, ...]`.
-DATA_API = pytest.mark.with_plugins("datastore", "xloader")
+DATA_API = pytest.mark.with_plugins("datastore", "xloader", "datatables_view")
 
 
 @pytest.fixture
