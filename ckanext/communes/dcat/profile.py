@@ -20,6 +20,7 @@ for more than CKAN stores:
 - spatial coverage: dcat:bbox and dcat:centroid (WKT, WGS84) of each commune territory (the
   registry's geometry file) and of a stored bounding box;
 - services (WMS, WFS...): a dcat:accessService DataService with the standard it conforms to;
+- a resource loaded into the DataStore: a dcat:accessService DataService, the Data API (datastore_search);
 - checksums with an SPDX algorithm URI; resources' dct:conformsTo as schema.data.gouv.fr URLs, the
   dataset's single SCDL schema copied down to its tabular distributions;
 - self-contained vocabularies: every EU/ADMS concept written carries skos:inScheme and French (and
@@ -288,6 +289,8 @@ class CommunesDCATAP3Profile(RDFProfile):
 
         if term is not None:
             self._add_access_service(distribution, dataset_ref, resource_dict, term.code)
+        if resource_dict.get("datastore_active") is True:
+            self._add_data_api_service(distribution, dataset_ref, resource_dict)
         self._fix_checksum(distribution, resource_dict)
         self._set_conforms_to(distribution, resource_dict, term.code if term is not None else None, schema)
 
@@ -723,6 +726,27 @@ class CommunesDCATAP3Profile(RDFProfile):
             g.add((standard, RDF.type, DCT.Standard))
             if kind.standard_title:
                 g.set((standard, DCT.title, Literal(kind.standard_title)))
+
+    def _add_data_api_service(
+        self, distribution: URIRef, dataset_ref: URIRef, resource_dict: dict[str, Any]
+    ) -> None:
+        """A resource loaded into the DataStore (CKAN sets its ``datastore_active`` flag; this room does not ask
+        the DataStore) is also served by the Data API: a dcat:DataService whose endpoint is the resource's
+        ``datastore_search`` address, so that data.gouv.fr, data.europa.eu and the HVD checks see the API. The
+        distribution stays the file (its access URL), the service is one more way to reach it."""
+        g = self.g
+        service = URIRef(f"{distribution}/datastore")
+        endpoint = tk.url_for("api.action", ver=3, logic_function="datastore_search",
+                              resource_id=resource_dict["id"], qualified=True)
+        g.add((distribution, DCAT.accessService, service))
+        g.add((service, RDF.type, DCAT.DataService))
+        name = resource_dict.get("name") or resource_dict.get("url") or resource_dict["id"]
+        g.add((service, DCT.title, Literal(tk._("Data API: {name}").format(name=name))))
+        g.add((service, DCAT.endpointURL, URIRef(endpoint)))
+        docs = (tk.config.get("ckanext.communes.datastore.api_docs_url") or "").strip()
+        if docs:
+            g.add((service, DCAT.endpointDescription, URIRef(docs)))
+        g.add((service, DCAT.servesDataset, dataset_ref))
 
     def _fix_checksum(self, distribution: URIRef, resource_dict: dict[str, Any]) -> None:
         """spdx:checksum as DCAT-AP 3 wants it (lower-case hexadecimal digest, an SPDX algorithm URI);
