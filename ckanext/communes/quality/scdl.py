@@ -3,7 +3,9 @@ validated with frictionless (the Table Schema library schema.data.gouv.fr's own 
 against the copy of the schema shipped in ``data/scdl/`` (scdl_schemas.py: which resources, which schema),
 in a background job on CKAN's queue.
 
-The file comes through the guarded client (private addresses refused, redirects, time and size capped by
+A resource whose whole current file xloader loaded into the DataStore is read from its table
+(dataapi/tables.py, datastore_search): no second download. Otherwise the file comes through the guarded
+client (private addresses refused, redirects, time and size capped by
 ``ckanext.communes.quality.scdl_max_bytes``); frictionless reads at most
 ``ckanext.communes.quality.scdl_max_rows`` rows. Each validation replaces the resource's row of
 ``communes_scdl_validation`` (models.py): valid (None when the file could not be read: see ``error``),
@@ -63,6 +65,15 @@ def _download(url: str) -> bytes:
 
     limits = dataclasses.replace(limits_from_config(), max_bytes=options.scdl_max_bytes())
     return fetch(url, limits, accept="text/csv, text/plain;q=0.5, */*;q=0.1").body
+
+
+def _body(resource: dict[str, Any]) -> bytes:
+    """The CSV to validate: the resource's table in the DataStore when its whole current file is loaded there
+    (no second download from the publisher's server), else the file through the guarded client."""
+    from ckanext.communes.dataapi.tables import loaded_table_csv
+
+    table = loaded_table_csv(resource, options.scdl_max_rows())
+    return table if table is not None else _download(resource["url"])
 
 
 def _french_error(error: dict[str, Any]) -> str:
@@ -127,7 +138,7 @@ def validate_resource(resource: dict[str, Any], pkg_dict: dict[str, Any]) -> evi
     from ckanext.communes.net.fetch import FetchError
 
     try:
-        figures = validate_bytes(_download(resource["url"]), schema)
+        figures = validate_bytes(_body(resource), schema)
     except FetchError as e:
         figures = {"valid": None, "error": e.message}
     except Exception as e:  # frictionless on a hostile file: a stored error, never a crashed worker
