@@ -6,6 +6,8 @@ CKAN := $(VENV)/bin/ckan
 DEV_INI := .dev/ckan.ini
 STAMP := $(VENV)/.installed
 
+export NAMESPACE_FIX := import pathlib, sysconfig; f = pathlib.Path(sysconfig.get_paths()["purelib"], "ckanext", "__init__.py"); f.exists() and f.stat().st_size == 0 and f.unlink()
+
 .PHONY: run test bench install system stack stack-down seed lint i18n help
 
 help:
@@ -22,6 +24,10 @@ $(STAMP): $(PY) requirements.txt requirements-extensions.txt dev-requirements.tx
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -r dev-requirements.txt
 	$(PY) -m pip install -q -e .
+# ckanext-spatial 2.3.2's wheel ships an empty ckanext/__init__.py: `ckanext` then stops being a namespace
+# package and import-linter (grimp) refuses ckanext.communes as its root. Every other extension declares the
+# namespace itself, so removing the empty file changes nothing else.
+	$(PY) -c "$$NAMESPACE_FIX"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -8,7 +8,8 @@ CKAN's Solr schema gives multi-valued string fields only through the dynamic fie
 - ``vocab_theme``: EU data-theme codes (ENVI, ECON...); ``vocab_theme_uri``: their URIs
 - ``vocab_frequency``: EU frequency code (ANNUAL...); ``vocab_frequency_uri``: its URI
 - ``vocab_format``: EU file-type codes of the resources (CSV, GEOJSON...); ``vocab_format_uri``
-- the licence is CKAN's own ``license_id`` field.
+- the licence is CKAN's own ``license_id`` field;
+- ``spatial`` (and ``vocab_spatial_origin``): the extent place search indexes (schema/spatial.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes.schema import owner
+from ckanext.communes.schema import owner, spatial
 from ckanext.communes.schema.values import as_list
 from ckanext.communes.vocabularies import get_vocabulary
 
@@ -54,6 +55,7 @@ def before_dataset_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     profile = owner.owner_profile(dataset.get("owner_org") or pkg_dict.get("owner_org"))
     if profile is not None:
         pkg_dict[COMMUNE_FIELD] = [profile.insee_code or profile.name]
+    spatial.index_extent(pkg_dict, dataset, profile)
 
     theme_codes, theme_uris = _codes_and_uris("data-theme", as_list(dataset.get("theme")))
     if theme_codes:
