@@ -137,17 +137,17 @@ ckan_schema_xml() {
 # ckanext-spatial's bounding-box fields (dev/solr/conf/spatial-fields.xml), inserted before </fields>.
 add_spatial_fields() {
   local schema="$1" fields="$ROOT/dev/solr/conf/spatial-fields.xml"
-  grep -q 'name="bbox_area"' "$schema" && return 0
+  grep -q 'name="bbox_area" type="double"' "$schema" && return 0
   awk -v fields="$fields" '/<\/fields>/ { while ((getline line < fields) > 0) print line; close(fields) } { print }' \
     "$schema" > "$schema.tmp" && mv "$schema.tmp" "$schema"
-  grep -q 'name="bbox_area"' "$schema" || die "could not add the spatial fields to $schema"
+  grep -q 'name="bbox_area" type="double"' "$schema" || die "could not add the spatial fields to $schema"
 }
 
 # A core built before place search (issue #24) lacks the bounding-box fields: its configuration is renewed
 # (CKAN's schema.xml with them); its index then needs `ckan search-index rebuild`.
 solr_schema_outdated() {
   local core; for core in ${SOLR_CORES//,/ }; do
-    if [ -f "$SOLR_HOME/$core/conf/schema.xml" ] && ! grep -q 'name="bbox_area"' "$SOLR_HOME/$core/conf/schema.xml"; then
+    if [ -f "$SOLR_HOME/$core/conf/schema.xml" ] && ! grep -q 'name="bbox_area" type="double"' "$SOLR_HOME/$core/conf/schema.xml"; then
       return 0
     fi
   done

@@ -34,6 +34,8 @@ from ckanext.communes.schema.values import is_blank
 
 SPATIAL_FIELD = "spatial"
 BBOX_PARAMETER = "ext_bbox"
+EXACT_BOX_MARGIN = 1e-5
+"""Degrees (about a metre) added around a searched box (see check_bbox_search)."""
 _INSEE_TERRITORY = re.compile(r"^https?://id\.insee\.fr/geo/(?:commune|arrondissementMunicipal)/(\w{5})/?$")
 
 
@@ -110,7 +112,13 @@ def check_bbox_search(search_params: dict[str, Any]) -> dict[str, Any]:
     if value is None or value == "":  # ckanext-spatial ignores an empty ext_bbox
         return search_params
     try:
-        geo.parse_bbox_parameter(value)
+        west, south, east, north = geo.parse_bbox_parameter(value)
     except geo.GeometryProblem as problem:
         raise SearchQueryError(geo.problem_message(problem, BBOX_PARAMETER)) from None
+    # ckanext-spatial keeps a dataset when 2 x overlap / (box area + extent area) lies in ]0, 1]; Solr computes
+    # it in float, and a box equal to the extent (a commune's datasets searched by the commune's own box) came
+    # out a hair above 1: not found. A box widened by EXACT_BOX_MARGIN keeps the ratio below 1.
+    m = EXACT_BOX_MARGIN
+    extras[BBOX_PARAMETER] = (f"{max(west - m, -180)!r},{max(south - m, -90)!r},"
+                              f"{min(east + m, 180)!r},{min(north + m, 90)!r}")
     return search_params

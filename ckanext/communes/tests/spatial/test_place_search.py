@@ -65,6 +65,15 @@ def test_a_box_around_villeurbanne_returns_its_datasets_and_not_those_of_givors(
     assert _names(ext_bbox=AROUND_GIVORS) == {"arbres-givors", "voirie-metropole"}
 
 
+def test_a_communes_exact_box_finds_its_datasets(places):
+    # What a commune page's « datasets on this territory » link will search: the registry's box itself.
+    from ckanext.communes.communes import registry
+
+    for insee, name in (("69266", "arbres-villeurbanne"), ("69091", "arbres-givors")):
+        box = ",".join(f"{n!r}" for n in registry.get_commune_geometry(insee).bbox)
+        assert name in _names(ext_bbox=box), box
+
+
 def test_a_dataset_of_the_metropole_without_commune_has_the_metropoles_extent(places):
     for box in (AROUND_GIVORS, AROUND_VILLEURBANNE, "4.70,45.92,4.72,45.93"):  # the far south, the north-west
         assert "voirie-metropole" in _names(ext_bbox=box), box
@@ -199,3 +208,12 @@ def test_a_rebuild_over_a_bad_geometry_in_the_database_finishes_and_keeps_the_co
     assert result.exit_code == 0, result.output
     assert _names(ext_bbox=AROUND_VILLEURBANNE) == {"arbres", "budget"}
     assert _names(ext_bbox=AROUND_GIVORS) == set()
+
+
+def test_results_are_ordered_by_overlap_with_the_box_when_sorted_by_score(places):
+    # ckanext-spatial boosts by 2 x overlap / (box area + extent area): the narrow extent that fills the box
+    # comes before Lyon's and the Métropole's wide boxes.
+    box = "4.845,45.745,4.86,45.755"
+    results = helpers.call_action("package_search", ext_bbox=box, sort="score desc", rows=10)["results"]
+    assert [d["name"] for d in results][0] == "marche-lyon-3e"
+    assert "voirie-metropole" in [d["name"] for d in results]
