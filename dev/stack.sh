@@ -167,6 +167,26 @@ ckan_schema_xml() {
     || die "CKAN is not installed in $VENV: cannot find its Solr schema.xml"
 }
 
+# ckanext-spatial's bounding-box fields (dev/solr/conf/spatial-fields.xml), inserted before </fields>.
+add_spatial_fields() {
+  local schema="$1" fields="$ROOT/dev/solr/conf/spatial-fields.xml"
+  grep -q 'name="bbox_area" type="double"' "$schema" && return 0
+  awk -v fields="$fields" '/<\/fields>/ { while ((getline line < fields) > 0) print line; close(fields) } { print }' \
+    "$schema" > "$schema.tmp" && mv "$schema.tmp" "$schema"
+  grep -q 'name="bbox_area" type="double"' "$schema" || die "could not add the spatial fields to $schema"
+}
+
+# A core built before place search (issue #24) lacks the bounding-box fields: its configuration is renewed
+# (CKAN's schema.xml with them); its index then needs `ckan search-index rebuild`.
+solr_schema_outdated() {
+  local core; for core in ${SOLR_CORES//,/ }; do
+    if [ -f "$SOLR_HOME/$core/conf/schema.xml" ] && ! grep -q 'name="bbox_area" type="double"' "$SOLR_HOME/$core/conf/schema.xml"; then
+      return 0
+    fi
+  done
+  return 1
+}
+
 # A core = core.properties + conf/{schema.xml, solrconfig.xml, synonyms.txt, protwords.txt}.
 # schema.xml is CKAN's own, copied from the installed package, so it always matches CKAN's version.
 solr_make_core() {
@@ -181,6 +201,7 @@ solr_make_core() {
       solr.ulog.enable=false >> "$SOLR_HOME/$name/core.properties" ;; esac
   fi
   cp "$schema" "$SOLR_HOME/$name/conf/schema.xml"
+  add_spatial_fields "$SOLR_HOME/$name/conf/schema.xml"
   cp "$ROOT/dev/solr/conf/solrconfig.xml" "$SOLR_HOME/$name/conf/solrconfig.xml"
   touch "$SOLR_HOME/$name/conf/synonyms.txt" "$SOLR_HOME/$name/conf/protwords.txt"
 }
@@ -195,6 +216,14 @@ solr_all_ready() {
 }
 
 solr_up() {
+  if solr_schema_outdated; then
+    local core; for core in ${SOLR_CORES//,/ }; do
+      if [ -d "$SOLR_HOME/$core/conf" ]; then solr_make_core "$core"; fi
+    done
+    log "Solr cores given the bounding-box fields of place search: run \`ckan search-index rebuild\`"
+    # A Solr we started has the old schema loaded: restart it (one we did not start is left alone).
+    if [ -f "$RUN/solr.pid" ]; then solr_down; fi
+  fi
   if solr_all_ready; then log "Solr already answers on $SOLR_PORT (cores $SOLR_CORES)"; return; fi
   if curl -fsS -m 5 "http://127.0.0.1:$SOLR_PORT/solr/admin/info/system" >/dev/null 2>&1; then
     # A Solr we started earlier with fewer cores: restart it with the full list.

@@ -51,7 +51,7 @@ from ckanext.communes.schedule import runner as schedule_runner
 from ckanext.communes.schedule import views as schedule_views
 from ckanext.communes.schema import auth as schema_auth
 from ckanext.communes.schema import helpers as schema_helpers
-from ckanext.communes.schema import indexing, owner_sync
+from ckanext.communes.schema import indexing, owner_sync, spatial
 from ckanext.communes.schema import validators as schema_validators
 from ckanext.communes.vocabularies import helpers as vocabulary_helpers
 from ckanext.communes.web import action_guard, api_guard, csrf, query_guard, uncaught_errors
@@ -179,7 +179,8 @@ class CommunesPlugin(p.SingletonPlugin):
         bilan_cache.bump()  # a deleted dataset leaves the index without being indexed again
 
     def before_dataset_search(self, search_params: dict[str, Any]) -> dict[str, Any]:
-        return harvest_visibility.restrict_harvest_sources(search_params)
+        # A bounding box ckanext-spatial cannot use is refused (French 400) before its own hook reads it.
+        return harvest_visibility.restrict_harvest_sources(spatial.check_bbox_search(search_params))
 
     def after_dataset_search(self, search_results: dict[str, Any], search_params: dict[str, Any]) -> dict[str, Any]:
         search_results = harvest_job_reading.hide_in_search_results(harvest_facets.label_source_facets(search_results))

@@ -303,3 +303,9 @@ def get_commune_geometry(code: str | None) -> CommuneGeometry | None:
         return geometries[code]
     commune = get_commune(code)
     return geometries.get(commune.insee) if commune is not None else None
+
+
+@functools.lru_cache(maxsize=1)
+def metropole_bbox() -> geo.BBox:
+    """The Métropole de Lyon's extent: the union of its communes' bounding boxes (WGS84)."""
+    return geo.union_bbox([geometry.bbox for geometry in _geometries().values() if geometry.kind == "commune"])

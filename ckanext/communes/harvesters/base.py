@@ -454,6 +454,10 @@ class CommunesHarvester(HarvesterBase):
         ctx.page_unrecognised_licences.update(mapped.unrecognised_licences)
         dataset = mapped.dataset
         dataset["owner_org"] = route.org_id
+        for problem in mapped.extent_problems:
+            report.say("warning", tk._("Extent of the source not taken over, the dataset is located by its "
+                                       "territories or its commune: {reason}").format(reason=problem[:300]),
+                       guid=record.guid)
         for name, value in mapped.warnings:
             report.say("warning", tk._('Value not taken over (outside the EU vocabularies, or refused by the '
                                        'schema), kept in "harvest_unmapped": {field} = {value}').format(

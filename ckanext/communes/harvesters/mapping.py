@@ -45,6 +45,8 @@ class Mapped:
     unmapped: dict[str, list[str]] = field(default_factory=dict)
     # Licence texts of the source (dataset and resources) that designate no registry licence.
     unrecognised_licences: list[str] = field(default_factory=list)
+    extent_problems: list[str] = field(default_factory=list)
+    """Why a source's extent was not taken over (translated sentences, one per geometry), for the report."""
 
     @property
     def warnings(self) -> list[tuple[str, str]]:
@@ -170,6 +172,56 @@ def _check_temporal_coverage(dataset: dict[str, Any], unmapped: dict[str, list[s
         dataset.pop("temporal_coverage", None)
 
 
+GEOMETRY_KEYS = ("geom", "bbox", "centroid")
+
+
+def _check_extents(dataset: dict[str, Any], unmapped: dict[str, list[str]]) -> list[str]:
+    """A source's extent that place search cannot use (unreadable, invalid, self-intersecting, outside the
+    Métropole, a world-wide default box) is set aside, never the dataset: ``spatial`` (GeoJSON, as another
+    CKAN with ckanext-spatial sends it) would be refused by the schema's validator; a spatial coverage entry
+    loses its geometry (an entry left with neither URI nor geometry is dropped, and without any entry the
+    schema gives the owner commune's territory). Returns why, one sentence per geometry, for the report."""
+    from ckanext.communes import geo
+    from ckanext.communes.communes.registry import metropole_bbox
+
+    problems: list[str] = []
+    value = dataset.get("spatial")
+    if not is_blank(value):
+        try:
+            if isinstance(value, str) and not value.strip().startswith("{"):
+                raise geo.GeometryProblem("json")
+            geo.extent_bbox(value, metropole_bbox())
+        except geo.GeometryProblem as problem:
+            problems.append(geo.problem_message(problem, "spatial"))
+            _set_aside(unmapped, "spatial", value if not isinstance(value, str) else value[:2000])
+            dataset.pop("spatial", None)
+    coverage = dataset.get("spatial_coverage")
+    if not isinstance(coverage, list):
+        return problems
+    kept = []
+    for entry in coverage:
+        if not isinstance(entry, dict):
+            continue
+        for key in ("geom", "bbox"):
+            if is_blank(entry.get(key)):
+                continue
+            try:
+                geo.extent_bbox(entry[key], metropole_bbox())
+            except geo.GeometryProblem as problem:
+                problems.append(geo.problem_message(problem, f"spatial_coverage.{key}"))
+                _set_aside(unmapped, "spatial_coverage", str(entry[key])[:2000])
+                for geometry_key in GEOMETRY_KEYS:
+                    entry.pop(geometry_key, None)
+                break
+        if not is_blank(entry.get("uri")) or not is_blank(entry.get("geom")) or not is_blank(entry.get("bbox")):
+            kept.append(entry)
+    if kept:
+        dataset["spatial_coverage"] = kept
+    else:
+        dataset.pop("spatial_coverage", None)
+    return problems
+
+
 def _map_licence(container: dict[str, Any], name: str, label: str, convention: str | None,
                  unmapped: dict[str, list[str]], unrecognised: list[str]) -> None:
     value = container.get(name)
@@ -201,6 +253,7 @@ def map_to_schema(dataset: dict[str, Any], convention: str | None = None) -> Map
             _map_licence(resource, "license", "resources.license", convention, unmapped, unrecognised)
     _check_dates(dataset, unmapped)
     _check_temporal_coverage(dataset, unmapped)
+    extent_problems = _check_extents(dataset, unmapped)
     for resource in dataset.get("resources") or []:
         _check_dates(resource, unmapped, "resources.")
     for name, (vocabulary, multiple) in DATASET_VOCABULARY_FIELDS.items():
@@ -216,7 +269,7 @@ def map_to_schema(dataset: dict[str, Any], convention: str | None = None) -> Map
         dataset[UNMAPPED_FIELD] = json.dumps(unmapped, ensure_ascii=False, sort_keys=True)
     else:
         dataset.pop(UNMAPPED_FIELD, None)
-    return Mapped(dataset, unmapped, unrecognised)
+    return Mapped(dataset, unmapped, unrecognised, extent_problems)
 
 
 def content_hash(dataset: dict[str, Any]) -> str:

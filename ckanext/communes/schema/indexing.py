@@ -10,7 +10,8 @@ CKAN's Solr schema gives multi-valued string fields only through the dynamic fie
 - ``vocab_format``: EU file-type codes of the resources (CSV, GEOJSON...); ``vocab_format_uri``
 - CKAN's own ``res_format`` (indexed by CKAN as stored) holds the resources' short codes (CSV, GeoJSON, WFS),
   so ``fq=res_format:CSV`` and ``/dataset/?res_format=CSV`` work as on any CKAN portal
-- the licence is CKAN's own ``license_id`` field.
+- the licence is CKAN's own ``license_id`` field;
+- ``spatial`` (and ``vocab_spatial_origin``): the extent place search indexes (schema/spatial.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes.schema import owner
+from ckanext.communes.schema import owner, spatial
 from ckanext.communes.schema.values import as_list
 from ckanext.communes.vocabularies import get_vocabulary
 
@@ -56,6 +57,7 @@ def before_dataset_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     profile = owner.owner_profile(dataset.get("owner_org") or pkg_dict.get("owner_org"))
     if profile is not None:
         pkg_dict[COMMUNE_FIELD] = [profile.insee_code or profile.name]
+    spatial.index_extent(pkg_dict, dataset, profile)
 
     theme_codes, theme_uris = _codes_and_uris("data-theme", as_list(dataset.get("theme")))
     if theme_codes:

@@ -19,6 +19,8 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan.lib.navl.dictization_functions import StopOnError, missing
 
+from ckanext.communes import geo
+from ckanext.communes.communes.registry import metropole_bbox
 from ckanext.communes.licences.policy import is_harvest
 from ckanext.communes.schema import owner
 from ckanext.communes.schema.values import as_list, is_blank
@@ -269,6 +271,27 @@ def communes_resource_format(key: Key, data: FlatData, errors: dict[Key, list[st
     data[key] = format_code(term)
 
 
+def communes_spatial_extent(value: Any, context: Any) -> Any:
+    """ckanext-spatial's ``spatial`` field: a narrower extent than the commune, as GeoJSON text (or object)
+    in WGS84, valid (no self-intersection) and in or near the Métropole. Stored as compact GeoJSON with its
+    rings closed (ckanext-spatial re-reads it after each save and refuses, in English, a ring left open)."""
+    if is_blank(value):
+        return ""
+    import shapely.geometry
+
+    field = tk._("Extent (GeoJSON)")
+    if isinstance(value, str) and not value.strip().startswith("{"):  # WKT is for the harvested coverage only
+        raise tk.Invalid(geo.problem_message(geo.GeometryProblem("json"), field))
+    if not isinstance(value, (str, dict)):
+        raise tk.Invalid(geo.problem_message(geo.GeometryProblem("type"), field))
+    try:
+        geo.extent_bbox(value, metropole_bbox())
+        shape = geo.read_extent(value)
+    except geo.GeometryProblem as problem:
+        raise tk.Invalid(geo.problem_message(problem, field)) from None
+    return json.dumps(shapely.geometry.mapping(shape), separators=(",", ":"))
+
+
 # --- dataset-level validators (scheming `after_validators`) -----------------------------------------
 
 OWNER_DEFAULTED_FIELDS = ("spatial_coverage", "contact")
@@ -395,4 +418,5 @@ def get_validators() -> dict[str, Any]:
         "communes_guess_media_type": communes_guess_media_type,
         "communes_owner_derived_fields": communes_owner_derived_fields,
         "communes_temporal_order": communes_temporal_order,
+        "communes_spatial_extent": communes_spatial_extent,
     }

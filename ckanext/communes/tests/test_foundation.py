@@ -12,7 +12,8 @@ from ckan.tests import factories, helpers
 REPO = pathlib.Path(__file__).resolve().parents[3]
 EXPECTED_PLUGINS = ["communes", "scheming_datasets", "scheming_organizations", "dcat", "harvest",
                     "communes_dcat_harvester", "communes_ckan_harvester", "communes_ods_harvester",
-                    "communes_udata_harvester", "communes_csw_harvester", "activity"]
+                    "communes_udata_harvester", "communes_csw_harvester", "spatial_metadata", "spatial_query",
+                    "activity"]
 
 
 def test_all_plugins_of_the_portal_are_loaded():
@@ -76,6 +77,7 @@ SHARED_OPTIONS = [
     "scheming.organization_schemas",
     "scheming.presets",
     "ckanext.dcat.rdf.profiles",
+    "ckanext.spatial.search_backend",
     "ckan.auth.user_create_organizations",
     "ckan.auth.user_delete_organizations",
     "ckan.auth.create_user_via_web",

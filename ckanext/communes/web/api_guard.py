@@ -10,6 +10,8 @@
   CKAN reads as a list): CKAN hands it to SQL or Solr as is, and most actions (package_show, user_show,
   organization_show, package_update, resource_delete…) answer a 500. ``id``, ``q`` and every ``…_id`` must be
   text (found by walking the action registry, tests/test_action_registry_auth.py).
+- A place search (``ext_bbox``, ckanext-spatial) whose box is not four numbers in range, minimums first
+  (the same check as query_guard.py for the query string).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 import flask
+
+from ckanext.communes import geo
 
 MAX_JSON_DEPTH = 100
 # JSON strings may hold brackets: blank them out before counting (C speed, no Python loop over text).
@@ -60,6 +64,19 @@ def identifier_error(values: dict[str, Any]) -> flask.Response | None:
     return None
 
 
+def bbox_error(values: dict[str, Any]) -> flask.Response | None:
+    """A 400 for a ckanext-spatial ``ext_bbox`` (top level or in ``extras``) that is not a usable box."""
+    extras = values.get("extras")
+    for value in (values.get("ext_bbox"), extras.get("ext_bbox") if isinstance(extras, dict) else None):
+        if value is None or value == "":
+            continue
+        try:
+            geo.parse_bbox_parameter(value)
+        except geo.GeometryProblem as problem:
+            return bad_request(geo.problem_message(problem, "ext_bbox"))
+    return None
+
+
 def reject_unsafe_api_bodies() -> Any:
     """Flask before_request hook for the action API."""
     request = flask.request
@@ -80,7 +97,7 @@ def reject_unsafe_api_bodies() -> Any:
         values = json.loads(body) if request.mimetype == "application/json" or body[:1] == b"{" else None
     except ValueError:  # CKAN answers a body that is not JSON itself
         return None
-    return identifier_error(values) if isinstance(values, dict) else None
+    return (identifier_error(values) or bbox_error(values)) if isinstance(values, dict) else None
 
 
 def install(app: Any) -> Any:

@@ -10,6 +10,10 @@ Found by probing every page with junk parameters (each rule names what it fixed)
   and a negative one is a PostgreSQL error that also leaves the request's database session broken;
 - a NUL character in any parameter, or in a field of a form posted to a page: PostgreSQL refuses it in a
   string (the organisation, group and user lists search with ``q``; the dataset and organisation forms);
+- ``ext_bbox`` that is not four numbers ``minx,miny,maxx,maxy`` in range with each minimum below its
+  maximum, on every path the API included: ckanext-spatial answers a bare « Search error » 409 (or passes
+  min > max and out-of-range numbers to Solr); checked again for API bodies (api_guard.py) and internal calls
+  (schema/spatial.py);
 - Solr local parameters (``{!...}``) in any parameter, and a ``sort`` that is not ``field asc|desc`` pairs
   (outside our own pages, which check theirs): CKAN's organisation and group pages pass them to Solr and do
   not catch its error.
@@ -31,9 +35,12 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 import flask
 
+from ckanext.communes import geo
 from ckanext.communes.translation import french_number
 from ckanext.communes.web.api_guard import bad_request
 
+# ckanext-spatial's bounding box (dataset search page and package_search): four numbers, or a French 400.
+BBOX_PARAMETER = "ext_bbox"
 MAX_PAGE = 100_000
 MAX_LIMIT = 1_000
 _WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
@@ -51,6 +58,12 @@ def problem(path: str, args: Any) -> str | None:
     """The French reason to refuse the query parameters of a request to ``path``, or None."""
     if any("\x00" in value for _name, value in args.items(multi=True)):
         return tk._("A parameter of the address contains a null character.")
+    for value in args.getlist(BBOX_PARAMETER):
+        if value:
+            try:
+                geo.parse_bbox_parameter(value)
+            except geo.GeometryProblem as bbox_problem:
+                return geo.problem_message(bbox_problem, BBOX_PARAMETER)
     if path.startswith("/api/") or _CATALOGUE.search(path):
         return None
     if "page" in args and not _whole_number(args.getlist("page"), MAX_PAGE):
