@@ -71,8 +71,12 @@ fi
 # CKAN's background job queue (RQ): the owner sync of a commune with many datasets runs there, the DataStore
 # loads of ckanext-xloader (its queue is CKAN's `default`), and the quality checks of saved datasets
 # (quality/background.py): a commune editor's saves on communes_quality, listened to first, the harvests' on
-# communes_quality_bulk, last.
+# communes_quality_bulk, last. A second worker on the bulk queue only: a harvest's backlog is checked by
+# both (a drain that finds more than a batch waiting queues another), while the first keeps taking an
+# editor's save first.
 $CKAN jobs worker communes_quality default communes_quality_bulk >>"$ROOT/.dev/run/jobs-worker.log" 2>&1 &
+WORKER_PIDS+=("$!")
+$CKAN jobs worker communes_quality_bulk >>"$ROOT/.dev/run/jobs-worker-bulk.log" 2>&1 &
 WORKER_PIDS+=("$!")
 
 echo

@@ -1,6 +1,7 @@
 """Background checks keeping up with a harvest (issue #20), ``make bench``:
 
     python dev/bench/quality_backlog.py --ckan-ini test.ini [--datasets 2000] [--hosts 100] [--backlog]
+        [--workers 2]
 
 A DCAT catalogue of ``--datasets`` datasets (harvest.py's: Hydra pages of 100, 3 distributions each) is
 served by a real HTTP server; its links point at a second server that answers every HEAD, reached under
@@ -9,7 +10,9 @@ as they would to that many communes' servers (one host: at most 1 / per_host_int
 whatever the batching). The workers are those dev/run.sh (``make run``) starts, each its own process
 loading its own environment: ``ckan communes harvest gather-worker``, ``fetch-worker``, ``run-periodic``
 (every 5 s here, 60 s under ``make run``: it closes the finished job) and ``ckan jobs worker
-communes_quality default communes_quality_bulk``. From an empty database and index, a harvest job is created
+communes_quality default communes_quality_bulk``, plus, as ``make run`` does, one ``ckan jobs worker
+communes_quality_bulk`` (``--workers N``: N jobs workers in all, the first on every queue, the others on the
+bulk queue; 2 by default, 1 to measure a single worker). From an empty database and index, a harvest job is created
 and queued (as the operators' « Moissonner » button does), then:
 
 (a) the harvest: from the job's creation to its last dataset imported (the job's ``finished``), while the
@@ -20,7 +23,7 @@ and queued (as the operators' « Moissonner » button does), then:
 With ``--backlog`` the jobs worker starts only once the harvest is over: (c) the time it takes to check the
 whole harvest, the checks' own throughput (datasets per second) rather than the harvest's pace.
 
-Printed with each measure: the jobs worker's CPU time (the machine may be shared: it says what the checks
+Printed with each measure: the jobs workers' CPU time (the machine may be shared: it says what the checks
 cost whatever the load) and the load average (``uptime``) at the start and the end.
 
 Targets: (b)/(a) <= 0.5; datasets checked per second >= 20 on a 2-core machine. To measure "before" on
@@ -49,6 +52,7 @@ from harvest import CatalogueServer  # noqa: E402
 from portal import argument_parser, fresh_portal, make_source, open_app  # noqa: E402
 
 QUEUES = ["communes_quality", "default", "communes_quality_bulk"]
+BULK_QUEUES = ["communes_quality_bulk"]  # make run's second jobs worker
 
 
 class LinkServer:
@@ -172,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--backlog", action="store_true",
                         help="start the jobs worker only once the harvest is over: the checks' own throughput")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="jobs workers: the first on every queue, the others on the bulk queue (make run: 2)")
     parser.add_argument("--logs", help="folder for the workers' logs (default: a temporary one)")
     args = parser.parse_args(argv)
 
@@ -200,9 +206,14 @@ def main(argv: list[str] | None = None) -> int:
             start(ckan, ini, "communes", "harvest", "fetch-worker", log=logs / "harvest-fetch.log"),
             start(ckan, ini, "communes", "harvest", "run-periodic", "--every", "5", log=logs / "harvest-run.log"),
         ]
-        checks_worker = None
+
+        def start_checks_workers() -> list[subprocess.Popen[bytes]]:
+            return [start(ckan, ini, "jobs", "worker", *(BULK_QUEUES if n else QUEUES),
+                          log=logs / f"jobs-worker-{n}.log") for n in range(max(1, args.workers))]
+
+        checks_workers: list[subprocess.Popen[bytes]] = []
         if not args.backlog:
-            checks_worker = start(ckan, ini, "jobs", "worker", *QUEUES, log=logs / "jobs-worker.log")
+            checks_workers = start_checks_workers()
         time.sleep(5)  # the workers up before the harvest starts, as under `make run`
         load_before = load()
         try:
@@ -216,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"the harvest did not finish within {args.timeout} s", file=sys.stderr)
                 return 1
             load_harvested = load()
-            if checks_worker is None:  # the backlog: every dataset of the harvest waits, the worker starts now
-                checks_worker = start(ckan, ini, "jobs", "worker", *QUEUES, log=logs / "jobs-worker.log")
+            if not checks_workers:  # the backlog: every dataset of the harvest waits, the workers start now
+                checks_workers = start_checks_workers()
                 harvest_end = dt.datetime.utcnow()
             else:
                 harvest_end = finished
@@ -228,19 +239,21 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 time.sleep(1)
             done = dt.datetime.utcnow()
-            cpu = cpu_seconds(checks_worker.pid)
+            cpu = sum(cpu_seconds(worker.pid) for worker in checks_workers)
             load_done = load()
             job = tk.get_action("harvest_job_show")({"user": user}, {"id": job["id"]})
         finally:
-            stop(harvest_workers + ([checks_worker] if checks_worker is not None else []))
+            stop(harvest_workers + checks_workers)
     added = (job.get("stats") or {}).get("added", 0)
     harvest_time, after = (finished - started).total_seconds(), (done - harvest_end).total_seconds()
     print(f"load: {load_before} before the harvest, {load_harvested} at its end, {load_done} when checked "
           f"({os.cpu_count()} cores)")
-    print(f"jobs worker CPU time {cpu:.1f} s: {counts[1] / max(cpu, 0.1):.1f} datasets per CPU-second")
+    print(f"{len(checks_workers)} jobs worker(s), CPU time {cpu:.1f} s: "
+          f"{counts[1] / max(cpu, 0.1):.1f} datasets per CPU-second")
     if args.backlog:
         print(f"(a) harvest of {added} datasets with the harvest workers: {harvest_time:.1f} s")
-        print(f"(c) backlog of {added} harvested datasets checked by one jobs worker started after the harvest: "
+        print(f"(c) backlog of {added} harvested datasets checked by {len(checks_workers)} jobs "
+              f"worker(s) started after the harvest: "
               f"{after:.1f} s, {counts[1] / after:.1f} datasets/s (target >= 20); evidence = {counts}")
         return 0
     print(f"(a) harvest of {added} datasets ({3 * added} links on {args.hosts} hosts) with the harvest workers: "

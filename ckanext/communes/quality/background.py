@@ -12,7 +12,9 @@ that queue. Two RQ queues, which ``ckan jobs worker`` listens to in this order (
 A drain job takes the waiting datasets in batches of ``ckanext.communes.quality.batch_size``, an editor's
 saves first, then the oldest, until none is left or ``ckanext.communes.quality.batch_seconds`` have
 passed (it then queues its follow-up): an editor's save waits at most for the batch in hand, and the CKAN
-environment is loaded once per job, not per dataset. For each batch:
+environment is loaded once per job, not per dataset. A drain that starts with more than a batch waiting on its
+queue queues one more drain there (at most one waits), so that a backlog is shared by every worker of that
+queue (``make run`` and docker/ start a second worker on the bulk queue only). For each batch:
 
 1. claim the rows (``FOR UPDATE SKIP LOCKED``: two workers never take the same dataset);
 2. read each dataset once (its dict for the checks and for the index) and check it as it is now: the
@@ -203,12 +205,43 @@ def drain_job(queue: str = BULK_QUEUE) -> int:
         connect_to_redis().delete(_waiting_key(queue))  # from now on a commit queues the next drain
     except Exception:  # noqa: BLE001 - Redis gone: this drain still runs
         log.warning("Could not clear the waiting mark of %s", queue)
+    _fan_out(queue)
     checked, failed, left = drain(seconds=batch_seconds())
     if left:
         kick(queue)
     if failed:
         raise RuntimeError(f"quality checks failed for dataset(s) {', '.join(sorted(failed))}")
     return checked
+
+
+def _fan_out(queue: str) -> None:
+    """More than one batch waits on ``queue`` (a harvest's backlog): queue one more drain there (``kick``:
+    at most one waits), so that every free worker of that queue takes batches, this one included once it is
+    done; a starting drain does the same, as long as more than a batch waits. The claims (``FOR UPDATE SKIP
+    LOCKED``) keep two drains from taking the same dataset. With a single worker this is harmless: the
+    extra drain runs after this one and finds the rest, or nothing and ends at once."""
+    try:
+        if _more_than_a_batch_waits(queue):
+            kick(queue)
+    except Exception:  # noqa: BLE001 - Redis or the database gone: this drain still runs, alone
+        model.Session.rollback()
+        log.warning("Could not queue a second drain on %s", queue, exc_info=True)
+
+
+_WAITING_UNCLAIMED = sa.text(
+    "SELECT count(*) FROM (SELECT 1 FROM communes_quality_pending "
+    "  WHERE (claimed_by IS NULL OR claimed_at < :expired) AND (priority OR NOT :priority_only) LIMIT :limit) w")
+
+
+def _more_than_a_batch_waits(queue: str) -> bool:
+    """More than a batch of datasets no drain has in hand: for the editors' queue, of editors' saves
+    (its drains take them first), for the bulk queue, of any."""
+    expired = dt.datetime.utcnow() - dt.timedelta(seconds=CLAIM_SECONDS)
+    size = batch_size()
+    count = model.Session.execute(_WAITING_UNCLAIMED, {
+        "expired": expired, "priority_only": queue == PRIORITY_QUEUE, "limit": size + 1}).scalar()
+    model.Session.commit()
+    return int(count or 0) > size
 
 
 def drain(seconds: float | None = None, size: int | None = None, token: str | None = None

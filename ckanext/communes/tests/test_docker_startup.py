@@ -145,12 +145,17 @@ def test_exactly_one_periodic_runner_and_scalable_fetch_and_jobs_workers():
     assert len(periodic) == 1, periodic
     assert services[periodic[0]].get("deploy", {}).get("replicas", 1) == 1
     commands = {name: " ".join(map(str, services[name].get("command") or [])) for name in services}
-    for wanted in ("fetch-worker", "jobs worker"):
-        scalable = [name for name, line in commands.items() if wanted in line]
-        assert len(scalable) == 1, wanted
-        service = services[scalable[0]]
+    fetchers = [name for name, line in commands.items() if "fetch-worker" in line]
+    assert len(fetchers) == 1, fetchers
+    # The jobs workers as make run starts them (dev/run.sh): one on every queue, an editor's saves first,
+    # one on the harvests' quality queue only (a backlog is shared by both).
+    jobs_workers = {name: line.split("jobs worker ", 1)[1] for name, line in commands.items() if "jobs worker" in line}
+    assert sorted(jobs_workers.values()) == ["communes_quality default communes_quality_bulk",
+                                             "communes_quality_bulk"], jobs_workers
+    for name in [*fetchers, *jobs_workers]:
+        service = services[name]
         # --scale refuses a fixed container name, and several replicas cannot publish one host port.
-        assert "container_name" not in service and "ports" not in service, scalable[0]
+        assert "container_name" not in service and "ports" not in service, name
 
 
 def test_every_variable_the_entrypoint_requires_is_in_env_example_or_set_by_compose():

@@ -274,6 +274,7 @@ class LinkServer:
     def __init__(self) -> None:
         self.answered: Counter[str] = Counter()
         self.hang_path: str | None = None
+        self.delay = 0.0  # seconds before each answer
         self.hanging = threading.Event()
         self.release = threading.Event()
         server = self
@@ -287,6 +288,7 @@ class LinkServer:
                     server.hanging.set()
                     server.release.wait(60)
                     return  # the worker that asked is dead: no answer
+                time.sleep(server.delay)
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -325,11 +327,11 @@ def _worker_ini(tmp_path: pathlib.Path, **options: Any) -> pathlib.Path:
     return ini
 
 
-def _start_worker(ini: pathlib.Path, *extra: str) -> subprocess.Popen[bytes]:
+def _start_worker(ini: pathlib.Path, *extra: str, queues: list[str] = ALL_QUEUES) -> subprocess.Popen[bytes]:
     """`ckan jobs worker` as dev/run.sh starts it, in its own process group (its work horse with it)."""
     ckan = pathlib.Path(sys.executable).parent / "ckan"
     log = open(ini.with_suffix(".log"), "ab")  # noqa: SIM115 - the worker's own log, read when a test fails
-    return subprocess.Popen([str(ckan), "-c", str(ini), "jobs", "worker", *extra, *ALL_QUEUES],
+    return subprocess.Popen([str(ckan), "-c", str(ini), "jobs", "worker", *extra, *queues],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
 
 
@@ -441,6 +443,44 @@ def test_a_worker_killed_mid_batch_leaves_every_dataset_checked_exactly_once(tmp
     # were not checked again (their links answered once); the one in hand was.
     assert all(link_server.answered[f"/lot/{n}"] == 1 for n in done_before)
     assert all(link_server.answered[f"/lot/{n}"] >= 1 for n in range(30))
+
+
+def test_a_backlog_is_shared_by_two_workers_of_the_bulk_queue_each_dataset_checked_once(tmp_path, bron, link_server):
+    """make run's two workers (dev/run.sh: one on every queue, one on the bulk queue only) and a harvest's
+    backlog of 4 batches: the first drain queues another (the fan-out), so both workers take batches."""
+    from rq.job import Job
+    from rq.registry import FinishedJobRegistry
+
+    link_server.delay = 1.0  # each link answered after 1 s: a batch lasts long enough to be shared
+    ini = _worker_ini(tmp_path, **{"ckanext.communes.quality.batch_size": 5})
+    queue = jobs.get_queue(background.BULK_QUEUE)
+    finished_before = set(FinishedJobRegistry(queue=queue).get_job_ids())  # an earlier test's drains
+    workers = [_start_worker(ini), _start_worker(ini, queues=[background.BULK_QUEUE])]
+    try:
+        from rq import Worker
+
+        listening = {worker.pid for worker in workers}  # not a killed worker's registration left in Redis
+        _until(lambda: listening <= {w.pid for w in Worker.all(queue=queue)}, 120,
+               "the two workers to listen to the bulk queue")
+        ids = _saved_in_bulk(bron["id"], 20, url=lambda n: link_server.url(f"/lot/{n}"))
+        _until(lambda: background.waiting_count() == 0, 180, "the backlog to be checked")
+        _until(lambda: not queue.jobs and not queue.started_job_registry.get_job_ids(), 60, "the drains to end")
+    finally:
+        for worker in workers:
+            _kill(worker)
+    drains = [Job.fetch(job_id, connection=queue.connection)
+              for job_id in set(FinishedJobRegistry(queue=queue).get_job_ids()) - finished_before]
+    checked_by: Counter[str] = Counter()
+    for drain in drains:
+        checked_by[drain.worker_name] += drain.return_value() or 0
+    assert sum(checked_by.values()) == 20, checked_by
+    assert len([name for name, count in checked_by.items() if count]) == 2, checked_by  # both workers worked
+    # Each dataset checked exactly once: one link answer each, one failure counted, one SHACL result.
+    assert all(link_server.answered[f"/lot/{n}"] == 1 for n in range(20)), link_server.answered
+    model.Session.expire_all()
+    rows = {row.package_id: row for row in model.Session.query(models.LinkCheck)}
+    assert set(rows) == set(ids) and {row.consecutive_failures for row in rows.values()} == {1}
+    assert {evidence.shacl_row_for(i) is not None for i in ids} == {True}
 
 
 # --- progress ----------------------------------------------------------------------------------------
