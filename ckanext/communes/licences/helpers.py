@@ -78,8 +78,8 @@ def communes_licence_form_groups(selected: str | None = None) -> list[dict[str, 
             continue  # set by harvesting only; kept as an option where it is the current value
         if licence.domain == "software":
             key = "software"
-        elif licence.id == NOT_SPECIFIED_ID:
-            key = "not_open"
+        elif licence.id in (NOT_SPECIFIED_ID, UNRECOGNISED_ID):
+            key = "not_open"  # neither is open, and the policy flags them "unknown", which has no group
         else:
             key = policy.compliance_of(licence, licence.id)
         groups[key].append({"value": licence.id, "text": licence.title})

@@ -60,3 +60,32 @@ def test_a_person_cannot_set_it(mode, ckan_config, monkeypatch):
                             notes="n", owner_org=org["id"], license_id=UNRECOGNISED,
                             theme=["http://publications.europa.eu/resource/authority/data-theme/ENVI"])
     assert "moissonnage" in " ".join(raised.value.error_dict["license_id"])
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_the_edit_form_of_a_dataset_harvested_under_it_opens_and_keeps_it_on_save(app):
+    """A harvested dataset whose licence maps to nothing is stored as « licence non reconnue »: its editor opens
+    the form (a 500 on the crawl before: the entry fell in no group of the licence select) and saves it
+    unchanged without being refused."""
+    from ckan import model
+    from ckan.lib.search import rebuild
+
+    sysadmin = factories.Sysadmin()
+    org = factories.Organization()
+    dataset = helpers.call_action(
+        "package_create", context={"user": sysadmin["name"]}, name="jeu-moissonne", title="Jeu moissonné",
+        notes="n", owner_org=org["id"], license_id="etalab-2.0",
+        theme=["http://publications.europa.eu/resource/authority/data-theme/ENVI"])
+    model.Package.get(dataset["id"]).license_id = UNRECOGNISED  # as a harvest stores it
+    model.Session.commit()
+    rebuild(dataset["id"])
+    token = factories.APIToken(user=sysadmin["name"])["token"]
+
+    page = app.get("/dataset/edit/jeu-moissonne", headers={"Authorization": token})
+    assert page.status_code == 200
+    assert f'<option value="{UNRECOGNISED}" selected' in page.body.replace('selected="selected"', "selected")
+    assert "Licence non reconnue" in page.body
+
+    patched = helpers.call_action("package_patch", context={"user": sysadmin["name"]}, id=dataset["id"],
+                                  notes="Description revue")
+    assert patched["license_id"] == UNRECOGNISED and patched["notes"] == "Description revue"
