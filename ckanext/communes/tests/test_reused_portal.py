@@ -1,0 +1,24 @@
+"""The suite's speed rests on reusing the loaded plugins between tests (tests/reused_portal.py): a test in the
+same configuration as the one before it must not reload them. A plugin that changes the configuration in place at
+each load (ckanext-spatial appends to a list) made every test reload, and the suite took twice as long."""
+
+from __future__ import annotations
+
+import pytest
+
+from ckanext.communes.tests import reused_portal
+
+_loads_after_the_first: dict[str, int] = {}
+
+
+@pytest.mark.usefixtures("with_plugins")
+def test_reuse_a_first_test_loads_or_reuses_the_plugins():
+    assert reused_portal.ENABLED, "CKAN_TESTS_REUSE_PORTAL=0: nothing to check"
+    _loads_after_the_first["plugins_loaded"] = reused_portal.STATS["plugins_loaded"]
+
+
+@pytest.mark.usefixtures("with_plugins")
+def test_reuse_the_next_test_in_the_same_configuration_reloads_nothing():
+    if "plugins_loaded" not in _loads_after_the_first:
+        pytest.skip("runs after the test before it (pytest -p no:randomly)")
+    assert reused_portal.STATS["plugins_loaded"] == _loads_after_the_first["plugins_loaded"]
