@@ -57,9 +57,10 @@ def compose() -> dict[str, Any]:
 
 
 def ckan_services() -> dict[str, dict[str, Any]]:
-    """The services built from our image (web and workers)."""
+    """The services built from our CKAN image (web and workers); not the Solr image we also build."""
     return {name: service for name, service in compose()["services"].items()
-            if service.get("build") or str(service.get("image", "")).startswith("ckanext-communes/")}
+            if (service.get("build") or {}).get("dockerfile") == "docker/Dockerfile"
+            or str(service.get("image", "")).startswith("ckanext-communes/ckan")}
 
 
 def interpolate(value: str, variables: dict[str, str]) -> str:
