@@ -434,3 +434,18 @@ def test_each_page_of_a_source_asked_directly_answers_as_the_role_s_rights_say(a
     if (status == 200) != (role in OPERATORS):
         wrong.append(f"/harvest/new: {status}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_job_s_counts_read_in_french_on_its_page_and_in_the_list_of_jobs(app, portal):
+    """ckanext-harvest writes its job badges as `_(action)` with a variable (« 5 added »): message
+    extraction cannot see them, so the crawl's whole-text check cannot either; they are checked by name."""
+    client = RoleClient(app, portal, "operator")
+    for kind in ("job", "jobs"):
+        status, response = client.get(source_pages(portal, "communes_ckan")[kind])
+        assert status == 200, kind
+        reader = PageReader()
+        reader.feed(response.get_data(as_text=True))
+        badges = {" ".join(text.split()) for text in reader.texts}
+        words = {re.sub(r"^\d+\s*", "", text) for text in badges}
+        assert not words & {"added", "updated", "deleted", "not modified", "errors"}, (kind, sorted(badges))
+        assert {"ajoutés", "mis à jour", "supprimés", "inchangés"} <= words, (kind, sorted(badges))
