@@ -84,6 +84,15 @@ def communes_facet_label(facet: str, value: str) -> str:
     return indexing.facet_item_label(facet, value, tk.h.lang() or "fr")
 
 
+def communes_filter_title(field: str, titles: dict[str, str] | None = None) -> str:
+    """Heading of an applied filter's pill: the facet's title, or ours for a filter without a facet."""
+    return (titles or {}).get(field) or indexing.filter_titles().get(field) or field
+
+
+def communes_filter_value_label(field: str, value: str) -> str:
+    return indexing.filter_value_label(field, value, tk.h.lang() or "fr")
+
+
 def communes_facet_label_function(facet: str) -> Callable[[dict[str, Any]], str]:
     """A ``label_function`` for CKAN's facet_list snippet: the labels of our facets' items, every other
     facet's display_name; all shown whole (without a label_function CKAN cuts them at 22 characters, which
@@ -103,4 +112,6 @@ def get_helpers() -> dict[str, Any]:
         "communes_as_list": communes_as_list,
         "communes_facet_label": communes_facet_label,
         "communes_facet_label_function": communes_facet_label_function,
+        "communes_filter_title": communes_filter_title,
+        "communes_filter_value_label": communes_filter_value_label,
     }

@@ -90,6 +90,26 @@ def facet_titles() -> dict[str, str]:
     }
 
 
+def filter_titles() -> dict[str, str]:
+    """Titles of the filters a search may still carry without their facet being shown: CKAN's own facets
+    that ours replace (a link or an old bookmark to ``/dataset/?organization=bron``). Without them CKAN
+    heads the filter's pill with « None »."""
+    return {
+        "organization": tk._("Organisation"),
+        "groups": tk._("Groups"),
+        "res_format": tk._("Format"),
+        **facet_titles(),
+    }
+
+
+def filter_value_label(field: str, value: str, lang: str = "fr") -> str:
+    """Label of an applied filter's value: a facet's label, an organisation's title."""
+    if field == "organization":
+        profile = owner.owner_profile(value)
+        return profile.display_name if profile else value
+    return facet_item_label(field, value, lang)
+
+
 def dataset_facets(facets: dict[str, Any], package_type: str) -> dict[str, Any]:
     # Ours replace CKAN's organization/groups/res_format facets (commune and EU format supersede
     # them); facets added by other plugins are kept after ours.

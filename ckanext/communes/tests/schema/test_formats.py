@@ -170,6 +170,19 @@ def test_the_search_page_res_format_csv_finds_the_csv_datasets(app, catalogue):
     assert f"{FILE_TYPE}/CSV" not in page
 
 
+def test_a_filter_without_its_facet_reads_its_french_heading_and_label_in_its_pill(app, catalogue):
+    """CKAN's organization and res_format facets are replaced by ours; a link or a bookmark still carrying
+    them once headed its pill « None: bron »."""
+    from html import unescape
+
+    html = unescape(app.get("/dataset/", query_string={"organization": "bron", "res_format": "CSV"}).body)
+    pills = re.search(r'<p class="filter-list">(.*?)</p>', html, re.S)
+    assert pills, "no applied filters shown"
+    text = " ".join(re.sub(r"<[^>]+>", " ", pills.group(1)).split())
+    assert "None" not in text, text
+    assert "Organisation: Commune de Bron" in text and "Format: CSV" in text, text
+
+
 @pytest.mark.parametrize("written, stored", [
     (CSV, "CSV"),  # DCAT: dct:format <EU URI>
     ("CSV", "CSV"), ("text/csv", "CSV"),  # DCAT: a literal (label or media type), a CKAN portal's format
