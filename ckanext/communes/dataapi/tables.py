@@ -5,26 +5,19 @@ resource whose whole file xloader loaded into the DataStore after its last chang
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import logging
 from typing import Any
 
 import ckan.plugins.toolkit as tk
 
+from ckanext.communes.timestamps import parse_datetime
+
 log = logging.getLogger(__name__)
 
 # One datastore_search call returns at most ckan.datastore.search.rows_max rows (32000 by default): page through.
 PAGE_ROWS = 10_000
 
-
-def _time(value: Any) -> datetime.datetime | None:
-    if isinstance(value, datetime.datetime):
-        return value
-    try:
-        return datetime.datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def is_current(resource: dict[str, Any]) -> bool:
@@ -40,8 +33,8 @@ def is_current(resource: dict[str, Any]) -> bool:
             {"ignore_auth": True}, {"entity_id": resource["id"], "task_type": "xloader", "key": "xloader"})
     except (tk.ObjectNotFound, KeyError):
         return False
-    loaded_at = _time(task.get("last_updated"))
-    modified = _time(resource.get("metadata_modified"))
+    loaded_at = parse_datetime(task.get("last_updated"))
+    modified = parse_datetime(resource.get("metadata_modified"))
     return task.get("state") == "complete" and loaded_at is not None and modified is not None \
         and loaded_at >= modified
 

@@ -43,6 +43,7 @@ from ckanext.communes.quality.scdl_schemas import (
     schema_descriptor,
     to_validate,
 )
+from ckanext.communes.timestamps import parse_datetime
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ def enqueue_changed(package_id: str, commit: bool = True) -> int:
         if row is None or row.schema_url != schema.uri or row.checked_at is None:
             stale.append(resource)
             continue
-        modified = _parse_time(resource.get("metadata_modified"))
+        modified = parse_datetime(resource.get("metadata_modified"))
         if modified is None or modified > row.checked_at:
             stale.append(resource)
     return _enqueue(pkg_dict, stale)
@@ -279,14 +280,6 @@ def _saved(package_id: str) -> dict[str, Any]:
         ],
     }
 
-
-def _parse_time(value: Any) -> datetime.datetime | None:
-    if isinstance(value, datetime.datetime):
-        return value
-    try:
-        return datetime.datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _forget_gone(pkg_dict: dict[str, Any]) -> None:
