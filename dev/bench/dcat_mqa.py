@@ -46,8 +46,8 @@ ACCESS_RIGHTS = f"{EU}/access-right/"
 FILE_TYPES = f"{EU}/file-type/"
 FILE_BODY_SIZE = 4096
 CONTENT_TYPES = {".csv": "text/csv", ".geojson": "application/geo+json", ".json": "application/json",
-                 ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".pdf": "application/pdf",
-                 ".zip": "application/zip", ".html": "text/html"}
+                 ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                 ".pdf": "application/pdf", ".zip": "application/zip", ".html": "text/html"}
 
 
 def editor_datasets(base: str, org_ids: list[str]) -> list[dict[str, Any]]:
