@@ -204,3 +204,60 @@ def test_download_urls_and_media_types_written_for_mqa_are_not_parsed_back_as_st
     assert not back["Budget"].get("download_url")
     assert back["Budget"]["mimetype"] == "text/csv"
     assert back["Points"]["download_url"] == "https://data.ville-bron.fr/b.geojson"
+
+
+@pytest.mark.usefixtures("allow_private_addresses")
+def test_our_catalogue_harvested_back_by_our_dcat_harvester_gives_the_stored_resources(
+        app, sysadmin, bron, source_server, create_with_upload):
+    from ckanext.communes.harvesters.base import GatherContext, harvester_for
+    from ckanext.communes.harvesters.mapping import map_to_schema
+    from ckanext.communes.harvesters.report import ReportBuilder
+    from ckanext.communes.net import fetch as guarded
+
+    dataset = with_resources(sysadmin, bron, [
+        {"url": "https://data.ville-bron.fr/budget.csv", "name": "Budget", "format": "CSV", "mimetype": "text/csv",
+         "size": 2048},
+        {"url": "https://data.ville-bron.fr/export?id=3", "name": "Arbres", "format": "GeoJSON"},
+        {"url": "https://data.ville-bron.fr/geoserver/wms?SERVICE=WMS&REQUEST=GetCapabilities", "name": "Carte",
+         "format": "WMS"},
+        {"url": "https://www.ville-bron.fr/deliberations", "name": "Page", "format": "HTML"}])
+    create_with_upload("nom\nStade\n", "stades.csv", package_id=dataset["id"], name="Déposé",
+                       context={"user": sysadmin["name"]})
+    stored = {r["name"]: r for r in helpers.call_action("package_show", id=dataset["id"])["resources"]}
+    source_server.serve("/catalog.ttl", app.get("/communes/69029/catalog.ttl", status=200).body)
+    url = source_server.url("/catalog.ttl")
+    context = GatherContext(None, "", url, bron["id"], {}, guarded.limits_from_config({}), ReportBuilder())
+    (record,) = [record for page in harvester_for("communes_dcat").pages(context) for record in page.records()]
+    mapped = {r["name"]: r for r in map_to_schema(record.dataset).dataset["resources"]}
+    assert set(mapped) == set(stored)
+    for name, resource in stored.items():
+        assert mapped[name]["url"] == resource["url"], name
+        assert not mapped[name].get("download_url"), name  # written for files, not a value to store
+        assert mapped[name]["format"] == resource["format"], name
+        for field in ("mimetype", "size"):
+            if resource.get(field) not in (None, ""):
+                assert mapped[name].get(field) == resource[field], (name, field)
+    # What the output adds, the harvested copy keeps: the registered media type of the format.
+    assert mapped["Arbres"]["mimetype"] == "application/geo+json"
+
+
+def test_the_rdf_is_served_without_measured_sizes_when_they_cannot_be_read(app, sysadmin, bron, monkeypatch):
+    from ckanext.communes.quality import evidence
+
+    dataset = with_resources(sysadmin, bron, [
+        {"url": "https://data.ville-bron.fr/budget.csv", "name": "Budget", "format": "CSV"}])
+    now = dt.datetime(2026, 1, 5)
+    linkcheck.store(dataset["id"], dataset["resources"][0]["id"], "https://data.ville-bron.fr/budget.csv",
+                    link_probe.Outcome(ok=True, status=200, size=700), now)
+    from ckan import model
+
+    model.Session.commit()
+    assert [int(size) for size in dataset_graph(app, dataset["id"]).objects(None, DCAT.byteSize)] == [700]
+
+    def unreadable(package_id: str) -> dict[str, Any]:
+        raise RuntimeError("the link check table cannot be read")
+
+    monkeypatch.setattr(evidence, "measured_links", unreadable)
+    graph = dataset_graph(app, dataset["id"])  # 200, not a server error
+    assert list(graph.objects(None, DCAT.byteSize)) == []
+    assert graph.value(distributions(graph)["Budget"], DCAT.downloadURL) is not None
