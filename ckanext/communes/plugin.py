@@ -30,6 +30,7 @@ from ckanext.communes.communes import validators as commune_validators
 from ckanext.communes.communes import views as commune_views
 from ckanext.communes.dataapi import helpers as dataapi_helpers
 from ckanext.communes.dataapi import loader_guard
+from ckanext.communes.dcat import distribution as dcat_distribution
 from ckanext.communes.dcat import views as dcat_views
 from ckanext.communes.harvesters import actions as harvest_actions
 from ckanext.communes.harvesters import auth as harvest_auth
@@ -118,9 +119,11 @@ class CommunesPlugin(p.SingletonPlugin):
 
     # ISignal: rooms react to each other's actions through CKAN's signals, not through imports.
     def get_signal_subscriptions(self) -> dict[Any, Any]:
-        # The periodic runner's rounds (harvesters/) run the schedule's due tasks (schedule/).
+        # The periodic runner's rounds (harvesters/) run the schedule's due tasks (schedule/); the DCAT profile
+        # (dcat/) states the sizes the link checker (quality/) measured.
         return {tk.signals.action_succeeded: [bilan_cache.on_action_succeeded],
-                harvest_workers.periodic_round: [schedule_runner.on_periodic_round]}
+                harvest_workers.periodic_round: [schedule_runner.on_periodic_round],
+                dcat_distribution.measured_links_signal: [quality_hooks.on_measured_links]}
 
     # IValidators
     def get_validators(self) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from rdflib.term import Node
 
 from ckanext.communes import uris
 from ckanext.communes.dcat import concepts
+from ckanext.communes.dcat import distribution as mqa
 from ckanext.communes.dcat.licences import LicenceNode, licence_id_for, licence_node
 from ckanext.communes.dcat.publishers import publisher_for_commune, publisher_for_org, site_publisher
 from ckanext.communes.dcat.services import service_kind
@@ -87,12 +88,14 @@ class _SerialisationMemo:
     - ``described``: node -> keys of the descriptions this profile has written about it in this
       graph (a publisher agent, a theme concept, a licence document...). Writing the same description
       again is a no-op, so it is skipped; every node this profile removes is forgotten here, and a
-      description is redone when its sentinel triple has gone (another profile removed the node).
+      description is redone when its sentinel triple has gone (another profile removed the node);
+    - ``measured``: dataset id -> what the link checker measured on its links (dcat/distribution.py), read once.
     """
 
     owners: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     licence_nodes: dict[str, tuple[LicenceNode, Node] | None] = field(default_factory=dict)
     described: dict[Node, set[Hashable]] = field(default_factory=dict)
+    measured: dict[Any, dict[str, mqa.MeasuredLink]] = field(default_factory=dict)  # dataset id -> its links
 
 
 # id(graph) -> (weak reference to the graph, its memo). Keyed by identity, not by rdflib's graph
@@ -166,6 +169,14 @@ def _resolved_file_type(value: Any) -> str | None:
 
     term = resolve_file_type(value) if isinstance(value, str) else None
     return format_code(term) if term else None
+
+
+def _eu_file_type(value: Any) -> str | None:
+    """The EU code of a parsed or stored format (``WMS_SRVC`` for ``WMS``); None if unknown."""
+    from ckanext.communes.vocabularies import resolve_file_type
+
+    term = resolve_file_type(value) if isinstance(value, str) and value else None
+    return term.code if term else None
 
 
 def licence_uri(licence_id: str | None) -> str | None:
@@ -259,14 +270,9 @@ class CommunesDCATAP3Profile(RDFProfile):
             g.add((URIRef(term.uri), RDF.type, DCT.MediaTypeOrExtent))
             self._describe_concept(term.uri, "file-type")
 
-        # dcat:mediaType: IANA URIs only (DCAT-AP 3 controlled-vocabulary shape).
-        for old in list(g.objects(distribution, DCAT.mediaType)):
-            if isinstance(old, Literal):
-                g.remove((distribution, DCAT.mediaType, old))
-                if "/" in str(old):
-                    media_type = URIRef(uris.iana_media_type_uri(str(old)))
-                    g.add((distribution, DCAT.mediaType, media_type))
-                    g.add((media_type, RDF.type, DCT.MediaType))
+        # What data.europa.eu's MQA counts, from what the portal knows (dcat/distribution.py): download URL,
+        # registered IANA media type (URIs only: DCAT-AP 3 controlled-vocabulary shape), byte size, modified.
+        self._complete_for_mqa(distribution, resource_dict, dataset_dict, term.code if term is not None else None)
 
         # Licence: the resource's own, else the dataset's; always a node.
         stored = resource_dict.get("license") or dataset_dict.get("license_id")
@@ -385,6 +391,9 @@ class CommunesDCATAP3Profile(RDFProfile):
             status = resource_dict.get("status")
             if status in uris.EU_STATUS_TO_ADMS and self._stores_adms_status():
                 resource_dict["status"] = uris.EU_STATUS_TO_ADMS[status]
+            # The download URL this profile writes for a file (dcat/distribution.py) is its URL, not a stored value.
+            if mqa.written_download_url(resource_dict, _eu_file_type(resource_dict.get("format"))):
+                resource_dict.pop("download_url")
             algorithm = resource_dict.get("hash_algorithm")
             if isinstance(algorithm, str) and algorithm.startswith(SPDX_ALGORITHMS):
                 resource_dict["hash_algorithm"] = algorithm[len(SPDX_ALGORITHMS):]
@@ -700,6 +709,30 @@ class CommunesDCATAP3Profile(RDFProfile):
         if description.eu:
             self._describe_concept(str(node), "licence")
         self._mark_described(node, "licence")
+
+    def _complete_for_mqa(
+        self, distribution: URIRef, resource_dict: dict[str, Any], dataset_dict: dict[str, Any], file_type: str | None
+    ) -> None:
+        g = self.g
+        if dataset_dict.get("id") not in self._memo.measured:
+            self._memo.measured[dataset_dict.get("id")] = mqa.measured_links(dataset_dict)
+        measure = mqa.current_measure(resource_dict, self._memo.measured[dataset_dict.get("id")])
+        url = mqa.download_url(resource_dict, file_type, measure)
+        if url:
+            g.add((distribution, DCAT.downloadURL, URIRef(url)))
+        media_type = mqa.media_type_for(resource_dict.get("mimetype"), file_type)
+        g.remove((distribution, DCAT.mediaType, None))
+        if media_type and "/" in media_type:
+            node = URIRef(uris.iana_media_type_uri(media_type))
+            g.add((distribution, DCAT.mediaType, node))
+            g.add((node, RDF.type, DCT.MediaType))
+        size = mqa.byte_size(resource_dict, file_type, measure)
+        if size is not None:
+            g.set((distribution, DCAT.byteSize, Literal(size, datatype=XSD.nonNegativeInteger)))
+        changed = mqa.modified(resource_dict)
+        if changed:
+            g.remove((distribution, DCT.modified, None))
+            self._add_date_triple(distribution, DCT.modified, changed)
 
     def _add_access_service(
         self, distribution: URIRef, dataset_ref: URIRef, resource_dict: dict[str, Any], file_type: str

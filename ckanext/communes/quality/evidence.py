@@ -108,6 +108,17 @@ def link_results_for(package_id: str) -> dict[str, LinkResult]:
     }
 
 
+def measured_links(package_id: str) -> dict[str, Any]:
+    """resource id -> what the link checker measured (dcat/distribution.py's MeasuredLink) on each link of the
+    dataset it reached at its last check: the URL it checked, the size and the media type the server gave."""
+    from ckanext.communes.dcat.distribution import MeasuredLink
+
+    rows = (model.Session.query(LinkCheck.resource_id, LinkCheck.url, LinkCheck.size, LinkCheck.media_type)
+            .filter(LinkCheck.package_id == package_id, LinkCheck.error.is_(None), LinkCheck.checked_at.isnot(None)))
+    return {rid: MeasuredLink(url=(url or "").strip(), size=size, media_type=media_type)
+            for rid, url, size, media_type in rows}
+
+
 def link_result_for_resource(resource_id: str, url: str | None = None) -> LinkResult:
     return link_result(model.Session.get(LinkCheck, resource_id), url.strip() if url else None)
 

@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from ckanext.communes.quality import background, score
+from ckanext.communes.quality import background, evidence, score
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +68,9 @@ def after_dataset_search(search_results: dict[str, Any], search_params: dict[str
     for item in (block or {}).get("items", []):
         item["display_name"] = score.criterion_label(item["name"])
     return search_results
+
+
+def on_measured_links(sender: str, **kwargs: Any) -> dict[str, Any]:
+    """Subscriber of the DCAT profile's ``communes_measured_links`` signal (sent with a dataset id): the sizes
+    and media types the link checker measured, which the RDF states (dcat/distribution.py)."""
+    return evidence.measured_links(sender)

@@ -16,6 +16,11 @@ from rdflib.namespace import DCTERMS, RDF, SH, SKOS
 
 from ckanext.communes import uris
 from ckanext.communes.tests import shared
+from ckanext.communes.tests.harvesters.conftest import (  # noqa: F401 - fixtures re-exported (link checks)
+    _source_server_instance,
+    allow_private_addresses,
+    source_server,
+)
 from ckanext.communes.tests.shared import ANNUAL, CSV, ENG, ENVI, EU, FRA, GEOJSON, PUBLIC, REGI
 
 PROFILES = "euro_dcat_ap_3 communes_dcat_ap_3"

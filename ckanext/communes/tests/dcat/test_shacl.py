@@ -74,3 +74,30 @@ def test_a_file_type_uri_the_nal_does_not_have_is_a_violation(app, sysadmin, bro
     assert shacl_violations(graph, "single", "self")[1] == 0
     conforms, violations, _ = shacl_violations(graph, "single", "official")
     assert not conforms and violations >= 1
+
+
+def test_what_the_mqa_counts_on_distributions_adds_no_violation(app, sysadmin, bron, create_with_upload):
+    """An upload (download URL, size, last_modified), a link whose size the link checker measured, a media type
+    normalised to its registered spelling and one left out (dcat/distribution.py)."""
+    import datetime as dt
+
+    from ckan import model
+
+    from ckanext.communes.quality import link_probe, linkcheck
+
+    fields = minimal_fields(bron)
+    fields["resources"] = [
+        {"url": "https://data.ville-bron.fr/budget.csv", "name": "Budget", "format": "CSV"},
+        {"url": "https://data.ville-bron.fr/a", "name": "Archive", "format": "GZIP", "mimetype": "application/x-gzip"},
+        {"url": "https://data.ville-bron.fr/flux", "name": "Flux", "format": "RSS", "mimetype": "application/rss+xml"},
+    ]
+    dataset = create_dataset(sysadmin, **fields)
+    create_with_upload("nom\nStade\n", "stades.csv", package_id=dataset["id"], name="Déposé",
+                       context={"user": sysadmin["name"]})
+    linkcheck.store(dataset["id"], dataset["resources"][0]["id"], "https://data.ville-bron.fr/budget.csv",
+                    link_probe.Outcome(ok=True, status=200, size=4096), dt.datetime(2026, 1, 5))
+    model.Session.commit()
+    graph = dataset_graph(app, dataset["id"])
+    assert len(list(graph.objects(None, rdflib.URIRef("http://www.w3.org/ns/dcat#downloadURL")))) == 4
+    assert len(list(graph.objects(None, rdflib.URIRef("http://www.w3.org/ns/dcat#byteSize")))) == 2
+    assert_valid(graph)
