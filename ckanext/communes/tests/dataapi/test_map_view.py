@@ -86,6 +86,16 @@ def test_a_resource_added_by_an_update_as_a_harvest_does_gets_the_map_view(peopl
     assert helpers.call_action("resource_view_list", id=added["id"]) == []
 
 
+def test_a_resource_added_alone_through_the_form_gets_one_map_view(people):
+    """resource_create (the resource form) runs package_update, then makes the default views: one view only."""
+    dataset = create_map_dataset("bron", "https://data.ville-bron.fr/equipements.csv", resource_format="CSV")
+    resource = helpers.call_action("resource_create", context={"user": people.commune_editor["name"]},
+                                   package_id=dataset["id"], url="https://data.ville-bron.fr/carte.geojson",
+                                   name="Carte", format="GeoJSON")
+    views = helpers.call_action("resource_view_list", id=resource["id"])
+    assert [view["view_type"] for view in views] == ["geojson_view"]
+
+
 # ------------------------------------------------------------------------------------ the data endpoint
 
 
