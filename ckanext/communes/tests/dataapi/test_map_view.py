@@ -96,6 +96,45 @@ def test_a_resource_added_alone_through_the_form_gets_one_map_view(people):
     assert [view["view_type"] for view in views] == ["geojson_view"]
 
 
+# ------------------------------------------------------------------------------------ the view's page
+
+
+def _view_page(app: Any, dataset: dict[str, Any]) -> str:
+    resource_id = dataset["resources"][0]["id"]
+    view = helpers.call_action("resource_view_list", id=resource_id)[0]
+    return app.get(f"/dataset/{dataset['name']}/resource/{resource_id}/view/{view['id']}", status=200).get_data(
+        as_text=True)
+
+
+def _map_config(page: str) -> dict[str, Any]:
+    import html
+    import re
+
+    match = re.search(r'data-module-map_config="([^"]*)"', page)
+    assert match, "no map configuration in the view's page"
+    return json.loads(html.unescape(match.group(1)))
+
+
+def test_the_view_reads_the_portal_s_endpoint_and_draws_no_tiles_unless_configured(app, people, ckan_config,
+                                                                                    monkeypatch):
+    dataset = create_map_dataset("bron", "https://data.ville-bron.fr/equipements.geojson")
+    page = _view_page(app, dataset)
+    assert f'data-module-url="{map_data_url(dataset)}"' in page
+    assert "data.ville-bron.fr/equipements.geojson" not in page.split('data-module-url="', 1)[1].split('"', 1)[0]
+    assert "resource_proxy" not in page and "/proxy" not in page
+    assert _map_config(page) == {}  # no base map: the geometries on a plain background
+    assert 'aria-label="Carte de la ressource Équipements (carte) (les flèches déplacent la carte' in page
+    assert "Télécharger les données (GeoJSON)" in page
+
+    monkeypatch.setitem(ckan_config, "ckanext.spatial.common_map.type", "custom")
+    monkeypatch.setitem(ckan_config, "ckanext.spatial.common_map.custom.url",
+                        "https://tuiles.grandlyon.example/{z}/{x}/{y}.png")
+    monkeypatch.setitem(ckan_config, "ckanext.spatial.common_map.attribution", "Fond de carte : Métropole de Lyon")
+    config = _map_config(_view_page(app, dataset))
+    assert config["type"] == "custom" and config["custom.url"].startswith("https://tuiles.grandlyon.example/")
+    assert config["attribution"] == "Fond de carte : Métropole de Lyon"
+
+
 # ------------------------------------------------------------------------------------ the data endpoint
 
 
