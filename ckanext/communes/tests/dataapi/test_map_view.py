@@ -296,3 +296,43 @@ def test_an_uploaded_geojson_is_read_from_the_storage(app, people, create_with_u
     assert response.status_code == 200
     assert json.loads(response.get_data()) == json.loads(GEOJSON_BODY)
     model.Session.remove()
+
+
+# ------------------------------------------------------------------------------------ harvested
+
+
+@pytest.mark.usefixtures("clean_index", "allow_private_addresses")
+def test_a_harvested_geojson_resource_gets_one_map_view_through_creation_and_update(tmp_path, source_server):
+    """An Opendatasoft catalogue harvested for real (tests/harvesters/test_ods_harvest.py's fixture server): its
+    GeoJSON exports get the map, its other resources none; harvested again with a change, still one map each."""
+    from ckan.tests import factories
+
+    from ckanext.communes.communes import seeding
+    from ckanext.communes.harvesters import jobs
+    from ckanext.communes.tests.communes.conftest import write_communes_csv
+    from ckanext.communes.tests.harvesters.checks import harvested
+    from ckanext.communes.tests.harvesters.test_ods_harvest import COMMUNES, RemoteODS, fixture_datasets, make_source
+
+    seeding.seed(path=str(write_communes_csv(tmp_path / "communes.csv", COMMUNES)))
+    remote = RemoteODS(source_server, fixture_datasets())
+    source = make_source({"sysadmin": factories.Sysadmin()}, remote.url)
+    assert jobs.run_source(source["id"])["status"] == "Finished"
+
+    def map_views() -> dict[str, list[str]]:
+        return {f"{title} / {resource['format']}": [view["view_type"] for view in helpers.call_action(
+                    "resource_view_list", id=resource["id"])]
+                for title, dataset in harvested(source["id"]).items() for resource in dataset["resources"]}
+
+    views = map_views()
+    assert views["Arbres d'alignement de Bron / GeoJSON"] == ["geojson_view"]
+    assert views["Arbres d'alignement de Bron / CSV"] == []
+    assert all(found == (["geojson_view"] if name.endswith("/ GeoJSON") else []) for name, found in views.items())
+
+    changed = fixture_datasets()
+    changed[0]["metas"]["default"]["title"] = changed[0]["metas"]["default"]["title"] + " (mis à jour)"
+    remote.datasets = changed
+    assert jobs.run_source(source["id"])["status"] == "Finished"
+    again = map_views()
+    assert sum(found == ["geojson_view"] for found in again.values()) == sum(
+        found == ["geojson_view"] for found in views.values())
+    assert all(len(found) <= 1 for found in again.values())
