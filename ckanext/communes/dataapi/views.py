@@ -21,11 +21,12 @@ def _error(status: int, message: str) -> Response:
 
 
 def read(id: str, resource_id: str) -> Any:  # noqa: A002 - CKAN's name of the dataset in its routes
-    context: dict[str, Any] = {"user": tk.g.user}
+    user = tk.g.user
     try:
-        tk.check_access("resource_show", context, {"id": resource_id})
-        resource = tk.get_action("resource_show")(context, {"id": resource_id})
-        dataset = tk.get_action("package_show")(context, {"id": id})
+        # resource_show's own authorisation: the dataset's, private ones for their commune and the operators.
+        tk.check_access("resource_show", {"user": user}, {"id": resource_id})
+        resource = tk.get_action("resource_show")({"user": user}, {"id": resource_id})
+        dataset = tk.get_action("package_show")({"user": user}, {"id": id})
     except (tk.ObjectNotFound, tk.NotAuthorized):
         # A private dataset's resource is "not found" for whoever may not read it: its existence is not told.
         return _error(404, tk._("Resource not found"))
