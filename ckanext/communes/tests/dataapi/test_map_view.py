@@ -158,6 +158,10 @@ def test_the_endpoint_takes_no_url_from_the_request(app, people, source_server, 
     response = app.get(map_data_url(dataset) + "?url=" + source_server.url("/secret.geojson"))
     assert response.status_code == 200
     assert source_server.requested("/secret.geojson") == 0 and source_server.requested("/equipements.geojson") == 1
+    # Nor is any unguarded proxy served: neither CKAN's resource_proxy nor geoview's service_proxy.
+    endpoints = {rule.endpoint for rule in app.flask_app.url_map.iter_rules()}
+    assert "communes_map_data.read" in endpoints
+    assert not {e for e in endpoints if e.startswith(("resource_proxy.", "service_proxy."))}
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "[::1]", "localhost"])
