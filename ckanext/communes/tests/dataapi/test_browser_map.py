@@ -93,3 +93,26 @@ def test_a_geojson_link_is_drawn_offline_keyboard_usable_and_described(
 
     problems = _axe_violations(page) + _axe_violations(frame)
     assert problems == [], "\n".join(problems)
+
+
+LAMBERT_93 = json.dumps({"type": "FeatureCollection",
+                         "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+                         "features": [{"type": "Feature", "properties": {"nom": "Mairie de Bron"},
+                                       "geometry": {"type": "Point", "coordinates": [849000, 6517000]}}]})
+
+
+def test_a_geojson_in_lambert_93_is_drawn_where_it_lies(bron, source_server, allow_private_addresses, live_server,
+                                                        browser_page):
+    """Lambert-93 (EPSG:2154), the projection of many French communal files, as the GeoJSON's named crs."""
+    source_server.serve("/mairie.geojson", LAMBERT_93, content_type="application/geo+json")
+    site_user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
+    dataset = helpers.call_action(
+        "package_create", context={"user": site_user}, name="mairie-bron", title="Mairie de Bron", notes="La mairie.",
+        theme=[ENVI], owner_org=bron["id"], license_id="etalab-2.0",
+        resources=[{"url": source_server.url("/mairie.geojson"), "name": "Mairie", "format": "GeoJSON"}])
+    browser_page.goto(f"{live_server}/dataset/{dataset['name']}/resource/{dataset['resources'][0]['id']}")
+    frame = browser_page.frame_locator("iframe").first
+    frame.locator("[data-map-ready]").wait_for()
+    assert frame.locator("[data-map-ready]").get_attribute("data-map-ready") == "drawn"
+    assert frame.locator("#communes-map-summary").inner_text() == (
+        "La carte montre 1 objet. Emprise : longitudes 4,9162 à 4,9162, latitudes 45,7363 à 45,7363.")
