@@ -22,9 +22,9 @@ $(STAMP): $(PY) requirements.txt requirements-extensions.txt requirements-nodeps
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -r dev-requirements.txt
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
-# ckanext-xloader's wheel ships a pkgutil-style ckanext/__init__.py, ckanext-spatial 2.3.2's an empty one: ckanext
-# then looks like a regular package to import-linter (`make lint` fails: NotATopLevelModule). Every extension
-# declares the namespace itself: drop the file.
+# ckanext-xloader's and ckanext-geoview 0.3.2's wheels ship a pkgutil-style ckanext/__init__.py, ckanext-spatial
+# 2.3.2's an empty one: ckanext then looks like a regular package to import-linter (`make lint` fails:
+# NotATopLevelModule). Every extension declares the namespace itself: drop the file.
 	rm -f $(VENV)/lib/python*/site-packages/ckanext/__init__.py
 	$(PY) -m pip install -q -e .
 	touch $(STAMP)

@@ -40,3 +40,23 @@ def french_number(value: Any) -> str:
         return str(value)
     text = f"{number:,.0f}" if number == int(number) else f"{number:,.1f}"
     return text.replace(",", "\u202f").replace(".", ",")
+
+
+def gettext_in_default_locale(text: str) -> str:
+    """``text`` in the portal's language (``ckan.locale_default``), whoever asks: for what is stored once and
+    shown to every reader (the title of a view made by a harvest worker or an API call, which has no reader's
+    language). Within a request CKAN's merged catalogue answers; outside one, our own catalogue."""
+    import flask
+    import flask_babel
+
+    locale = tk.config.get("ckan.locale_default") or "en"
+    if flask.has_request_context():
+        with flask_babel.force_locale(locale):
+            return tk._(text)
+    import os
+
+    from babel.support import Translations
+
+    translations = Translations.load(os.path.join(os.path.dirname(__file__), "i18n"), [locale],
+                                     domain="ckanext-communes")
+    return translations.gettext(text)

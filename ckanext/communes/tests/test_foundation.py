@@ -85,8 +85,9 @@ SHARED_OPTIONS = [
 
 
 # Loaded by test.ini only for the tests that need them (with_plugins marks, tests/dataapi/): every resource
-# saved elsewhere in the suite would otherwise queue a DataStore load. Last in the portal's list, in this order.
-PLUGINS_LOADED_PER_TEST = ("datastore", "xloader", "datatables_view")
+# saved elsewhere in the suite would otherwise queue a DataStore load (or get a map view). Last in the portal's
+# list, in this order.
+PLUGINS_LOADED_PER_TEST = ("datastore", "xloader", "datatables_view", "communes_geojson_view")
 
 
 @pytest.mark.parametrize("key", SHARED_OPTIONS)

@@ -1,0 +1,342 @@
+"""The map preview of GeoJSON and WFS resources (issue #23 item 4): created by default, its data served by the
+portal's own endpoint (dataapi/views.py, map_data.py) through the guarded client, for a resource the caller may
+read and nothing else: never a private address (nor a redirect to one), never a private dataset for whoever may
+not read it, never more than the size limit, never what is not GeoJSON; French errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from ckan import model
+from ckan.tests import helpers
+
+from ckanext.communes.tests.shared import ENVI
+
+MAP = pytest.mark.with_plugins("communes_geojson_view")
+pytestmark = [MAP, pytest.mark.usefixtures("clean_db")]
+
+GEOJSON_BODY = json.dumps({"type": "FeatureCollection", "features": [
+    {"type": "Feature", "properties": {"nom": "Stade Pierre Duboeuf"},
+     "geometry": {"type": "Point", "coordinates": [4.9272, 45.7402]}},
+    {"type": "Feature", "properties": {"nom": "Parc de Parilly"},
+     "geometry": {"type": "Polygon", "coordinates": [[[4.89, 45.71], [4.91, 45.71], [4.91, 45.73], [4.89, 45.71]]]}},
+]})
+
+
+def create_map_dataset(org: str, url: str, *, resource_format: str = "GeoJSON", private: bool = False,
+                       name: str = "equipements-carte", user: str | None = None) -> dict[str, Any]:
+    user = user or helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
+    return helpers.call_action(
+        "package_create", context={"user": user}, name=name, title="Équipements sportifs", notes="Les équipements.",
+        theme=[ENVI], owner_org=org, license_id="etalab-2.0", private=private,
+        resources=[{"url": url, "name": "Équipements (carte)", "format": resource_format}])
+
+
+def map_data_url(dataset: dict[str, Any]) -> str:
+    return f"/dataset/{dataset['name']}/resource/{dataset['resources'][0]['id']}/map-data"
+
+
+def loopback_only(monkeypatch: pytest.MonkeyPatch, ckan_config: Any) -> None:
+    """Private addresses refused, except the fixture server's 127.0.0.1 (a redirect from it to another private
+    address must still be refused)."""
+    from ckanext.communes.dataapi import map_data
+
+    monkeypatch.setitem(ckan_config, "ckanext.communes.fetch.allow_private_addresses", False)
+    original = map_data.map_limits
+    monkeypatch.setattr(map_data, "map_limits",
+                        lambda: dataclasses.replace(original(), allowed_networks=("127.0.0.1/32",)))
+
+
+# ------------------------------------------------------------------------------------ created by default
+
+
+def test_a_geojson_and_a_wfs_resource_get_the_map_view_by_default_and_a_csv_does_not(people):
+    bron = people.commune_editor["name"]
+    geojson = create_map_dataset("bron", "https://data.ville-bron.fr/equipements.geojson", user=bron)
+    wfs = create_map_dataset("bron", "https://data.ville-bron.fr/wfs#equipements", resource_format="WFS",
+                             name="equipements-wfs", user=bron)
+    csv = create_map_dataset("bron", "https://data.ville-bron.fr/equipements.csv", resource_format="CSV",
+                             name="equipements-csv", user=bron)
+    for dataset, expected in ((geojson, ["geojson_view"]), (wfs, ["geojson_view"]), (csv, [])):
+        views = helpers.call_action("resource_view_list", id=dataset["resources"][0]["id"])
+        assert [view["view_type"] for view in views] == expected, dataset["name"]
+    view = helpers.call_action("resource_view_list", id=geojson["resources"][0]["id"])[0]
+    assert view["title"] == "Carte"
+
+
+def test_a_resource_added_by_an_update_as_a_harvest_does_gets_the_map_view(people):
+    """Harvesters create with package_create and update with package_update (harvesters/stages.py): both make
+    the default views of new resources."""
+    dataset = create_map_dataset("bron", "https://data.ville-bron.fr/equipements.csv", resource_format="CSV")
+    site_user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
+    dataset["resources"].append({"url": "https://data.ville-bron.fr/equipements.geojson", "name": "Carte",
+                                 "format": "GeoJSON"})
+    updated = helpers.call_action("package_update", context={"user": site_user}, **dataset)
+    added = next(r for r in updated["resources"] if r["format"] == "GeoJSON")
+    views = helpers.call_action("resource_view_list", id=added["id"])
+    assert [view["view_type"] for view in views] == ["geojson_view"]
+
+    # An editor's deletion of the view holds: a later update makes none for a resource it did not add.
+    helpers.call_action("resource_view_delete", context={"user": site_user}, id=views[0]["id"])
+    helpers.call_action("package_update", context={"user": site_user},
+                        **{**updated, "notes": "Les équipements, mis à jour."})
+    assert helpers.call_action("resource_view_list", id=added["id"]) == []
+
+
+def test_a_resource_added_alone_through_the_form_gets_one_map_view(people):
+    """resource_create (the resource form) runs package_update, then makes the default views: one view only."""
+    dataset = create_map_dataset("bron", "https://data.ville-bron.fr/equipements.csv", resource_format="CSV")
+    resource = helpers.call_action("resource_create", context={"user": people.commune_editor["name"]},
+                                   package_id=dataset["id"], url="https://data.ville-bron.fr/carte.geojson",
+                                   name="Carte", format="GeoJSON")
+    views = helpers.call_action("resource_view_list", id=resource["id"])
+    assert [view["view_type"] for view in views] == ["geojson_view"]
+
+
+# ------------------------------------------------------------------------------------ the view's page
+
+
+def _view_page(app: Any, dataset: dict[str, Any]) -> str:
+    resource_id = dataset["resources"][0]["id"]
+    view = helpers.call_action("resource_view_list", id=resource_id)[0]
+    return app.get(f"/dataset/{dataset['name']}/resource/{resource_id}/view/{view['id']}", status=200).get_data(
+        as_text=True)
+
+
+def _map_config(page: str) -> dict[str, Any]:
+    import html
+    import re
+
+    match = re.search(r'data-module-map_config="([^"]*)"', page)
+    assert match, "no map configuration in the view's page"
+    return json.loads(html.unescape(match.group(1)))
+
+
+def test_the_view_reads_the_portal_s_endpoint_and_draws_no_tiles_unless_configured(app, people, ckan_config,
+                                                                                    monkeypatch):
+    dataset = create_map_dataset("bron", "https://data.ville-bron.fr/equipements.geojson")
+    page = _view_page(app, dataset)
+    assert f'data-module-url="{map_data_url(dataset)}"' in page
+    assert "data.ville-bron.fr/equipements.geojson" not in page.split('data-module-url="', 1)[1].split('"', 1)[0]
+    assert "resource_proxy" not in page and "/proxy" not in page
+    assert _map_config(page) == {}  # no base map: the geometries on a plain background
+    assert 'aria-label="Carte de la ressource Équipements (carte) (les flèches déplacent la carte' in page
+    assert "Télécharger les données (GeoJSON)" in page
+
+    monkeypatch.setitem(ckan_config, "ckanext.spatial.common_map.type", "custom")
+    monkeypatch.setitem(ckan_config, "ckanext.spatial.common_map.custom.url",
+                        "https://tuiles.grandlyon.example/{z}/{x}/{y}.png")
+    monkeypatch.setitem(ckan_config, "ckanext.spatial.common_map.attribution", "Fond de carte : Métropole de Lyon")
+    config = _map_config(_view_page(app, dataset))
+    assert config["type"] == "custom" and config["custom.url"].startswith("https://tuiles.grandlyon.example/")
+    assert config["attribution"] == "Fond de carte : Métropole de Lyon"
+
+
+# ------------------------------------------------------------------------------------ the data endpoint
+
+
+def test_the_map_data_of_a_public_geojson_link_is_served_through_the_guard(app, people, source_server,
+                                                                          allow_private_addresses):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    response = app.get(map_data_url(dataset))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/geo+json")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert json.loads(response.get_data()) == json.loads(GEOJSON_BODY)
+    assert source_server.requested("/equipements.geojson") == 1
+
+
+def test_the_endpoint_takes_no_url_from_the_request(app, people, source_server, allow_private_addresses):
+    """No open proxy: a url parameter is ignored, the resource's own address is fetched."""
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/json")
+    source_server.serve("/secret.geojson", GEOJSON_BODY, content_type="application/json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    response = app.get(map_data_url(dataset) + "?url=" + source_server.url("/secret.geojson"))
+    assert response.status_code == 200
+    assert source_server.requested("/secret.geojson") == 0 and source_server.requested("/equipements.geojson") == 1
+    # Nor is any unguarded proxy served: neither CKAN's resource_proxy nor geoview's service_proxy.
+    endpoints = {rule.endpoint for rule in app.flask_app.url_map.iter_rules()}
+    assert "communes_map_data.read" in endpoints
+    assert not {e for e in endpoints if e.startswith(("resource_proxy.", "service_proxy."))}
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "[::1]", "localhost"])
+def test_a_link_to_a_private_address_is_refused_in_french_and_not_fetched(app, people, source_server, address):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/json")
+    dataset = create_map_dataset("bron", f"http://{address}:{source_server.port}/equipements.geojson")
+    response = app.get(map_data_url(dataset))
+    assert response.status_code == 403
+    assert response.json == {"error": "L’adresse de cette ressource n’est pas publique : le portail ne la "
+                                      "télécharge pas."}
+    assert source_server.requests == []
+
+
+def test_a_redirect_to_a_private_address_is_refused(app, people, source_server, ckan_config, monkeypatch):
+    loopback_only(monkeypatch, ckan_config)
+    source_server.serve("/direct.geojson", GEOJSON_BODY, content_type="application/json")
+    source_server.redirect("/equipements.geojson", "http://169.254.169.254/latest/meta-data/")
+    direct = create_map_dataset("bron", source_server.url("/direct.geojson"), name="direct")
+    assert app.get(map_data_url(direct)).status_code == 200  # the fixture server itself is allowed
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    response = app.get(map_data_url(dataset))
+    assert response.status_code == 403
+    assert "n’est pas publique" in response.json["error"]
+
+
+@pytest.mark.parametrize("role, status", [("anonymous", 404), ("other_admin", 404), ("commune_editor", 200),
+                                          ("sysadmin", 200)])
+def test_the_map_data_of_a_private_dataset_is_served_only_to_who_may_read_it(
+        app, people, source_server, allow_private_addresses, role, status):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"), private=True)
+    token = people.token(role)
+    response = app.get(map_data_url(dataset), headers={"Authorization": token} if token else {})
+    assert response.status_code == status
+    if status == 404:
+        assert response.json == {"error": "Ressource introuvable"}
+        assert source_server.requests == []
+    else:
+        directives = {part.strip() for part in response.headers["Cache-Control"].split(",")}
+        assert {"private", "no-store"} <= directives and "public" not in directives
+
+
+def test_a_resource_under_another_dataset_s_name_is_not_served(app, people, source_server, allow_private_addresses):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/json")
+    private = create_map_dataset("bron", source_server.url("/equipements.geojson"), private=True, name="prive")
+    public = create_map_dataset("bron", source_server.url("/equipements.geojson"), name="public")
+    response = app.get(f"/dataset/{public['name']}/resource/{private['resources'][0]['id']}/map-data")
+    assert response.status_code == 404
+    assert source_server.requests == []
+
+
+def test_a_file_larger_than_the_limit_is_refused_in_french(app, people, source_server, allow_private_addresses,
+                                                           ckan_config, monkeypatch):
+    monkeypatch.setitem(ckan_config, "ckanext.communes.map.max_bytes", "1000")
+    source_server.serve("/grand.geojson", GEOJSON_BODY + " " * 2000, content_type="application/json")
+    # No Content-Length: the limit is counted as the body comes.
+    source_server.handle("/sans-longueur.geojson", lambda method, path, query, body: (
+        200, {"Content-Type": "application/json"}, GEOJSON_BODY + " " * 2000))
+    for path in ("/grand.geojson", "/sans-longueur.geojson"):
+        dataset = create_map_dataset("bron", source_server.url(path), name=path.strip("/").split(".")[0])
+        response = app.get(map_data_url(dataset))
+        assert response.status_code == 502, path
+        assert response.json == {"error": "Les données de cette ressource dépassent la limite de 1000 octets "
+                                          "de la carte ; téléchargez-les plutôt."}, path
+
+
+@pytest.mark.parametrize("body, content_type, expected", [
+    ("<html><body>Connexion requise</body></html>", "text/html",
+     "Les données de cette ressource ne sont pas du GeoJSON (le serveur a envoyé text/html)."),
+    ("nom,type\nStade,stade\n", "text/plain", "Les données de cette ressource ne sont pas du JSON valide."),
+    ('{"nom": "Stade"}', "application/json", "Les données de cette ressource sont du JSON mais pas du GeoJSON."),
+])
+def test_what_is_not_geojson_is_refused_in_french(app, people, source_server, allow_private_addresses,
+                                                  body, content_type, expected):
+    source_server.serve("/equipements.geojson", body, content_type=content_type)
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    response = app.get(map_data_url(dataset))
+    assert response.status_code == 502
+    assert response.json == {"error": expected}
+
+
+def test_a_resource_of_another_format_has_no_map_data(app, people):
+    dataset = create_map_dataset("bron", "https://data.ville-bron.fr/equipements.csv", resource_format="CSV")
+    response = app.get(map_data_url(dataset))
+    assert response.status_code == 404
+    assert response.json == {"error": "Cette ressource n’est pas affichée sur une carte."}
+
+
+def test_a_wfs_link_is_read_as_a_getfeature_in_geojson_of_its_layer(app, people, source_server,
+                                                                   allow_private_addresses):
+    asked: list[str] = []
+
+    def wfs(method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], str]:
+        asked.append(query)
+        return 200, {"Content-Type": "application/json;charset=UTF-8"}, GEOJSON_BODY
+
+    source_server.handle("/geoserver/wfs", wfs)
+    dataset = create_map_dataset("bron", source_server.url("/geoserver/wfs?map=bron&request=GetCapabilities"
+                                                           "#bron:equipements"), resource_format="WFS")
+    response = app.get(map_data_url(dataset))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert json.loads(response.get_data()) == json.loads(GEOJSON_BODY)
+    from urllib.parse import parse_qs
+
+    query = {k: v[0] for k, v in parse_qs(asked[0]).items()}
+    assert query == {"map": "bron", "service": "WFS", "version": "1.1.0", "request": "GetFeature",
+                     "typeName": "bron:equipements", "outputFormat": "application/json", "srsName": "EPSG:4326",
+                     "maxFeatures": "5000"}
+
+
+def test_a_wfs_link_without_a_layer_shows_the_first_of_its_capabilities(app, people, source_server,
+                                                                       allow_private_addresses):
+    capabilities = ('<?xml version="1.0"?><wfs:WFS_Capabilities xmlns:wfs="http://www.opengis.net/wfs">'
+                    '<FeatureTypeList><FeatureType><Name>bron:arbres</Name></FeatureType>'
+                    '<FeatureType><Name>bron:parcs</Name></FeatureType></FeatureTypeList></wfs:WFS_Capabilities>')
+    asked: list[str] = []
+
+    def wfs(method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], str]:
+        asked.append(query)
+        if "GetCapabilities" in query:
+            return 200, {"Content-Type": "application/xml"}, capabilities
+        return 200, {"Content-Type": "application/json"}, GEOJSON_BODY
+
+    source_server.handle("/wfs", wfs)
+    dataset = create_map_dataset("bron", source_server.url("/wfs"), resource_format="WFS")
+    assert app.get(map_data_url(dataset)).status_code == 200
+    assert "typeName=bron%3Aarbres" in asked[1]
+
+
+def test_an_uploaded_geojson_is_read_from_the_storage(app, people, create_with_upload):
+    dataset = create_map_dataset("bron", "https://data.ville-bron.fr/autre.geojson")
+    site_user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
+    resource = create_with_upload(GEOJSON_BODY, "equipements.geojson", package_id=dataset["id"],
+                                  format="GeoJSON", context={"user": site_user})
+    response = app.get(f"/dataset/{dataset['name']}/resource/{resource['id']}/map-data")
+    assert response.status_code == 200
+    assert json.loads(response.get_data()) == json.loads(GEOJSON_BODY)
+    model.Session.remove()
+
+
+# ------------------------------------------------------------------------------------ harvested
+
+
+@pytest.mark.usefixtures("clean_index", "allow_private_addresses")
+def test_a_harvested_geojson_resource_gets_one_map_view_through_creation_and_update(tmp_path, source_server):
+    """An Opendatasoft catalogue harvested for real (tests/harvesters/test_ods_harvest.py's fixture server): its
+    GeoJSON exports get the map, its other resources none; harvested again with a change, still one map each."""
+    from ckan.tests import factories
+
+    from ckanext.communes.communes import seeding
+    from ckanext.communes.harvesters import jobs
+    from ckanext.communes.tests.communes.conftest import write_communes_csv
+    from ckanext.communes.tests.harvesters.checks import harvested
+    from ckanext.communes.tests.harvesters.test_ods_harvest import COMMUNES, RemoteODS, fixture_datasets, make_source
+
+    seeding.seed(path=str(write_communes_csv(tmp_path / "communes.csv", COMMUNES)))
+    remote = RemoteODS(source_server, fixture_datasets())
+    source = make_source({"sysadmin": factories.Sysadmin()}, remote.url)
+    assert jobs.run_source(source["id"])["status"] == "Finished"
+
+    def map_views() -> dict[str, list[str]]:
+        return {f"{title} / {resource['format']}": [view["view_type"] for view in helpers.call_action(
+                    "resource_view_list", id=resource["id"])]
+                for title, dataset in harvested(source["id"]).items() for resource in dataset["resources"]}
+
+    views = map_views()
+    assert views["Arbres d'alignement de Bron / GeoJSON"] == ["geojson_view"]
+    assert views["Arbres d'alignement de Bron / CSV"] == []
+    assert all(found == (["geojson_view"] if name.endswith("/ GeoJSON") else []) for name, found in views.items())
+
+    changed = fixture_datasets()
+    changed[0]["metas"]["default"]["title"] = changed[0]["metas"]["default"]["title"] + " (mis à jour)"
+    remote.datasets = changed
+    assert jobs.run_source(source["id"])["status"] == "Finished"
+    again = map_views()
+    assert sum(found == ["geojson_view"] for found in again.values()) == sum(
+        found == ["geojson_view"] for found in views.values())
+    assert all(len(found) <= 1 for found in again.values())
