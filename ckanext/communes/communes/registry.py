@@ -305,6 +305,12 @@ def get_commune_geometry(code: str | None) -> CommuneGeometry | None:
     return geometries.get(commune.insee) if commune is not None else None
 
 
+def all_geometries() -> list[CommuneGeometry]:
+    """Every geometry of the file, the communes' and Lyon's arrondissements', in INSEE code order (the maps'
+    text alternatives and the search page's commune select)."""
+    return sorted(_geometries().values(), key=lambda geometry: geometry.insee)
+
+
 @functools.lru_cache(maxsize=1)
 def metropole_bbox() -> geo.BBox:
     """The Métropole de Lyon's extent: the union of its communes' bounding boxes (WGS84)."""
