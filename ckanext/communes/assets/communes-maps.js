@@ -38,10 +38,12 @@ this.ckan.module('communes-map', function ($) {
       }
       if (this.options.extent) {
         var extent = L.geoJSON(this.options.extent, {style: EXTENT_STYLE}).addTo(map);
-        bounds = extent.getBounds();
+        // Some room around the extent: on a plain background, the Métropole's outline (dashed) is what says
+        // where the extent lies.
+        bounds = extent.getBounds().pad(0.6);
       }
       if (bounds && bounds.isValid()) {
-        map.fitBounds(bounds, {padding: [12, 12], animate: false});
+        map.fitBounds(bounds, {padding: [8, 8], animate: false});
       } else {
         map.setView([45.76, 4.85], 10);
       }

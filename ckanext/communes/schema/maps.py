@@ -154,6 +154,7 @@ class PlaceForm:
 
     @property
     def metropole_geojson(self) -> str:
+        """Where the search map looks when no area is searched, and the outline it draws for orientation."""
         return geo.bbox_geojson(registry.metropole_bbox())
 
 
@@ -258,4 +259,5 @@ def get_helpers() -> dict[str, Any]:
         "communes_place_communes": communes_choices,
         "communes_place_coordinate_fields": lambda: list(zip(COORDINATE_FIELDS, coordinate_labels(), strict=True)),
         "communes_map_options": lambda: json.dumps(map_options()),
+        "communes_metropole_geojson": lambda: geo.bbox_geojson(registry.metropole_bbox()),
     }
