@@ -130,8 +130,8 @@ def user_pages(user_name: str) -> list[Page]:
 
 # Pages photographed after their audit (test-artifacts/screenshots/a11y-*.png), to be looked at.
 PHOTOGRAPHED = {("dataset_search_facets", ""), ("dataset_search_place", ""), ("organisation", ""),
-                ("dataset_many_resources", ""), ("statement", ""), ("organisations", ""), ("harvest_job", "communes_csw"),
-                ("user", "")}
+                ("dataset_many_resources", ""), ("statement", ""), ("organisations", ""),
+                ("harvest_job", "communes_csw"), ("user", "")}
 
 
 def audit_as(page: Any, base_url: str, role: str, pages: list[Page], results: dict[str, Any],
