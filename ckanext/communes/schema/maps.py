@@ -70,6 +70,14 @@ def communes_in(bbox: geo.BBox) -> list[str]:
     return sorted(covered, key=registry.slugify)
 
 
+def communes_text(names: list[str]) -> str:
+    """The communes an extent covers, as a sentence reads them: every commune is « the 58 communes of the
+    Métropole », not 58 names."""
+    if names and len(names) == sum(1 for g in registry.all_geometries() if g.kind == "commune"):
+        return gettext("all the {count} communes of the Métropole").format(count=len(names))
+    return ", ".join(names)
+
+
 @dataclass(frozen=True)
 class ExtentMap:
     """A map of one extent: what assets/communes-maps.js draws (``geojson``) and what the page says of it."""
@@ -92,7 +100,7 @@ def dataset_map(pkg: dict[str, Any]) -> ExtentMap | None:
     names = communes_in(bbox)
     description = gettext("Extent of the dataset: {where}.").format(where=bbox_sentence(bbox))
     if names:
-        description = gettext("Communes covered: {names}.").format(names=", ".join(names)) + " " + description
+        description = gettext("Communes covered: {names}.").format(names=communes_text(names)) + " " + description
     return ExtentMap(bbox, gettext("Map of the dataset's extent"), description)
 
 
@@ -141,7 +149,7 @@ class PlaceForm:
         names = communes_in(self.bbox)
         text = gettext("Area searched: {where}.").format(where=bbox_sentence(self.bbox))
         if names:
-            text += " " + gettext("Communes in it: {names}.").format(names=", ".join(names))
+            text += " " + gettext("Communes in it: {names}.").format(names=communes_text(names))
         return text
 
     @property

@@ -140,3 +140,11 @@ def test_the_place_form_refuses_junk_with_a_french_error_naming_the_field(app, p
     assert field in errors and words in errors, errors
     form = soup.select_one("form#communes-place-form")  # the form again, the filters still kept
     assert {i["name"]: i["value"] for i in form.select('input[type="hidden"]')} == {"vocab_theme": "ENVI"}
+
+
+def test_the_metropoles_page_and_datasets_show_the_metropoles_extent_naming_all_its_communes_at_once(app):
+    element, soup = _map(app.get("/organization/metropole-de-lyon").body, "extent")
+    assert _extent_bbox(element) == pytest.approx(registry.metropole_bbox())
+    element, soup = _map(app.get("/dataset/voirie-metropole").body, "extent")
+    text = _text_alternative(element, soup)
+    assert "les 58 communes de la Métropole" in text and "Villeurbanne" not in text, text
