@@ -86,9 +86,12 @@ class ExtentMap:
     label: str  # the map's accessible name
     description: str  # its text alternative
     links: dict[str, str] = field(default_factory=dict)
+    outline: dict[str, Any] | None = None  # a GeoJSON geometry drawn instead of the box (a commune's outline)
 
     @property
     def geojson(self) -> str:
+        if self.outline is not None:
+            return json.dumps(self.outline, separators=(",", ":"))
         return geo.bbox_geojson(self.bbox)
 
 
@@ -123,10 +126,15 @@ def commune_map(org: dict[str, Any] | None) -> ExtentMap | None:
         bbox = registry.metropole_bbox()
     else:
         return None
-    description = gettext("Extent of {name} (the rectangle around its territory): {where}.").format(
-        name=profile.display_name, where=bbox_sentence(bbox))
+    outline = registry.get_commune_outline(profile.insee_code) if profile.insee_code else None
+    if outline is not None:
+        description = gettext("Outline of {name}; the rectangle around it: {where}.")
+    else:
+        description = gettext("Extent of {name} (the rectangle around its territory): {where}.")
+    # The link searches by the box: place search indexes boxes (schema/spatial.py).
     return ExtentMap(bbox, gettext("Map of the territory of {name}").format(name=profile.display_name),
-                     description, {"datasets": search_url(bbox)})
+                     description.format(name=profile.display_name, where=bbox_sentence(bbox)),
+                     {"datasets": search_url(bbox)}, outline)
 
 
 # ------------------------------------------------------------------------------ the search page

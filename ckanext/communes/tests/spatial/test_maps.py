@@ -29,9 +29,15 @@ def _map(html: str, kind: str) -> tuple[Any, BeautifulSoup]:
     return maps[0], soup
 
 
+def _points(element: Any) -> list[list[float]]:
+    geometry = json.loads(element["data-module-extent"])
+    polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    return [point for polygon in polygons for ring in polygon for point in ring]
+
+
 def _extent_bbox(element: Any) -> tuple[float, float, float, float]:
-    ring = json.loads(element["data-module-extent"])["coordinates"][0]
-    longitudes, latitudes = [p[0] for p in ring], [p[1] for p in ring]
+    points = _points(element)
+    longitudes, latitudes = [p[0] for p in points], [p[1] for p in points]
     return min(longitudes), min(latitudes), max(longitudes), max(latitudes)
 
 
@@ -60,12 +66,14 @@ def test_a_dataset_with_a_narrower_extent_shows_that_extent(app):
     assert "Lyon" in text and "4,8450" in text and "45,7550" in text, text
 
 
-def test_a_communes_page_shows_its_box_and_links_to_the_datasets_on_its_territory(app):
+def test_a_communes_page_shows_its_outline_and_links_to_the_datasets_on_its_territory(app):
     html = app.get("/organization/givors").body
     element, soup = _map(html, "extent")
     box = registry.get_commune_geometry("69091").bbox
+    assert len(_points(element)) > 20  # its outline, not its box
     assert _extent_bbox(element) == pytest.approx(box)
-    assert "Givors" in _text_alternative(element, soup)
+    text = _text_alternative(element, soup)
+    assert "Contour de Givors" in text and "4,7052" in text, text
     link = soup.find("a", string=lambda s: s and s.strip() == "Jeux de données sur ce territoire")
     assert link is not None
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(link["href"]).query)
