@@ -52,7 +52,7 @@ from ckanext.communes.schedule import runner as schedule_runner
 from ckanext.communes.schedule import views as schedule_views
 from ckanext.communes.schema import auth as schema_auth
 from ckanext.communes.schema import helpers as schema_helpers
-from ckanext.communes.schema import indexing, owner_sync, spatial
+from ckanext.communes.schema import indexing, maps, owner_sync, place_views, spatial
 from ckanext.communes.schema import validators as schema_validators
 from ckanext.communes.vocabularies import helpers as vocabulary_helpers
 from ckanext.communes.web import action_guard, api_guard, csrf, query_guard, uncaught_errors
@@ -138,6 +138,7 @@ class CommunesPlugin(p.SingletonPlugin):
         return {
             **commune_helpers.get_helpers(),
             **schema_helpers.get_helpers(),
+            **maps.get_helpers(),
             **licence_helpers.get_helpers(),
             **vocabulary_helpers.get_helpers(),
             **harvest_protection.get_helpers(),
@@ -158,7 +159,7 @@ class CommunesPlugin(p.SingletonPlugin):
     def get_blueprint(self) -> list[Any]:
         return (commune_views.get_blueprints() + dcat_views.get_blueprints() + licence_views.get_blueprints()
                 + harvest_views.get_blueprints() + bilan_views.get_blueprints() + schedule_views.get_blueprints()
-                + accessibility_views.get_blueprints())
+                + accessibility_views.get_blueprints() + place_views.get_blueprints())
 
     # IPackageController
     def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ PAGE_KINDS = {
     "dataset_search": N_("Dataset search"),
     "dataset_search_facets": N_("Dataset search with filters (facets)"),
     "dataset_search_page": N_("Dataset search, second page of results"),
+    "dataset_search_place": N_("Dataset search by place (map, area searched)"),
     "dataset_many_resources": N_("A dataset with many resources"),
     "harvested_dataset": N_("A harvested dataset"),
     "organisations": N_("List of organisations"),

@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import datetime
 import functools
+import json
 import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from ckanext.communes import geo
 
@@ -303,6 +305,29 @@ def get_commune_geometry(code: str | None) -> CommuneGeometry | None:
         return geometries[code]
     commune = get_commune(code)
     return geometries.get(commune.insee) if commune is not None else None
+
+
+def all_geometries() -> list[CommuneGeometry]:
+    """Every geometry of the file, the communes' and Lyon's arrondissements', in INSEE code order (the maps'
+    text alternatives and the search page's commune select)."""
+    return sorted(_geometries().values(), key=lambda geometry: geometry.insee)
+
+
+OUTLINE_FILE = os.path.join(os.path.dirname(__file__), "data", "communes-outlines.geojson")
+
+
+@functools.lru_cache(maxsize=1)
+def _outlines() -> dict[str, dict[str, Any]]:
+    with open(OUTLINE_FILE, encoding="utf-8") as f:
+        collection = json.load(f)
+    return {feature["properties"]["insee"]: feature["geometry"] for feature in collection["features"]}
+
+
+def get_commune_outline(code: str | None) -> dict[str, Any] | None:
+    """A commune's outline, a GeoJSON (Multi)Polygon in WGS84 (simplified: edges off by up to a hundred metres),
+    for its page's map; None for an arrondissement of Lyon or a code outside the Métropole (only boxes there)."""
+    geometry = get_commune_geometry(code)
+    return _outlines().get(geometry.insee) if geometry is not None and geometry.kind == "commune" else None
 
 
 @functools.lru_cache(maxsize=1)

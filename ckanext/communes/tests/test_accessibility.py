@@ -30,6 +30,7 @@ AXE = pathlib.Path(__file__).parent / "data" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
 PASSWORD = "correct horse battery staple"
 MANY_RESOURCES = "equipements-publics-de-bron"
+AROUND_BRON = "4.88,45.71,4.94,45.76"  # place search: the map with the area searched
 
 
 @dataclass
@@ -107,6 +108,7 @@ def public_pages(harvested_portal: Portal) -> list[Page]:
     return [Page("home", "", "/"), Page("dataset_search", "", "/dataset/"),
             Page("dataset_search_facets", "", "/dataset/?organization=bron&tags=arbres"),
             Page("dataset_search_page", "", "/dataset/?page=2"),
+            Page("dataset_search_place", "", f"/dataset/?ext_bbox={AROUND_BRON}&organization=bron"),
             Page("dataset_many_resources", "", f"/dataset/{MANY_RESOURCES}"), *harvested,
             Page("organisations", "", "/organization/?page=2"), Page("organisation", "", "/organization/bron"),
             Page("commune", "", "/organization/about/bron"), Page("communes", "", "/communes"),
@@ -127,8 +129,9 @@ def user_pages(user_name: str) -> list[Page]:
 
 
 # Pages photographed after their audit (test-artifacts/screenshots/a11y-*.png), to be looked at.
-PHOTOGRAPHED = {("dataset_search_facets", ""), ("dataset_many_resources", ""), ("statement", ""),
-                ("organisations", ""), ("harvest_job", "communes_csw"), ("user", "")}
+PHOTOGRAPHED = {("dataset_search_facets", ""), ("dataset_search_place", ""), ("organisation", ""),
+                ("dataset_many_resources", ""), ("statement", ""), ("organisations", ""),
+                ("harvest_job", "communes_csw"), ("user", "")}
 
 
 def audit_as(page: Any, base_url: str, role: str, pages: list[Page], results: dict[str, Any],

@@ -94,3 +94,17 @@ def test_file_without_a_column_is_refused_at_line_1(tmp_path):
     path.write_text("insee,name\n69029,Bron\n", encoding="utf-8")
     with pytest.raises(registry.DataFileError, match="line 1: missing columns"):
         registry.load_communes(str(path))
+
+
+def test_every_commune_has_an_outline_whose_bounds_are_its_box_and_arrondissements_have_none():
+    """The two data files agree: the outline drawn on a commune's page fills the box place search uses."""
+    import shapely.geometry
+
+    communes = [g for g in registry.all_geometries() if g.kind == "commune"]
+    assert len(communes) == 58
+    for geometry in communes:
+        outline = shapely.geometry.shape(registry.get_commune_outline(geometry.insee))
+        assert outline.is_valid and outline.bounds == pytest.approx(geometry.bbox, abs=1e-5), geometry.name
+    assert registry.get_commune_outline("69383") is None  # Lyon 3e: a box only
+    assert registry.get_commune_outline("69152") == registry.get_commune_outline("69149")  # Pierre-Bénite, merged
+    assert registry.get_commune_outline("75056") is None
