@@ -58,12 +58,12 @@ LABELS: dict[str, str] = {
     "links_ok_share": N_("Working links (share)"),
     "scdl_datasets": N_("SCDL datasets"),
     "scdl_valid_share": N_("Valid SCDL datasets (share)"),
-    "hvd_datasets": N_("High-value datasets"),
-    "hvd_compliant_share": N_("High-value datasets meeting every condition (share)"),
     "first_published": N_("First publication"),
     "last_published": N_("Last publication"),
     "obliged_without_data": N_("Obliged, nothing published"),
     "convention_days_left": N_("Days left in the convention"),
+    "hvd_datasets": N_("High-value datasets"),
+    "hvd_compliant_share": N_("High-value datasets meeting every condition (share)"),
 }
 
 
