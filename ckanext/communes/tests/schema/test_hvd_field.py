@@ -59,7 +59,7 @@ def test_the_form_explains_what_a_high_value_dataset_is(app, sysadmin, bron):
     html = app.get("/dataset/new", headers={"Authorization": user["token"]}, status=200).body
     assert "Données de forte valeur" in html
     assert "2023/138" in html  # the help text names the regulation
-    assert "Adresses" in html  # the categories in French
+    assert "Données géospatiales › Adresses" in html  # the categories in French, each under its theme
 
 
 def test_the_search_facet_counts_high_value_datasets_with_french_labels(sysadmin, bron):
