@@ -140,3 +140,19 @@ def test_catalogues_with_hvd_1_list_the_public_hvd_datasets_only(app, sysadmin, 
 def test_a_junk_hvd_value_is_a_clear_400(app, url):
     response = app.get(url, status=400)
     assert "hvd" in response.body and "hvd=1" in response.body
+
+
+@pytest.mark.ckan_config("ckanext.dcat.datasets_per_page", "1")
+@pytest.mark.parametrize("path", ["/catalog.ttl", "/communes/69029/catalog.ttl"])
+def test_the_page_links_of_an_hvd_catalogue_keep_hvd_1(app, sysadmin, bron, path):
+    create_dataset(sysadmin, **hvd_fields(bron))
+    create_dataset(sysadmin, **hvd_fields(bron, name="adresses-2"))
+    create_dataset(sysadmin, **minimal_fields(bron))
+    graph = rdflib.Graph().parse(data=app.get(f"{path}?hvd=1", status=200).body, format="turtle")
+    hydra = rdflib.Namespace("http://www.w3.org/ns/hydra/core#")
+    assert {str(total) for total in graph.objects(None, hydra.totalItems)} == {"2"}
+    (next_page,) = graph.objects(None, hydra.next)
+    assert "hvd=1" in str(next_page) and "page=2" in str(next_page)
+    second = rdflib.Graph().parse(data=app.get(str(next_page).split("test.ckan.net", 1)[-1], status=200).body,
+                                  format="turtle")
+    assert len(list(second.subjects(RDF.type, DCAT.Dataset))) == 1
