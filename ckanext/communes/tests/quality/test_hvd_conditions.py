@@ -104,10 +104,7 @@ def test_the_dataset_page_of_an_hvd_shows_what_is_missing_in_french(app, sysadmi
     assert "Conditions non remplies" not in app.get("/dataset/budget", status=200).body
 
 
-@pytest.mark.usefixtures("clean_db", "clean_index", "with_request_context")
-def test_the_bilan_counts_hvd_datasets_and_each_condition_met_per_commune(sysadmin, bron):
-    from ckanext.communes.bilan import indicators
-
+def _two_hvd_and_one_other(sysadmin: dict[str, Any], bron: dict[str, Any]) -> None:
     context = {"user": sysadmin["name"]}
     base = {"owner_org": bron["id"], "theme": ["REGI"], "notes": "x", "hvd_category": [ADDRESSES],
             "frequency": f"{EU}/frequency/NEVER"}
@@ -119,6 +116,13 @@ def test_the_bilan_counts_hvd_datasets_and_each_condition_met_per_commune(sysadm
     helpers.call_action("package_create", context=context, name="n1", title="N1", license_id="etalab-2.0",
                         owner_org=bron["id"], theme=["REGI"], notes="x",
                         resources=[{"url": "https://x.fr/c.csv", "format": CSV}])
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index", "with_request_context")
+def test_the_bilan_counts_hvd_datasets_and_each_condition_met_per_commune(sysadmin, bron):
+    from ckanext.communes.bilan import indicators
+
+    _two_hvd_and_one_other(sysadmin, bron)
     row = next(r for r in indicators.build()["communes"] if r["key"] == "69029")
     assert row["values"]["hvd_datasets"] == 2
     assert row["values"]["hvd_compliant_share"] == 0.5
@@ -128,3 +132,17 @@ def test_the_bilan_counts_hvd_datasets_and_each_condition_met_per_commune(sysadm
         {"condition": "api", "label": "API (service de données)", "met": 1},
         {"condition": "up_to_date", "label": "Métadonnées à jour", "met": 2},
     ]
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_the_communes_dashboard_shows_how_many_hvd_meet_each_condition(app, sysadmin, bron):
+    from ckan.tests import factories
+
+    from ckanext.communes.bilan import cache
+
+    _two_hvd_and_one_other(sysadmin, bron)
+    cache.bump()
+    token = factories.SysadminWithToken()["token"]
+    html = app.get("/organization/bron", headers={"Authorization": token}, status=200).body
+    assert 'data-hvd-datasets="2"' in html
+    assert "Licence ouverte au moins aussi permissive que CC BY 4.0 : 1 sur 2" in html
