@@ -54,7 +54,11 @@ SCHEMES: dict[str, str] = {
     "language": f"{EU_AUTHORITY}/language",
     "distribution-status": f"{EU_AUTHORITY}/distribution-status",
     "planned-availability": f"{EU_AUTHORITY}/planned-availability",
+    "hvd-category": "http://data.europa.eu/bna/asd487ae75",
 }
+
+# The legislation a High-Value Dataset is published under: Commission Implementing Regulation (EU) 2023/138.
+HVD_LEGISLATION = "http://data.europa.eu/eli/reg_impl/2023/138/oj"
 
 LANGUAGE_FRA = f"{EU_AUTHORITY}/language/FRA"
 

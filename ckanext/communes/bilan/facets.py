@@ -46,18 +46,24 @@ class Tally:
     scdl_valid: int = 0
     scdl_schemas: Counter[str] = field(default_factory=Counter)
     scdl_valid_schemas: Counter[str] = field(default_factory=Counter)
+    hvd_datasets: int = 0
+    hvd_compliant: int = 0
+    hvd_met: Counter[str] = field(default_factory=Counter)  # condition key (quality/hvd.py) -> HVD datasets meeting it
 
     def add(self, other: Tally) -> Tally:
         """Add another set's counts into this one (returns self)."""
         self.datasets += other.datasets
         self.first = min((d for d in (self.first, other.first) if d is not None), default=None)
         self.last = max((d for d in (self.last, other.last) if d is not None), default=None)
-        for name in ("scores", "months", "licences", "sources", "missed", "scdl_schemas", "scdl_valid_schemas"):
+        for name in ("scores", "months", "licences", "sources", "missed", "scdl_schemas", "scdl_valid_schemas",
+                     "hvd_met"):
             getattr(self, name).update(getattr(other, name))
         self.frequency_declared += other.frequency_declared
         self.frequency_respected += other.frequency_respected
         self.scdl_declared += other.scdl_declared
         self.scdl_valid += other.scdl_valid
+        self.hvd_datasets += other.hvd_datasets
+        self.hvd_compliant += other.hvd_compliant
         return self
 
 
@@ -80,11 +86,12 @@ class WindowTally:
 _COUNTERS = {
     indexing.SCDL_VALID_SCHEMA[:-1]: "scdl_valid_schemas", indexing.SCDL_SCHEMA[:-1]: "scdl_schemas",
     indexing.MONTH[:-1]: "months", indexing.LICENCE[:-1]: "licences", indexing.SOURCE[:-1]: "sources",
-    indexing.MISSED[:-1]: "missed",
+    indexing.MISSED[:-1]: "missed", indexing.HVD_MET[:-1]: "hvd_met",
 }
 _FLAGS = {
     indexing.FREQUENCY_DECLARED: "frequency_declared", indexing.FREQUENCY_RESPECTED: "frequency_respected",
     indexing.SCDL_DECLARED: "scdl_declared", indexing.SCDL_VALID: "scdl_valid",
+    indexing.HVD: "hvd_datasets", indexing.HVD_OK: "hvd_compliant",
 }
 _SCORE_KIND = indexing.SCORE[:-1]
 

@@ -459,6 +459,9 @@ def dashboard(org: dict[str, Any], commune_bilan: dict[str, Any], phase_bilan: d
         "datasets_count": (ranked or {}).get("count", 0),
         "scdl_missing": details.get("scdl_missing") or [],
         "scdl_published": details.get("scdl_published") or [],
+        # High-Value Datasets: how many meet each condition of regulation 2023/138 (none shown without HVD).
+        "hvd_datasets": (row.get("values") or {}).get("hvd_datasets") or 0,
+        "hvd_conditions": details.get("hvd_conditions") or [],
         "convention": convention,
         "snapshot_title": communes_bilan_snapshot_title(commune_bilan),
     }

@@ -10,10 +10,10 @@
   own do).
 - ``vocab_bilan`` (multi-valued): what the bilan counts about the dataset, as ``kind:value`` keys (see
   :func:`bilan_keys`): its score, month of creation, licence, frequency, harvest source, missed criteria,
-  SCDL schemas and their validity. The bilan needs a dozen counts per commune: one terms facet on this
-  field nested in the commune facet gives them all in one pass over the index, where a facet per figure
-  (quality_score, license_id, vocab_quality_missed, ranges per month...) cost three times as much over
-  580,000 datasets (dev/bench/bilan.py).
+  SCDL schemas and their validity, the High-Value Dataset conditions met (:func:`hvd_keys`). The bilan needs a
+  dozen counts per commune: one terms facet on this field nested in the commune facet gives them all in one pass
+  over the index, where a facet per figure (quality_score, license_id, vocab_quality_missed, ranges per month...)
+  cost three times as much over 580,000 datasets (dev/bench/bilan.py).
 
 Run ``ckan search-index rebuild`` once after upgrading, so that existing datasets get them.
 """
@@ -75,6 +75,8 @@ SCORE, MONTH, LICENCE, SOURCE, MISSED = "score:", "month:", "lic:", "src:", "mis
 SCDL_SCHEMA, SCDL_VALID_SCHEMA = "scdl:", "scdl_ok:"
 # Flags: declares a frequency / and respects it; declares a SCDL schema / and validates.
 FREQUENCY_DECLARED, FREQUENCY_RESPECTED, SCDL_DECLARED, SCDL_VALID = "freq", "freq_ok", "scdl", "scdl_ok"
+# High-Value Datasets (quality/hvd.py): the flag of an HVD, of one meeting every condition, and each condition met.
+HVD, HVD_OK, HVD_MET = "hvd", "hvd_ok", "hvd_met:"
 
 
 def _as_list(value: Any) -> list[str]:
@@ -114,6 +116,17 @@ def bilan_keys(doc: dict[str, Any]) -> list[str]:
     return keys
 
 
+def hvd_keys(dataset: dict[str, Any]) -> list[str]:
+    """The vocab_bilan keys of a High-Value Dataset (none for another dataset), from its validated dict: the
+    regulation's conditions are judged when the dataset is indexed (the nightly recompute reindexes it)."""
+    from ckanext.communes.quality import hvd
+
+    if not hvd.is_hvd(dataset):
+        return []
+    met = [condition.key for condition in hvd.conditions(dataset) if condition.met]
+    return [HVD] + [HVD_MET + key for key in met] + ([HVD_OK] if len(met) == len(hvd.CONDITION_KEYS) else [])
+
+
 def before_dataset_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     """IPackageController.before_dataset_index (chained in plugin.py)."""
     if (pkg_dict.get("type") or DATASET_TYPE) != DATASET_TYPE:
@@ -128,5 +141,5 @@ def before_dataset_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
     source = harvest_source_of(pkg_dict.get("id") or "")
     if source:
         pkg_dict[HARVEST_SOURCE_FIELD] = source
-    pkg_dict[KEYS_FIELD] = bilan_keys(pkg_dict)
+    pkg_dict[KEYS_FIELD] = bilan_keys(pkg_dict) + hvd_keys(dataset or {})
     return pkg_dict

@@ -62,6 +62,8 @@ LABELS: dict[str, str] = {
     "last_published": N_("Last publication"),
     "obliged_without_data": N_("Obliged, nothing published"),
     "convention_days_left": N_("Days left in the convention"),
+    "hvd_datasets": N_("High-value datasets"),
+    "hvd_compliant_share": N_("High-value datasets meeting every condition (share)"),
 }
 
 
@@ -179,6 +181,8 @@ def figures(tally: Tally, links: LinkCounts) -> dict[str, Any]:
         "links_ok_share": share(links.ok, links.checked),
         "scdl_datasets": tally.scdl_declared,
         "scdl_valid_share": share(tally.scdl_valid, tally.scdl_declared),
+        "hvd_datasets": tally.hvd_datasets,
+        "hvd_compliant_share": share(tally.hvd_compliant, tally.hvd_datasets),
         "first_published": _day(tally.first),
         "last_published": _day(tally.last),
     }
@@ -238,6 +242,14 @@ def scdl_published(tally: Tally) -> list[dict[str, Any]]:
 
 def scdl_missing(published: set[str]) -> list[dict[str, Any]]:
     return [{"schema": code, "label": scdl_label(code)} for code in relevant_scdl_schemas() if code not in published]
+
+
+def hvd_conditions(tally: Tally) -> list[dict[str, Any]]:
+    """Per condition of regulation (EU) 2023/138 (quality/hvd.py), how many High-Value Datasets meet it."""
+    from ckanext.communes.quality import hvd
+
+    return [{"condition": key, "label": hvd.condition_label(key), "met": tally.hvd_met.get(key, 0)}
+            for key in hvd.CONDITION_KEYS]
 
 
 def per_month(tally: Tally) -> list[dict[str, Any]]:
@@ -317,6 +329,7 @@ def commune_row(state: CommuneState, titles: dict[str, str]) -> dict[str, Any]:
             "scdl_missing": scdl_missing({entry["schema"] for entry in published}),
             "per_month": per_month(state.tally),
             "quality_histogram": histogram(state.tally.scores),
+            "hvd_conditions": hvd_conditions(state.tally),
             "convention": dict(state.convention),
             "before_after": before_after(*state.windows) if state.windows else None,
         },
@@ -370,6 +383,7 @@ def group_row(group: groups.Group, members: list[CommuneState], tally: Tally, li
             "scdl_missing": missing,
             "per_month": per_month(tally),
             "quality_histogram": histogram(tally.scores),
+            "hvd_conditions": hvd_conditions(tally),
             "convention": {"state": None, "signed": None, "end": None, "days_left": None, "states": states},
             "before_after": dict(before_after(before, after), communes=len(signed)) if signed else None,
         },

@@ -2,7 +2,8 @@
 each concept carries skos:inScheme its scheme and a French (and English) skos:prefLabel.
 
 Where the labels come from (one source per vocabulary):
-- EU NALs the portal stores values of (data-theme, frequency, file-type, access-right, language):
+- EU NALs the portal stores values of (data-theme, frequency, file-type, access-right, language) and the EU
+  High-Value Dataset categories:
   the vocabulary files (ckanext/communes/vocabularies/data/*.csv);
 - EU licence NAL: the licence registry (its French title);
 - distribution status, planned availability, ADMS publisher and licence types, and every scheme's
@@ -21,7 +22,7 @@ from ckanext.communes import uris
 CONCEPTS_FILE = os.path.join(os.path.dirname(__file__), "data", "concepts.csv")
 
 # Vocabulary files of the portal, by the scheme of their terms.
-PORTAL_VOCABULARIES = ("data-theme", "frequency", "file-type", "access-right", "language")
+PORTAL_VOCABULARIES = ("data-theme", "frequency", "file-type", "access-right", "language", "hvd-category")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ for more than CKAN stores:
 - self-contained vocabularies: every EU/ADMS concept written carries skos:inScheme and French (and
   English) skos:prefLabel (dcat/concepts.py);
 - a contact point from the commune's open-data referent when the dataset has none;
+- High-Value Datasets: categories and the regulation on the dataset, its distributions and services (dcat/hvd.py);
 - catalogues: publisher, EU language URI, theme taxonomy, title and description in French and English
   for a commune's catalogue.
 
@@ -51,6 +52,7 @@ from rdflib.term import Node
 from ckanext.communes import uris
 from ckanext.communes.dcat import concepts
 from ckanext.communes.dcat import distribution as mqa
+from ckanext.communes.dcat.hvd import complete_hvd, parse_hvd
 from ckanext.communes.dcat.licences import LicenceNode, licence_id_for, licence_node
 from ckanext.communes.dcat.publishers import publisher_for_commune, publisher_for_org, site_publisher
 from ckanext.communes.dcat.services import service_kind
@@ -246,6 +248,7 @@ class CommunesDCATAP3Profile(RDFProfile):
         schema = self._single_scdl_schema(dataset_dict)
         for resource_dict in dataset_dict.get("resources", []):
             self._complete_distribution(resource_dict, dataset_dict, dataset_ref, schema)
+        complete_hvd(self, dataset_dict, dataset_ref)  # High-Value Datasets: dcat/hvd.py
 
     def _complete_distribution(
         self, resource_dict: dict[str, Any], dataset_dict: dict[str, Any], dataset_ref: URIRef, schema: str | None
@@ -355,6 +358,7 @@ class CommunesDCATAP3Profile(RDFProfile):
         # List fields: ckanext-dcat's parser leaves JSON strings except for scheming_multiple_text
         # fields; our schema's vocabulary lists (communes_vocabulary_list) store lists too.
         self._load_json_lists(dataset_dict, self._list_fields("dataset_fields"))
+        parse_hvd(dataset_dict)
         for resource_dict in dataset_dict.get("resources", []):
             self._load_json_lists(resource_dict, self._list_fields("resource_fields"))
 

@@ -1,4 +1,5 @@
-"""Per-commune DCAT catalogue: ``/communes/{insee}/catalog.{ttl,rdf,xml,jsonld}``.
+"""Per-commune DCAT catalogue: ``/communes/{insee}/catalog.{ttl,rdf,xml,jsonld}``; ``?hvd=1`` on it and on
+ckanext-dcat's ``/catalog.{format}``: the High-Value Datasets only.
 
 What a harvester such as data.gouv.fr needs to harvest one commune (ckanext-dcat only has the
 portal-wide ``/catalog.{format}``, its issue #166). It reuses ckanext-dcat end to end: the same search
@@ -76,6 +77,69 @@ def paging_parameter_error(args: Any, fmt: str | None) -> str | None:
     return None
 
 
+# `?hvd=1`: only the High-Value Datasets (an HVD category indexed, schema/indexing.py); `?hvd=0` or no parameter:
+# every dataset. Any other value is the client's error (400), never silently ignored.
+HVD_PARAMETER = "hvd"
+HVD_FILTER = "vocab_hvd_category:[* TO *]"
+PAGING_LINKS = ("first", "last", "next", "previous")
+
+
+def hvd_parameter_error(args: Any) -> str | None:
+    values = args.getlist(HVD_PARAMETER)
+    if not values or (len(values) == 1 and values[0] in ("0", "1")):
+        return None
+    return tk._("Invalid hvd parameter: give hvd=1 to list only the high-value datasets, or hvd=0 (or nothing) "
+                "to list every dataset.")
+
+
+def wants_hvd(args: Any) -> bool:
+    return args.get(HVD_PARAMETER) == "1"
+
+
+def with_hvd_filter(fq: str | None) -> str:
+    """The catalogue's Solr filter restricted to HVD datasets (a caller's own ``fq`` kept, both required)."""
+    return f"+{HVD_FILTER} +({fq})" if fq and fq.strip() else HVD_FILTER
+
+
+def _paging_keeps_hvd(pagination_info: dict[str, Any]) -> dict[str, Any]:
+    """ckanext-dcat's paging links keep q, fq, modified_since and profiles only: page 2 of the HVD catalogue
+    must still be the HVD catalogue."""
+    for key in PAGING_LINKS:
+        url = pagination_info.get(key)
+        if isinstance(url, str) and url:
+            pagination_info[key] = f"{url}{'&' if '?' in url else '?'}{HVD_PARAMETER}=1"
+    return pagination_info
+
+
+def serialize_site_hvd_catalog(fmt: str) -> str:
+    """ckanext-dcat's dcat_catalog_show for ``/catalog.{format}?hvd=1``: the same auth, search, paging and
+    serializer, with the HVD filter added to the search and kept in the paging links."""
+    profiles = request.args.get("profiles")
+    data_dict: dict[str, Any] = {
+        "page": request.args.get("page"), "modified_since": request.args.get("modified_since"),
+        "q": request.args.get("q"), "fq": with_hvd_filter(request.args.get("fq")), "format": fmt,
+        "profiles": profiles.split(",") if profiles else None,
+    }
+    context: dict[str, Any] = {}
+    tk.check_access("dcat_catalog_show", context, data_dict)
+    query = _search_ckan_datasets(context, data_dict)
+    pagination_info = _paging_keeps_hvd(_pagination_info(query, data_dict))
+    serializer = RDFSerializer(profiles=data_dict.get("profiles"))
+    return serializer.serialize_catalog({}, query["results"], _format=fmt, pagination_info=pagination_info)
+
+
+def _read_site_hvd_catalog(fmt: str) -> Any:
+    try:
+        output = serialize_site_hvd_catalog(fmt)
+    except tk.NotAuthorized:
+        return tk.abort(403)
+    except (tk.ValidationError, RDFProfileException) as e:
+        return tk.abort(409, str(e))
+    response = make_response(output)
+    response.headers["Content-Type"] = dcat_utils.CONTENT_TYPES[fmt]
+    return response
+
+
 # ckanext-dcat's RDF views look the format up in its content types (KeyError for `.nt`) after rdflib refused
 # an unknown one (PluginException for `.foo`): a 500 either way.
 RDF_ENDPOINTS = CATALOGUE_ENDPOINTS | {"dcat.read_dataset", "dcat.read_dataset_series"}
@@ -91,8 +155,11 @@ def check_catalogue_parameters() -> Any:
     if request.endpoint not in CATALOGUE_ENDPOINTS:
         return None
     fmt = (request.view_args or {}).get("_format") or dcat_utils.check_access_header() or "ttl"
-    message = catalogue_parameter_error(request.args) or paging_parameter_error(request.args, fmt)
+    message = (catalogue_parameter_error(request.args) or paging_parameter_error(request.args, fmt)
+               or hvd_parameter_error(request.args))
     if message is None:
+        if request.endpoint == "dcat.read_catalog" and wants_hvd(request.args) and fmt in dcat_utils.CONTENT_TYPES:
+            return _read_site_hvd_catalog(fmt)
         return None
     response = make_response(message + "\n", 400)
     response.headers["Content-Type"] = "text/plain; charset=utf-8"
@@ -131,8 +198,10 @@ def _latest_modification(org_id: str) -> str | None:
     return results[0].get("metadata_modified") if results else None
 
 
-def serialize_commune_catalog(insee: str, fmt: str, page: Any = None, modified_since: Any = None) -> str:
-    """The RDF of a commune's catalogue (one page of its public datasets). Raises
+def serialize_commune_catalog(insee: str, fmt: str, page: Any = None, modified_since: Any = None,
+                              hvd: bool = False) -> str:
+    """The RDF of a commune's catalogue (one page of its public datasets; ``hvd``: its High-Value Datasets
+    only). Raises
     tk.ValidationError for a bad page or date, RDFProfileException for a bad profile setting.
     Must run in a request context (paging URLs are built from the request path)."""
     from ckanext.communes.communes.programme import commune_group_for
@@ -148,10 +217,13 @@ def serialize_commune_catalog(insee: str, fmt: str, page: Any = None, modified_s
     group = commune_group_for(commune.insee)
     if group is not None:
         # Public, active datasets of the commune only: package_search leaves out private and drafts.
-        query = _search_ckan_datasets(context, {**data_dict, "fq": f'owner_org:"{group.id}"'})
+        fq = f'owner_org:"{group.id}"'
+        query = _search_ckan_datasets(context, {**data_dict, "fq": with_hvd_filter(fq) if hvd else fq})
     else:
         query = {"count": 0, "results": []}  # a commune without organisation yet: an empty catalogue
     pagination_info = _pagination_info(query, data_dict)
+    if hvd:
+        pagination_info = _paging_keeps_hvd(pagination_info)
 
     # The catalogue's home page: the commune's organisation page (the commune's URI names the commune).
     homepage = (
@@ -193,7 +265,8 @@ def read_commune_catalog(insee: str, _format: str | None = None) -> Any:
 
     try:
         output = serialize_commune_catalog(
-            commune.insee, _format, request.args.get("page"), request.args.get("modified_since")
+            commune.insee, _format, request.args.get("page"), request.args.get("modified_since"),
+            hvd=wants_hvd(request.args),
         )
     except tk.NotAuthorized:
         return tk.abort(403)

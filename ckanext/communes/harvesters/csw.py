@@ -50,6 +50,7 @@ from ckanext.communes.harvesters.base import (
     SourcePage,
     SourceRecord,
 )
+from ckanext.communes.harvesters.hvd import is_hvd_thesaurus
 from ckanext.communes.licences.normalise import looks_like_url
 from ckanext.communes.licences.recognise import recognise_licence
 from ckanext.communes.net import fetch as guarded
@@ -323,10 +324,19 @@ def map_record(md: Any, source_url: str) -> SourceRecord:
     # Keywords: INSPIRE themes and GEMET -> EU themes; the others, and the unmapped, -> tags.
     themes: list[str] = []
     tags: list[dict[str, str]] = []
+    hvd_categories: list[str] = []
     for block in _x(identification, "gmd:descriptiveKeywords/gmd:MD_Keywords"):
         thesaurus_prop = next(iter(_x(block, "gmd:thesaurusName/gmd:CI_Citation/gmd:title")), None)
         thesaurus = f"{_value(thesaurus_prop)} {_href(thesaurus_prop)}".lower()
         controlled = "inspire" in thesaurus or "gemet" in thesaurus
+        if is_hvd_thesaurus(_value(thesaurus_prop), _href(thesaurus_prop)):
+            # The EU HVD categories (data/hvd-markers.csv): each keyword, by its anchor else its label, is a
+            # category; mapping.py keeps one that matches none in harvest_unmapped.
+            for prop in _x(block, "gmd:keyword"):
+                value = _href(prop) or _value(prop)
+                if value and value not in hvd_categories:
+                    hvd_categories.append(value)
+            continue
         for prop in _x(block, "gmd:keyword"):
             label, href = _value(prop), _href(prop)
             theme = (theme_of_keyword(label, href)
@@ -339,6 +349,8 @@ def map_record(md: Any, source_url: str) -> SourceRecord:
                 tags.append({"name": label})
     if themes:
         dataset["theme"] = themes
+    if hvd_categories:
+        dataset["hvd_category"] = hvd_categories
     dataset["tags"] = tags
 
     licence = _licence(identification)

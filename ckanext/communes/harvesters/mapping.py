@@ -28,6 +28,7 @@ DATASET_VOCABULARY_FIELDS: dict[str, tuple[str, bool]] = {
     "frequency": ("frequency", False),
     "language": ("language", True),
     "access_rights": ("access-right", False),
+    "hvd_category": ("hvd-category", True),
 }
 RESOURCE_VOCABULARY_FIELDS: dict[str, tuple[str, bool]] = {
     "format": ("file-type", False),

@@ -36,6 +36,7 @@ from ckanext.communes.harvesters.base import (
     SourcePage,
     SourceRecord,
 )
+from ckanext.communes.harvesters.hvd import udata_hvd_categories
 from ckanext.communes.net import fetch as guarded
 from ckanext.communes.translation import N_
 from ckanext.communes.vocabularies import get_vocabulary
@@ -277,6 +278,9 @@ def map_udata_dataset(udata_dataset: dict[str, Any], portal: str = "data.gouv.fr
         "tags": [{"name": tag} for tag in udata_dataset.get("tags") or [] if isinstance(tag, str)],
         "contact": _contacts(udata_dataset),
     }
+    hvd_categories = udata_hvd_categories([tag for tag in udata_dataset.get("tags") or [] if isinstance(tag, str)])
+    if hvd_categories:
+        dataset["hvd_category"] = hvd_categories
     coverage = spatial_coverage(commune_zones(udata_dataset))
     if coverage:
         dataset["spatial_coverage"] = coverage

@@ -10,7 +10,10 @@ describe what the source publishes): they are saved and flagged.
 
 from __future__ import annotations
 
+import csv
+import functools
 import logging
+import os
 from typing import Any, Literal
 
 import ckan.plugins.toolkit as tk
@@ -98,3 +101,24 @@ def refusal_message(licence: Licence) -> str:
         "This licence is not on the list of licences an administration may set for data (CRPA art. "
         "D323-2-1): choose Licence Ouverte 2.0 or ODbL 1.0, or have the licence homologated."
     )
+
+
+# High-Value Datasets (regulation (EU) 2023/138, art. 4(3)): « under the conditions of the CC BY 4.0 licence, or any
+# equivalent or less restrictive open licence ». Which registry licences qualify, each with its reason: data file.
+HVD_LICENCES_CSV = os.path.join(os.path.dirname(__file__), "data", "hvd-licences.csv")
+
+
+@functools.cache
+def _hvd_compatible_ids() -> frozenset[str]:
+    with open(HVD_LICENCES_CSV, encoding="utf-8", newline="") as handle:
+        return frozenset(row["licence_id"].strip() for row in csv.DictReader(handle)
+                         if row["hvd_compatible"].strip() == "yes")
+
+
+def is_hvd_compatible(value: Any) -> bool:
+    """Whether a licence value (registry id, or what a source wrote) is at least as permissive as CC BY 4.0
+    (data/hvd-licences.csv); an unknown or missing licence is not."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    licence = normalize_licence(value).licence
+    return licence is not None and licence.id in _hvd_compatible_ids()

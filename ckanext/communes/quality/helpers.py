@@ -8,6 +8,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 
 from ckanext.communes.quality import background, evidence, scdl_schemas, score
+from ckanext.communes.schema.values import as_list
 from ckanext.communes.translation import french_number, ngettext
 
 COMMUNE_ROWS = 20  # datasets listed on a commune page, worst first
@@ -105,8 +106,32 @@ def communes_quality_waiting(harvest_job_id: str | None = None) -> str | None:
     return waiting_text(count) if count else None
 
 
+def communes_hvd_conditions(pkg: dict[str, Any]) -> dict[str, Any] | None:
+    """For the page of a High-Value Dataset: its categories' labels and the regulation's conditions
+    (``[{"key", "label", "met", "hint"}]``, quality/hvd.py) with the number missed; None for another dataset."""
+    from ckanext.communes.quality import hvd
+    from ckanext.communes.vocabularies import get_vocabulary
+
+    if not isinstance(pkg, dict) or not hvd.is_hvd(pkg):
+        return None
+    vocabulary = get_vocabulary("hvd-category")
+    try:
+        lang = str(tk.h.lang() or "fr")
+    except (RuntimeError, AttributeError, TypeError):  # outside a request
+        lang = "fr"
+    conditions = [{"key": c.key, "label": c.label, "met": c.met, "hint": c.hint} for c in hvd.conditions(pkg)]
+    return {
+        "categories": [vocabulary.label(value, lang) for value in as_list(pkg.get("hvd_category"))
+                       if isinstance(value, str) and vocabulary.lookup(value) is not None],
+        "conditions": conditions,
+        "missed": sum(1 for c in conditions if not c["met"]),
+        "total": len(conditions),
+    }
+
+
 def get_helpers() -> dict[str, Any]:
     return {
+        "communes_hvd_conditions": communes_hvd_conditions,
         "communes_quality_waiting": communes_quality_waiting,
         "communes_quality_waiting_text": waiting_text,
         "communes_link_status": communes_link_status,

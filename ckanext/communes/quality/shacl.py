@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 SHACL_DIR = os.path.join(os.path.dirname(__file__), "data", "shacl")
 SHAPE_FILES = ("dcat-ap-3.0.1-SHACL.ttl", "dcat-ap-3.0.1-mdr-vocabularies.shape.ttl")
+# The SEMIC DCAT-AP HVD 3.0.0 shapes (what data.europa.eu checks an HVD dataset against). Not part of the
+# per-dataset check: they apply to HVD datasets only, and their targets are every dcat:Dataset of a graph.
+HVD_SHAPES_FILE = os.path.join(SHACL_DIR, "hvd-3.0.0-SHACL.ttl")
 MAX_MESSAGES = 20  # messages kept per dataset: enough to act on, bounded row size
 JOB_TITLE = "communes: vérification DCAT-AP de {}"
 

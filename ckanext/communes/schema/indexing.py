@@ -7,6 +7,7 @@ CKAN's Solr schema gives multi-valued string fields only through the dynamic fie
   without INSEE code, e.g. the Métropole)
 - ``vocab_theme``: EU data-theme codes (ENVI, ECON...); ``vocab_theme_uri``: their URIs
 - ``vocab_frequency``: EU frequency code (ANNUAL...); ``vocab_frequency_uri``: its URI
+- ``vocab_hvd_category``: EU High-Value Dataset category codes (c_c3de25e4...); ``vocab_hvd_category_uri``
 - ``vocab_format``: EU file-type codes of the resources (CSV, GEOJSON...); ``vocab_format_uri``
 - CKAN's own ``res_format`` (indexed by CKAN as stored) holds the resources' short codes (CSV, GeoJSON, WFS),
   so ``fq=res_format:CSV`` and ``/dataset/?res_format=CSV`` work as on any CKAN portal
@@ -29,10 +30,12 @@ COMMUNE_FIELD = "vocab_commune"
 THEME_FIELD = "vocab_theme"
 FREQUENCY_FIELD = "vocab_frequency"
 FORMAT_FIELD = "vocab_format"
+HVD_FIELD = "vocab_hvd_category"
 LICENCE_FIELD = "license_id"
 
 # Facet field -> vocabulary whose codes it holds.
-VOCABULARY_OF_FACET = {THEME_FIELD: "data-theme", FREQUENCY_FIELD: "frequency", FORMAT_FIELD: "file-type"}
+VOCABULARY_OF_FACET = {THEME_FIELD: "data-theme", FREQUENCY_FIELD: "frequency", FORMAT_FIELD: "file-type",
+                       HVD_FIELD: "hvd-category"}
 
 
 def _codes_and_uris(vocabulary: str, values: list[str]) -> tuple[list[str], list[str]]:
@@ -69,6 +72,11 @@ def before_dataset_index(pkg_dict: dict[str, Any]) -> dict[str, Any]:
         pkg_dict[FREQUENCY_FIELD] = frequency_codes
         pkg_dict[FREQUENCY_FIELD + "_uri"] = frequency_uris
 
+    hvd_codes, hvd_uris = _codes_and_uris("hvd-category", as_list(dataset.get("hvd_category")))
+    if hvd_codes:
+        pkg_dict[HVD_FIELD] = hvd_codes
+        pkg_dict[HVD_FIELD + "_uri"] = hvd_uris
+
     formats = [res.get("format") for res in dataset.get("resources") or [] if res.get("format")]
     format_codes, format_uris = _codes_and_uris("file-type", formats)
     if format_codes:
@@ -85,6 +93,7 @@ def facet_titles() -> dict[str, str]:
         LICENCE_FIELD: tk._("Licence"),
         FORMAT_FIELD: tk._("Format"),
         FREQUENCY_FIELD: tk._("Update frequency"),
+        HVD_FIELD: tk._("High-value datasets"),
         "vocab_quality_missed": tk._("Quality: missed criterion"),
         "tags": tk._("Keywords"),
     }

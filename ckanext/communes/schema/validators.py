@@ -52,6 +52,8 @@ def _unknown_term_message(vocabulary: str, value: str) -> str:
         "access-right": tk._("Unknown access right: {value}. Use PUBLIC, RESTRICTED or NON_PUBLIC."),
         "language": tk._("Unknown language: {value}. Use a language of the EU language vocabulary (e.g. FRA)."),
         "scdl-schema": tk._("Unknown schema: {value}. Pick a SCDL schema or give the URI of another schema."),
+        "hvd-category": tk._("Unknown high-value dataset category: {value}. Pick a category of the EU list of "
+                             "high-value datasets (regulation 2023/138), or none."),
     }
     message = messages.get(vocabulary) or tk._("Unknown value: {value}.")
     return message.format(value=shorten(value))

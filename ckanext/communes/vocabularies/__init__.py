@@ -1,5 +1,5 @@
 """Controlled vocabularies the portal uses: EU NALs (data themes, frequencies, file types,
-access rights, languages) and the SCDL schemas of schema.data.gouv.fr.
+access rights, languages), the EU High-Value Dataset categories and the SCDL schemas of schema.data.gouv.fr.
 
 Each vocabulary is a CSV file in ``data/`` with at least the columns ``code, uri, label_fr,
 label_en``; any other column lands in ``Term.extra``. Columns holding several values
@@ -37,6 +37,8 @@ VOCABULARY_FILES: dict[str, str] = {
     "access-right": "access-right.csv",
     "language": "language.csv",
     "scdl-schema": "scdl-schema.csv",
+    # EU High-Value Dataset categories (regulation 2023/138); see data/hvd-category-SOURCES.txt.
+    "hvd-category": "hvd-category.csv",
 }
 
 CORE_COLUMNS = ("code", "uri", "label_fr", "label_en")

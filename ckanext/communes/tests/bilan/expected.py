@@ -81,6 +81,11 @@ GROUP_VALUES = {
                      "first_published": "2022-05-02", "last_published": "2025-01-10", "obliged_without_data": 40,
                      "convention_days_left": None},
 }
+# No dataset of the portal is a High-Value Dataset (tests/quality/test_hvd_conditions.py counts some).
+for _values in (NONE_VALUES, *COMMUNE_VALUES.values(), *GROUP_VALUES.values()):
+    _values.setdefault("hvd_datasets", 0)
+    _values.setdefault("hvd_compliant_share", None)
+
 GROUP_SIZES = {"phase1": (7, 7), "phase2": (5, 5), "generalisation": (1, 1), "non_partner": (45, 30),
                "all_communes": (58, 43)}  # (communes, obliged)
 

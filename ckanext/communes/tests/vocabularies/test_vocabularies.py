@@ -20,6 +20,7 @@ EXPECTED_URI_PREFIX = {
     "access-right": EU + "access-right/",
     "language": EU + "language/",
     "scdl-schema": "https://schema.data.gouv.fr/",
+    "hvd-category": "http://data.europa.eu/bna/",
 }
 
 
