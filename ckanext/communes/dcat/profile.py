@@ -17,8 +17,8 @@ for more than CKAN stores:
 - licences on every distribution (DCAT-AP 3 puts legal information there, not on the dataset) and on
   the catalogue (``ckanext.communes.catalogue_licence``): every licence a dct:LicenseDocument node
   (dcat/licences.py), never a literal, stating whether it is open;
-- spatial coverage: dcat:bbox and dcat:centroid (WKT, WGS84) of each commune territory (the
-  registry's geometry file) and of a stored bounding box;
+- spatial coverage (dcat/spatial.py): dcat:bbox and dcat:centroid (WKT, WGS84) of each commune territory (the
+  registry's geometry file) and of a stored extent, whose geometry is a locn:Geometry node (gsp:asWKT);
 - services (WMS, WFS...): a dcat:accessService DataService with the standard it conforms to;
 - a resource loaded into the DataStore: a dcat:accessService DataService, the Data API (datastore_search);
 - checksums with an SPDX algorithm URI; resources' dct:conformsTo as schema.data.gouv.fr URLs, the
