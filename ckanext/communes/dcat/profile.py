@@ -49,8 +49,9 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
 from ckanext.communes import uris
-from ckanext.communes.dcat import concepts, spatial
+from ckanext.communes.dcat import concepts
 from ckanext.communes.dcat import distribution as mqa
+from ckanext.communes.dcat import spatial as dcat_spatial
 from ckanext.communes.dcat.licences import LicenceNode, licence_id_for, licence_node
 from ckanext.communes.dcat.publishers import publisher_for_commune, publisher_for_org, site_publisher
 from ckanext.communes.dcat.services import service_kind
@@ -214,7 +215,7 @@ class CommunesDCATAP3Profile(RDFProfile):
             self._add_location(dataset_ref, owner["spatial"])
         if owner and not any(self.g.objects(dataset_ref, DCAT.contactPoint)) and owner.get("contact"):
             self._add_contact_to_graph(dataset_ref, DCAT.contactPoint, owner["contact"])
-        spatial.complete_locations(self.g, dataset_ref, dataset_dict)
+        dcat_spatial.complete_locations(self.g, dataset_ref, dataset_dict)
 
         for value in as_list(dataset_dict.get("theme")):
             uri = self._replace_term(dataset_ref, DCAT.theme, value, "data-theme")
@@ -396,7 +397,7 @@ class CommunesDCATAP3Profile(RDFProfile):
             if isinstance(algorithm, str) and algorithm.startswith(SPDX_ALGORITHMS):
                 resource_dict["hash_algorithm"] = algorithm[len(SPDX_ALGORITHMS):]
 
-        spatial.parse_locations(self.g, dataset_ref, dataset_dict)
+        dcat_spatial.parse_locations(self.g, dataset_ref, dataset_dict)
         return dataset_dict
 
     def _parsed_licence(self, subject: Node) -> str | None:
