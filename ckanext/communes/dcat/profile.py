@@ -17,8 +17,8 @@ for more than CKAN stores:
 - licences on every distribution (DCAT-AP 3 puts legal information there, not on the dataset) and on
   the catalogue (``ckanext.communes.catalogue_licence``): every licence a dct:LicenseDocument node
   (dcat/licences.py), never a literal, stating whether it is open;
-- spatial coverage: dcat:bbox and dcat:centroid (WKT, WGS84) of each commune territory (the
-  registry's geometry file) and of a stored bounding box;
+- spatial coverage (dcat/spatial.py): dcat:bbox and dcat:centroid (WKT, WGS84) of each commune territory (the
+  registry's geometry file) and of a stored extent, whose geometry is a locn:Geometry node (gsp:asWKT);
 - services (WMS, WFS...): a dcat:accessService DataService with the standard it conforms to;
 - a resource loaded into the DataStore: a dcat:accessService DataService, the Data API (datastore_search);
 - checksums with an SPDX algorithm URI; resources' dct:conformsTo as schema.data.gouv.fr URLs, the
@@ -52,11 +52,11 @@ from rdflib.term import Node
 from ckanext.communes import uris
 from ckanext.communes.dcat import concepts
 from ckanext.communes.dcat import distribution as mqa
+from ckanext.communes.dcat import spatial as dcat_spatial
 from ckanext.communes.dcat.hvd import complete_hvd, parse_hvd
 from ckanext.communes.dcat.licences import LicenceNode, licence_id_for, licence_node
 from ckanext.communes.dcat.publishers import publisher_for_commune, publisher_for_org, site_publisher
 from ckanext.communes.dcat.services import service_kind
-from ckanext.communes.geo import bbox_of_wkt, bbox_wkt, centre_wkt
 from ckanext.communes.schema.values import as_list
 from ckanext.dcat.profiles import (
     ADMS,
@@ -64,7 +64,6 @@ from ckanext.dcat.profiles import (
     DCATAP,
     DCT,
     FOAF,
-    GSP,
     RDF,
     RDFS,
     SKOS,
@@ -218,7 +217,7 @@ class CommunesDCATAP3Profile(RDFProfile):
             self._add_location(dataset_ref, owner["spatial"])
         if owner and not any(self.g.objects(dataset_ref, DCAT.contactPoint)) and owner.get("contact"):
             self._add_contact_to_graph(dataset_ref, DCAT.contactPoint, owner["contact"])
-        self._complete_locations(dataset_ref)
+        dcat_spatial.complete_locations(self.g, dataset_ref, dataset_dict)
 
         for value in as_list(dataset_dict.get("theme")):
             uri = self._replace_term(dataset_ref, DCAT.theme, value, "data-theme")
@@ -402,15 +401,7 @@ class CommunesDCATAP3Profile(RDFProfile):
             if isinstance(algorithm, str) and algorithm.startswith(SPDX_ALGORITHMS):
                 resource_dict["hash_algorithm"] = algorithm[len(SPDX_ALGORITHMS):]
 
-        # Spatial coverage: the bbox and centroid the profile adds to a commune's territory are the
-        # registry's, not stored values.
-        for spatial in dataset_dict.get("spatial_coverage") or []:
-            if not isinstance(spatial, dict):
-                continue
-            geometry = self._commune_geometry(spatial.get("uri") or "")
-            if geometry is not None:
-                for key in ("bbox", "centroid"):
-                    spatial.pop(key, None)
+        dcat_spatial.parse_locations(self.g, dataset_ref, dataset_dict)
         return dataset_dict
 
     def _parsed_licence(self, subject: Node) -> str | None:
@@ -562,42 +553,6 @@ class CommunesDCATAP3Profile(RDFProfile):
         self.g.add((location, RDF.type, DCT.Location))
         if spatial.get("text"):
             self.g.add((location, SKOS.prefLabel, Literal(spatial["text"])))
-
-    @staticmethod
-    def _commune_geometry(uri: str) -> Any:
-        code = uris.insee_code_from_spatial_uri(uri)
-        if not code:
-            return None
-        from ckanext.communes.communes.registry import get_commune_geometry
-
-        return get_commune_geometry(code)
-
-    def _complete_locations(self, dataset_ref: URIRef) -> None:
-        """dcat:bbox and dcat:centroid (WKT literals, WGS84) on each location of the dataset: a
-        commune's from the registry's geometry file, else computed from a stored bbox or geometry."""
-        g = self.g
-        for location in list(g.objects(dataset_ref, DCT.spatial)):
-            if isinstance(location, Literal):
-                continue
-            has_bbox = (location, DCAT.bbox, None) in g
-            has_centroid = (location, DCAT.centroid, None) in g
-            if has_bbox and has_centroid:
-                continue
-            geometry = self._commune_geometry(str(location)) if isinstance(location, URIRef) else None
-            if geometry is not None:
-                bbox_value, centroid_value = geometry.bbox_wkt, geometry.centroid_wkt
-            else:
-                source = next(
-                    (str(v) for p in (DCAT.bbox, DCAT.centroid) for v in g.objects(location, p)), None
-                ) or next((str(v) for v in g.objects(location, _LOCN_GEOMETRY) if isinstance(v, Literal)), None)
-                bbox = bbox_of_wkt(source) if source else None
-                if bbox is None:
-                    continue
-                bbox_value, centroid_value = bbox_wkt(bbox), centre_wkt(bbox)
-            if not has_bbox:
-                g.add((location, DCAT.bbox, Literal(bbox_value, datatype=GSP.wktLiteral)))
-            if not has_centroid:
-                g.add((location, DCAT.centroid, Literal(centroid_value, datatype=GSP.wktLiteral)))
 
     def _replace_object(self, subject: Node, predicate: URIRef, new: Node) -> None:
         self.g.remove((subject, predicate, None))
@@ -838,8 +793,6 @@ class CommunesDCATAP3Profile(RDFProfile):
             if term is not None and (node, DCT.title, None) not in g:
                 g.add((node, DCT.title, Literal(term.label_fr, lang="fr")))
 
-
-_LOCN_GEOMETRY = URIRef("http://www.w3.org/ns/locn#geometry")
 
 
 def licences_comments(is_open: bool | None) -> dict[str, str]:

@@ -19,6 +19,7 @@ from typing import Any
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 
+from ckanext.communes.dcat.spatial import detach_geometries
 from ckanext.communes.harvesters.base import (
     CommunesHarvester,
     GatherContext,
@@ -118,6 +119,9 @@ class CommunesDCATHarvester(CommunesHarvester, p.SingletonPlugin):
                 safe_rdf.parse_rdf(response.body, rdf_format, response.url, graph=parser.g)
             except safe_rdf.RdfError as error:
                 raise SourceError(url, error.message) from None
+            # Geometries are read by our profile, one spatial_coverage entry per dct:Location, literal or
+            # locn:Geometry node alike; ckanext-dcat's own reader fails on some of them (dcat/spatial.py).
+            detach_geometries(parser.g)
             next_url = parser.next_page()
 
             def records(parser: RDFParser = parser, page_url: str = url) -> Iterator[SourceRecord]:

@@ -5,8 +5,8 @@ Every dataset is indexed with an extent, a GeoJSON bounding box in WGS84 handed 
 
 1. ``spatial``: the narrower extent an editor typed (GeoJSON, checked by the form's validator);
 2. ``spatial_coverage``: the geometries (``geom`` GeoJSON, else ``bbox`` WKT) a source declared (a CSW
-   ``EX_GeographicBoundingBox``, DCAT ``locn:geometry``/``dcat:bbox``), each in or near the Métropole, else
-   the territory its URI names (an INSEE commune or arrondissement: the registry's box);
+   ``EX_GeographicBoundingBox``, DCAT ``locn:geometry``/``dcat:bbox``) that lie in or near the Métropole; when
+   no entry has one, the territories the URIs name (an INSEE commune or arrondissement: the registry's box);
 3. the owner commune's bounding box; an organisation without commune (the Métropole's): the Métropole's.
 
 Computed when the dataset is indexed, not stored: the default follows the owner and the commune registry
@@ -47,11 +47,12 @@ def territory_bbox(uri: Any) -> geo.BBox | None:
 
 
 def coverage_bbox(entries: Any) -> tuple[geo.BBox, str] | None:
-    """The union of what the spatial coverage entries locate: each entry's own geometry when it is readable
-    and in or near the Métropole, else its territory URI's box. With where it came from: ``geometry`` when
-    an entry's own geometry counts, ``territory`` when only URIs do; None when no entry locates anything."""
-    boxes: list[geo.BBox] = []
-    origin = "territory"
+    """What the spatial coverage entries locate: the union of the entries' own geometries that are readable and
+    in or near the Métropole (``geometry``); when no entry has one, the union of the territories their URIs name
+    (``territory``). A geometry is more precise than a territory named beside it (a DCAT Location with a
+    geometry next to the commune's URI, as our own catalogues write it). None when no entry locates anything."""
+    geometries: list[geo.BBox] = []
+    territories: list[geo.BBox] = []
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
@@ -60,14 +61,16 @@ def coverage_bbox(entries: Any) -> tuple[geo.BBox, str] | None:
             if not is_blank(entry.get(key)):
                 try:
                     box = geo.extent_bbox(entry[key], registry.metropole_bbox())
-                    origin = "geometry"
                     break
                 except geo.GeometryProblem:
                     continue
-        box = box or territory_bbox(entry.get("uri"))
         if box is not None:
-            boxes.append(box)
-    return (geo.union_bbox(boxes), origin) if boxes else None
+            geometries.append(box)
+        elif (territory := territory_bbox(entry.get("uri"))) is not None:
+            territories.append(territory)
+    if geometries:
+        return geo.union_bbox(geometries), "geometry"
+    return (geo.union_bbox(territories), "territory") if territories else None
 
 
 def owner_bbox(profile: OwnerProfile | None) -> geo.BBox:

@@ -39,6 +39,7 @@ NAL_FILES = {
     f"{EU}/licence": "licences-skos.rdf",
 }
 WFS = f"{EU}/file-type/WFS_SRVC"
+LOCN_GEOMETRY = rdflib.URIRef("http://www.w3.org/ns/locn#geometry")
 WFS_URL = "https://data.ville-bron.fr/geoserver/wfs?SERVICE=WFS&REQUEST=GetCapabilities"
 
 SCDL_EQUIPEMENTS = "https://schema.data.gouv.fr/scdl/equipements/"
@@ -203,6 +204,13 @@ def shapes(kind: str) -> rdflib.Graph:
     for shape, _, prop in list(graph.triples((None, SH.property, None))):
         if (prop, SH.path, None) not in graph:
             graph.remove((shape, SH.property, prop))
+    # The classic dcat-ap-3.0.1-shapes.ttl keep DCAT-AP 2's range for locn:geometry (sh:nodeKind sh:Literal),
+    # which DCAT-AP 3 changed to the class locn:Geometry (SEMICeu/DCAT-AP#247), as the single-file shapes of
+    # the same release check (sh:class locn:Geometry, sh:nodeKind sh:BlankNodeOrIRI): no value can satisfy
+    # both. The release's own range wins; that one outdated constraint goes (its max 1 stays in the other file).
+    for prop in list(graph.subjects(SH.path, LOCN_GEOMETRY)):
+        if (prop, SH.nodeKind, SH.Literal) in graph:
+            graph.remove((prop, SH.nodeKind, SH.Literal))
     return graph
 
 
