@@ -1,6 +1,6 @@
 """data.europa.eu's Metadata Quality Assessment (MQA) computed by the portal (issue #25).
 
-The method (https://data.europa.eu/mqa/methodology): five dimensions, 22 indicators, 405 points. Each
+The method (https://data.europa.eu/mqa/methodology): five dimensions, 23 indicators, 405 points. Each
 indicator earns its weight times the share of the datasets (dataset indicators) or of their distributions
 (distribution indicators) that meet it; the rating follows the total (Excellent >= 351, Good >= 221,
 Sufficient >= 121, Bad below). Indicators, weights, thresholds and French advice: ``data/mqa/indicators.yaml``.

@@ -1,0 +1,193 @@
+"""The ``communes_mqa`` action (bilan/mqa.py) on a real portal: datasets created through package_create,
+checked by the background drain (SHACL, MQA facts, link checks against the fixture HTTP server), then the
+MQA per dataset, commune, group of the bilan and catalogue, computed by hand below; who sees which datasets;
+junk input answered with a French error naming the field, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ckan import model
+from ckan.tests import factories, helpers
+
+import ckan.plugins.toolkit as tk
+from ckanext.communes.quality import background, linkcheck
+from ckanext.communes.tests.shared import BRON, CSV, ENVI
+
+LIMONEST = {"name": "limonest", "title": "Limonest", "insee_code": "69116", "siren": "216901165",
+            "kind": "commune", "official_name": "Commune de Limonest", "partner_status": "phase2",
+            "referent_name": "Dominique Petit", "referent_email": "opendata@limonest.fr"}
+NOTES = "Inventaire des arbres d'alignement de la commune, mis à jour chaque année par le service des espaces verts."
+
+# One public CSV dataset of Bron as our DCAT output writes it today, by hand (out of 405):
+#   Findability 100: keywords, theme, spatial (the commune), temporal coverage.
+#   Accessibility 50: the access URL answered (50); no download URL (0 + 0).
+#   Interoperability 110: format CSV, media type text/csv, both from their lists, non-proprietary,
+#     machine-readable, DCAT-AP compliant.
+#   Reusability 75: licence Etalab 2.0 (EU list), access rights PUBLIC (EU list), contact point, publisher.
+#   Contextuality 10: issued and modified (the resource's dates); no rights, no byte size.
+ARBRES = {"findability": 100, "accessibility": 50, "interoperability": 110, "reusability": 75, "contextuality": 10}
+
+
+def _dataset(org: dict[str, Any], name: str, url: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "title": name.capitalize(), "notes": NOTES, "owner_org": org["id"], "tag_string": "arbres",
+            "theme": [ENVI], "license_id": "etalab-2.0", "temporal_coverage": [{"start": "2020-01-01"}],
+            "resources": [{"url": url, "name": "CSV", "format": CSV}], **fields}
+
+
+def _member(org: dict[str, Any], name: str, role: str) -> dict[str, Any]:
+    user = factories.User(name=name)
+    helpers.call_action("organization_member_create", context={"ignore_auth": True}, id=org["id"],
+                        username=user["name"], role=role)
+    return user
+
+
+@pytest.fixture
+def portal(source_server, allow_private_addresses) -> dict[str, Any]:
+    sysadmin = factories.Sysadmin()
+    bron = factories.Organization(user=sysadmin, **dict(BRON, partner_status="phase1"))
+    limonest = factories.Organization(user=sysadmin, **LIMONEST)
+    metropole = factories.Organization(user=sysadmin, name="metropole-de-lyon", title="Métropole de Lyon")
+    for path in ("/arbres.csv", "/prive.csv", "/voirie.csv"):
+        source_server.serve(path, "a;b\n1;2\n", content_type="text/csv")
+    context = {"user": sysadmin["name"]}
+    ids = {
+        "arbres": helpers.call_action("package_create", context=dict(context),
+                                      **_dataset(bron, "arbres", source_server.url("/arbres.csv")))["id"],
+        "prive": helpers.call_action("package_create", context=dict(context), private=True,
+                                     **_dataset(bron, "prive", source_server.url("/prive.csv")))["id"],
+        "voirie": helpers.call_action("package_create", context=dict(context),
+                                      **_dataset(limonest, "voirie", source_server.url("/voirie.csv")))["id"],
+    }
+    background.drain(size=10)
+    model.Session.expire_all()
+    users = {
+        "anonymous": "",
+        "other_commune": _member(limonest, "editeur-limonest", "editor")["name"],
+        "editor": _member(bron, "editeur-bron", "editor")["name"],
+        "admin": _member(bron, "admin-bron", "admin")["name"],
+        "operator": _member(metropole, "operateur", "admin")["name"],
+        "sysadmin": sysadmin["name"],
+    }
+    return {"ids": ids, "users": users, "bron": bron, "limonest": limonest, "source": source_server}
+
+
+def mqa(user: str = "", **data: Any) -> dict[str, Any]:
+    return helpers.call_action("communes_mqa", context={"user": user, "ignore_auth": False}, **data)
+
+
+def _dimensions(result: dict[str, Any]) -> dict[str, float]:
+    return {d["name"]: round(d["points"], 6) for d in result["dimensions"]}
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+class TestTheMqaOfAPortal:
+    def test_a_datasets_mqa_is_the_one_computed_by_hand(self, portal):
+        result = mqa(scope="dataset", id="arbres")
+        assert (result["scope"], result["id"]) == ("dataset", portal["ids"]["arbres"])
+        assert (result["datasets"], result["distributions"], result["pending"]) == (1, 1, 0)
+        assert _dimensions(result) == ARBRES
+        assert (round(result["points"], 6), result["max"], result["rating"], result["rating_label"]) == (
+            345, 405, "good", "Bon")
+        assert [(i["name"], i["weight"] - i["points"]) for i in result["missed"]] == [
+            ("download_url_ok", 30), ("download_url", 20), ("byte_size", 5), ("rights", 5)]
+
+    def test_a_commune_and_the_catalogue_are_the_shares_of_their_datasets(self, portal):
+        # Bron, as anonymous: the public dataset only, the same as its dataset.
+        assert _dimensions(mqa(scope="organization", id="bron")) == ARBRES
+        # The catalogue as anonymous: arbres and voirie, written alike: the same shares.
+        catalogue = mqa(scope="catalogue")
+        assert (catalogue["id"], catalogue["datasets"], catalogue["distributions"]) == (None, 2, 2)
+        assert _dimensions(catalogue) == ARBRES
+        # voirie's link broken at its next check: access URL answered by 1 of 2 distributions: 25 of 50.
+        portal["source"].serve("/voirie.csv", "gone", content_type="text/plain", status=404)
+        linkcheck.check_dataset_now(portal["ids"]["voirie"])
+        model.Session.expire_all()
+        assert _dimensions(mqa(scope="catalogue"))["accessibility"] == 25
+        assert _dimensions(mqa(scope="organization", id="limonest"))["accessibility"] == 0
+
+    def test_adding_a_download_url_raises_accessibility_by_its_weights(self, portal):
+        before = mqa(scope="dataset", id="arbres")
+        pkg = helpers.call_action("package_show", id="arbres")
+        # The editor gives the file's direct link as download address, and the same link as access address
+        # (ckanext-dcat writes no dcat:accessURL when the download address is the resource's link and no
+        # access address is given: the access URL's 50 points would go).
+        resource = pkg["resources"][0]
+        resource["download_url"] = resource["access_url"] = resource["url"]
+        helpers.call_action("package_update", context={"user": portal["users"]["sysadmin"]}, **pkg)
+        # Saved, not checked yet: the MQA still reads the last check's facts (no guess).
+        assert _dimensions(mqa(scope="dataset", id="arbres")) == _dimensions(before)
+        background.drain(size=10)
+        model.Session.expire_all()
+        after = mqa(scope="dataset", id="arbres")
+        # download URL present (20) and answering (30: it is the URL the link checker found answering).
+        assert _dimensions(after)["accessibility"] - _dimensions(before)["accessibility"] == 50
+        assert (round(after["points"], 6), after["rating"], after["rating_label"]) == (395, "excellent", "Excellent")
+
+    def test_a_dataset_saved_but_not_checked_yet_is_pending(self, portal):
+        helpers.call_action("package_create", context={"user": portal["users"]["sysadmin"]},
+                            **_dataset(portal["bron"], "nouveau", portal["source"].url("/arbres.csv")))
+        result = mqa(scope="organization", id="bron")
+        assert (result["datasets"], result["pending"]) == (1, 1)
+        alone = mqa(scope="dataset", id="nouveau")
+        assert (alone["datasets"], alone["pending"], alone["points"], alone["rating"]) == (0, 1, 0, None)
+
+    def test_a_group_of_the_bilan_counts_its_communes_datasets(self, portal):
+        assert mqa(scope="group", id="phase1")["datasets"] == 1  # Bron's public dataset
+        assert mqa(scope="group", id="phase2")["datasets"] == 1  # Limonest's
+        assert mqa(scope="group", id="all_communes")["datasets"] == 2
+        assert mqa(scope="group", id="generalisation")["datasets"] == 0
+
+    @pytest.mark.parametrize(("role", "bron_datasets", "catalogue_datasets"), [
+        ("anonymous", 1, 2), ("other_commune", 1, 2), ("operator", 1, 2),
+        ("editor", 2, 3), ("admin", 2, 3), ("sysadmin", 2, 3)])
+    def test_private_datasets_count_only_for_those_who_may_read_them(self, portal, role, bron_datasets,
+                                                                     catalogue_datasets):
+        user = portal["users"][role]
+        assert mqa(user, scope="organization", id="bron")["datasets"] == bron_datasets
+        assert mqa(user, scope="catalogue")["datasets"] == catalogue_datasets
+        assert mqa(user, scope="group", id="phase1")["datasets"] == bron_datasets
+        if bron_datasets == 2:
+            assert mqa(user, scope="dataset", id="prive")["datasets"] == 1
+        else:
+            with pytest.raises(tk.NotAuthorized):
+                mqa(user, scope="dataset", id="prive")
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+@pytest.mark.parametrize(("data", "error", "field"), [
+    ({}, tk.ValidationError, "scope"),
+    ({"scope": "planet"}, tk.ValidationError, "scope"),
+    ({"scope": ["dataset"]}, tk.ValidationError, "scope"),
+    ({"scope": "dataset"}, tk.ValidationError, "id"),
+    ({"scope": "dataset", "id": {"a": 1}}, tk.ValidationError, "id"),
+    ({"scope": "dataset", "id": "x" * 500}, tk.ValidationError, "id"),
+    ({"scope": "dataset", "id": "nulle-part"}, tk.ObjectNotFound, None),
+    ({"scope": "organization", "id": "nulle-part"}, tk.ObjectNotFound, None),
+    ({"scope": "group", "id": "phase9"}, tk.ValidationError, "id"),
+])
+def test_junk_input_gets_a_clear_error(data, error, field):
+    with pytest.raises(error) as raised:
+        mqa(**data)
+    if field:
+        assert field in raised.value.error_dict
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+@pytest.mark.parametrize("query", ["scope=planet", "scope=dataset&id=nulle-part", "scope=group&id=%00",
+                                   "scope=organization", "id=1&id=2&scope=dataset&scope=catalogue"])
+def test_junk_through_the_api_is_never_a_500(app, query):
+    response = app.get(f"/api/3/action/communes_mqa?{query}")
+    assert response.status_code in (400, 404, 409)
+    assert response.json["success"] is False
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_the_api_answers_the_catalogue_in_french(app):
+    response = app.get("/api/3/action/communes_mqa?scope=catalogue")
+    assert response.status_code == 200
+    result = response.json["result"]
+    assert (result["datasets"], result["max"], result["rating"]) == (0, 405, None)
+    assert [d["label"] for d in result["dimensions"]] == [
+        "Trouvabilité", "Accessibilité", "Interopérabilité", "Réutilisabilité", "Contexte"]
