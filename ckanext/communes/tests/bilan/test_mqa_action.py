@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import ckan.plugins.toolkit as tk
 import pytest
 from ckan import model
 from ckan.tests import factories, helpers
 
-import ckan.plugins.toolkit as tk
 from ckanext.communes.quality import background, linkcheck
 from ckanext.communes.tests.shared import BRON, CSV, ENVI
 
