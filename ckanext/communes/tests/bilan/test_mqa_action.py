@@ -191,3 +191,27 @@ def test_the_api_answers_the_catalogue_in_french(app):
     assert (result["datasets"], result["max"], result["rating"]) == (0, 405, None)
     assert [d["label"] for d in result["dimensions"]] == [
         "Trouvabilité", "Accessibilité", "Interopérabilité", "Réutilisabilité", "Contexte"]
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+class TestTheDatasetPage:
+    def test_the_dataset_page_shows_the_points_per_dimension_and_the_lost_points_largest_first(self, app, portal):
+        page = app.get("/dataset/arbres").body
+        block = page[page.index('id="communes-mqa"'):]
+        block = block[:block.index("</section>")]
+        assert ">345</strong>&nbsp;/&nbsp;405" in block and '"communes-mqa-rating">Bon<' in block
+        for label, points in (("Trouvabilité", "100&nbsp;/&nbsp;100"), ("Accessibilité", "50&nbsp;/&nbsp;100"),
+                              ("Interopérabilité", "110&nbsp;/&nbsp;110"), ("Contexte", "10&nbsp;/&nbsp;20")):
+            assert label in block and points in block
+        lost = [block.index(f'data-indicator="{name}"') for name in
+                ("download_url_ok", "download_url", "byte_size", "rights")]
+        assert lost == sorted(lost)
+        assert "(−30 points)" in block
+        assert "Déposez le fichier sur le portail ou donnez le lien direct" in block
+
+    def test_a_dataset_not_checked_yet_says_so(self, app, portal):
+        helpers.call_action("package_create", context={"user": portal["users"]["sysadmin"]},
+                            **_dataset(portal["bron"], "nouveau", portal["source"].url("/arbres.csv")))
+        page = app.get("/dataset/nouveau").body
+        assert 'data-mqa-rating="pending"' in page
+        assert "Pas encore évalué : la vérification de ce jeu de données est en attente." in page
