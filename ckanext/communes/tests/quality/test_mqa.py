@@ -118,3 +118,32 @@ def test_the_method_file_sums_to_405_with_its_dimensions_maxima():
     assert dimensions == {"findability": 100, "accessibility": 100, "interoperability": 110,
                           "reusability": 75, "contextuality": 20}
     assert len(mqa.indicator_list()) == 23
+
+
+def test_an_uploaded_file_answers_without_a_link_check_and_a_remote_link_waits_for_its_own():
+    facts = {"dataset": {}, "distributions": [
+        {"resource_id": "up", "upload": True, "access_url": "https://portail.example/f.csv",
+         "download_url": "https://portail.example/f.csv"},
+        {"resource_id": "remote", "upload": False, "access_url": "https://donnees.example/g.csv",
+         "download_url": None}]}
+    result = mqa.assess([mqa.DatasetEvidence("e", facts, True, {})])
+    points = _points(result)
+    # The upload is served by the portal: both its URLs answer; the remote link, never checked, is not counted
+    # as answering and is said to wait.
+    assert (points["access_url_ok"], points["download_url"], points["download_url_ok"]) == (25, 10, 15)
+    access = next(i for i in result["missed"] if i["name"] == "access_url_ok")
+    assert (access["met"], access["total"], access["pending"]) == (1, 2, 1)
+
+
+def test_adding_a_download_url_to_a_graph_raises_accessibility_by_its_share_of_the_weights():
+    graph = rdflib.Graph().parse(CATALOGUE, format="turtle")
+    before = mqa.assess([mqa.DatasetEvidence("a", mqa_facts.facts_from_graph(graph, _pkg_dict("a")), True,
+                                             dict(LINKS["a"], a2=("https://donnees.example/a2", True)))])
+    graph.add((rdflib.URIRef(f"{BASE}a/resource/a2"), rdflib.URIRef("http://www.w3.org/ns/dcat#downloadURL"),
+               rdflib.URIRef("https://donnees.example/a2")))
+    after = mqa.assess([mqa.DatasetEvidence("a", mqa_facts.facts_from_graph(graph, _pkg_dict("a")), True,
+                                            dict(LINKS["a"], a2=("https://donnees.example/a2", True)))])
+    accessibility = [next(d["points"] for d in r["dimensions"] if d["name"] == "accessibility")
+                     for r in (before, after)]
+    # One of two distributions gains a download URL (20 / 2) that answers (30 / 2).
+    assert accessibility[1] - accessibility[0] == pytest.approx(25)
