@@ -39,8 +39,9 @@ NOTES = ("Inventaire des arbres d'alignement de la commune : essence, hauteur, d
 BROKEN = {"https://data.ville-bron.fr/budget/annexe.pdf"}
 
 # Where the tool departs from the published method (https://data.europa.eu/mqa/methodology).
-ALL_OR_NOTHING = ("the tool scores the whole file all or nothing (full weight when every value of the property "
-                  "in the file passes, else 0); the method gives weight x the share of distributions meeting it")
+ALL_OR_NOTHING = ("the tool scores the whole file at once: a presence indicator earns its full weight when the "
+                  "property appears once anywhere in the file, a checked one only when every value in the file "
+                  "passes; the method gives weight x the share of the {level}s meeting it")
 ANY_NODE = ("the tool counts the property on any node of the file (the dataset's, the catalogue's, a "
             "catalogue record's); the method on the distributions only")
 DEPARTURES = {
@@ -55,8 +56,7 @@ DEPARTURES = {
     "dcat_ap_compliance": "the tool asks data.europa.eu's validator about the whole file (here: our stored "
                           "result, all datasets conforming for the catalogue); the method counts datasets",
 }
-ANY_NODE_PROPERTIES = ("issued", "modified", "rights", "byte_size", "licence", "download_url", "access_rights",
-                       "contact_point", "publisher", "keyword", "theme", "spatial", "temporal")
+ANY_NODE_PROPERTIES = ("issued", "modified", "rights", "byte_size", "licence", "licence_vocabulary", "download_url")
 
 
 # The tool's report lines -> our indicators: (section printed by the tool, words of its "OK" line).
@@ -95,7 +95,7 @@ def datasets(bron: str, mions: str) -> list[dict[str, Any]]:
                        resource("https://data.ville-bron.fr/budget/annexe.pdf", "PDF")]},
         {**base, "name": "plan", "title": "Plan", "owner_org": bron, "tag_string": "",
          "resources": [resource("https://data.ville-bron.fr/plan.pdf", "PDF")]},
-        {**base, "name": "carte", "title": "Carte", "owner_org": mions, "theme": [],
+        {**base, "name": "carte", "title": "Carte", "owner_org": mions, "tag_string": "",
          "resources": [resource("https://www.mions.fr/carte", "HTML")]},
         {**base, "name": "vide", "title": "Vide", "owner_org": mions, "resources": []},
     ]
@@ -149,13 +149,10 @@ def run_tool(args: Any, rdf: bytes, answers: dict[str, Any], work: pathlib.Path,
 def _why(item: dict[str, Any], mine: float, other: float) -> str | None:
     """The departure of the tool from the method that explains a difference, None when none does."""
     weight = float(item["weight"])
-    if item["level"] == "distribution" and 0 < item["share"] < 1 and other in (0, weight):
-        return ALL_OR_NOTHING + f" (here {item['met']} of {item['total']})"
-    if other == weight and mine < weight and item["name"] in ANY_NODE_PROPERTIES:
-        return ANY_NODE
-    if item["level"] == "dataset" and 0 < item["share"] < 1 and other in (0, weight):
-        return ("the tool scores the whole file all or nothing; the method gives weight x the share of "
-                f"datasets (here {item['met']} of {item['total']})")
+    if 0 < item["share"] < 1 and other in (0, weight):
+        return ALL_OR_NOTHING.format(level=item["level"]) + f" (here {item['met']} of {item['total']})"
+    if item["level"] == "distribution" and other == weight and mine < weight and item["name"] in ANY_NODE_PROPERTIES:
+        return ANY_NODE  # e.g. a dataset without distribution: our profile states its licence and dates on it
     return DEPARTURES.get(item["name"])
 
 
