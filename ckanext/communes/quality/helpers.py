@@ -30,6 +30,24 @@ def communes_mqa_of_dataset(pkg: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def communes_mqa_of_commune(org_id: str) -> dict[str, Any] | None:
+    """The MQA of an organisation's datasets the current user may read (the ``communes_mqa`` action), its
+    points written the French way; None when it has no dataset to assess."""
+    try:
+        result = tk.get_action("communes_mqa")({}, {"scope": "organization", "id": org_id})
+    except (tk.ValidationError, tk.ObjectNotFound, tk.NotAuthorized):
+        return None
+    if not result["datasets"] and not result["pending"]:
+        return None
+    result["points_text"] = french_number(round(result["points"], 1))
+    for dimension in result["dimensions"]:
+        dimension["points_text"] = french_number(round(dimension["points"], 1))
+    for item in result["missed"]:
+        item["lost_text"] = french_number(round(item["weight"] - item["points"], 1))
+        item["share_text"] = french_number(round(100 * item["share"]))
+    return result
+
+
 def communes_quality_label(criterion_id: str) -> str:
     return score.criterion_label(criterion_id)
 
@@ -126,6 +144,7 @@ def get_helpers() -> dict[str, Any]:
         "communes_scdl_error_label": communes_scdl_error_label,
         "communes_quality": communes_quality,
         "communes_mqa_of_dataset": communes_mqa_of_dataset,
+        "communes_mqa_of_commune": communes_mqa_of_commune,
         "communes_quality_label": communes_quality_label,
         "communes_quality_criteria": communes_quality_criteria,
         "communes_quality_of_commune": communes_quality_of_commune,

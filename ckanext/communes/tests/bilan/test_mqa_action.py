@@ -215,3 +215,12 @@ class TestTheDatasetPage:
         page = app.get("/dataset/nouveau").body
         assert 'data-mqa-rating="pending"' in page
         assert "Pas encore évalué : la vérification de ce jeu de données est en attente." in page
+
+    def test_the_commune_page_shows_its_rating_over_the_datasets_the_visitor_may_read(self, app, portal):
+        page = app.get("/organization/bron").body
+        block = page[page.index('id="communes-commune-mqa"'):]
+        block = block[:block.index("</section>")]
+        # Anonymous: the public dataset only (the private one is not counted), the same as its dataset page.
+        assert ">345</strong>&nbsp;/&nbsp;405" in block and "(1 jeux de données)" in block
+        assert block.index('data-indicator="download_url_ok"') < block.index('data-indicator="download_url"')
+        assert "(−30 points ; 0&nbsp;% atteint)" in block
