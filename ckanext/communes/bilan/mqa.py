@@ -70,6 +70,33 @@ def visible_dataset_ids(user: str | None, owner_orgs: list[str] | None = None) -
         sa.text(query), {"readable": readable or [], "owners": owner_orgs or []})]
 
 
+_PUBLIC_EVIDENCE = sa.text("""
+    SELECT p.id, p.owner_org, s.conforms, s.mqa_facts,
+           (SELECT json_agg(json_build_array(l.resource_id, l.url, l.checked_at IS NOT NULL, l.error IS NULL))
+              FROM communes_link_check l WHERE l.package_id = p.id) AS links
+      FROM package p LEFT JOIN communes_shacl_check s ON s.package_id = p.id
+     WHERE p.state = 'active' AND p.type = 'dataset' AND NOT p.private AND p.owner_org = ANY(:orgs)
+     ORDER BY p.id""")
+
+
+def public_evidence_by_org(org_ids: list[str]) -> dict[str, list[mqa.DatasetEvidence]]:
+    """The stored MQA evidence (quality/mqa.py's, as read_evidence reads it) of the public active datasets of
+    these organisations, by organisation: the bilan's datasets, in ONE query."""
+    found: dict[str, list[mqa.DatasetEvidence]] = {}
+    for package_id, owner, conforms, facts, links in model.Session.execute(_PUBLIC_EVIDENCE, {"orgs": org_ids}):
+        evidence = mqa.DatasetEvidence(package_id, None)
+        if isinstance(facts, dict) and "dataset" in facts:
+            evidence.facts, evidence.conforms = facts, conforms
+        for resource_id, url, checked, ok in links or ():
+            evidence.links[resource_id] = (url, ok if checked else None)
+        found.setdefault(owner, []).append(evidence)
+    return found
+
+
+def assess_evidence(evidences: list[mqa.DatasetEvidence]) -> dict[str, Any]:
+    return mqa.assess(evidences)
+
+
 def _dataset_ids(context: dict[str, Any], scope: str, data_dict: dict[str, Any]) -> tuple[str | None, list[str]]:
     user = context.get("user")
     if scope == "catalogue":

@@ -95,7 +95,10 @@ def test_csv_and_xlsx_text_cells_that_start_like_a_formula_are_neutralised_and_n
 
     table = list(csv.reader(io.StringIO(exports.to_csv(bilan).decode("utf-8-sig")), delimiter=";"))
     assert [line[1] for line in table[1:6]] == ["'=1+1", "'@SUM(A1:A9)", "'+33 4 78 00 00 00", "'-2-3", "'\tcmd"]
-    assert table[1][-1] == "-30"
+    # The convention's column (the MQA's follows it).
+    days_left = len(table[0]) - len(bilan["indicators"]) + [i["key"] for i in bilan["indicators"]].index(
+        "convention_days_left")
+    assert table[1][days_left] == "-30"
 
     content = exports.to_xlsx(bilan)
     assert "<f>" not in _xlsx_text(content)
@@ -103,7 +106,7 @@ def test_csv_and_xlsx_text_cells_that_start_like_a_formula_are_neutralised_and_n
     names = [sheet.cell(row, 2) for row in range(2, 7)]
     assert [(cell.value, cell.data_type, cell.quotePrefix) for cell in names] == [
         (name, "s", True) for name in hostile]
-    assert sheet.cell(2, sheet.max_column).value == -30 and sheet.cell(2, sheet.max_column).data_type == "n"
+    assert sheet.cell(2, days_left + 1).value == -30 and sheet.cell(2, days_left + 1).data_type == "n"
 
 
 # ---------------------------------------------------------------------------------------------- the form
