@@ -31,7 +31,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ckan.plugins.toolkit as tk
@@ -57,7 +57,8 @@ class ShaclResult:
     violations: int
     messages: list[dict[str, str]]
     # What the MQA reads in the same graph (mqa_facts.py); None when the graph could not be built or read.
-    mqa_facts: dict[str, Any] | None = None
+    # Not part of the SHACL outcome: two results compare equal on conforms, violations and messages.
+    mqa_facts: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @functools.cache
