@@ -315,6 +315,23 @@ def check_dataset(package_id: str) -> ShaclResult | None:
     return result
 
 
+def refresh_mqa_facts(pkg_dict: dict[str, Any]) -> None:
+    """Read the MQA facts again from a fresh graph of the dataset, after its links were checked (not
+    committed): the profile writes what the link checker measured (byte size, media type, whether a link is
+    a file), which the graph validated while the links were being checked did not know yet."""
+    row = model.Session.get(ShaclCheck, pkg_dict["id"])
+    if row is None:
+        return
+    try:
+        graph = dataset_graph(pkg_dict)
+    except Exception:  # noqa: BLE001 - the facts of the SHACL check's graph stay
+        log.exception("MQA facts of %s could not be read again", pkg_dict.get("id"))
+        return
+    facts = _facts(graph, pkg_dict)
+    if facts is not None:
+        row.mqa_facts = facts
+
+
 def store_result(package_id: str, result: ShaclResult, now: datetime.datetime | None = None) -> bool:
     """Replace the dataset's row (not committed); True when what the score reads changed."""
     row = model.Session.get(ShaclCheck, package_id)

@@ -5,6 +5,7 @@ junk input answered with a French error naming the field, never a 500."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import ckan.plugins.toolkit as tk
@@ -22,12 +23,14 @@ NOTES = "Inventaire des arbres d'alignement de la commune, mis à jour chaque an
 
 # One public CSV dataset of Bron as our DCAT output writes it today, by hand (out of 405):
 #   Findability 100: keywords, theme, spatial (the commune), temporal coverage.
-#   Accessibility 50: the access URL answered (50); no download URL (0 + 0).
+#   Accessibility 100: the access URL answered (50); the link is a CSV file: our profile writes it as download
+#     URL (20), which the link checker found answering (30).
 #   Interoperability 110: format CSV, media type text/csv, both from their lists, non-proprietary,
 #     machine-readable, DCAT-AP compliant.
 #   Reusability 75: licence Etalab 2.0 (EU list), access rights PUBLIC (EU list), contact point, publisher.
-#   Contextuality 10: issued and modified (the resource's dates); no rights, no byte size.
-ARBRES = {"findability": 100, "accessibility": 50, "interoperability": 110, "reusability": 75, "contextuality": 10}
+#   Contextuality 15: issued, modified (the resource's dates), byte size (the size the link checker measured);
+#     no rights.
+ARBRES = {"findability": 100, "accessibility": 100, "interoperability": 110, "reusability": 75, "contextuality": 15}
 
 
 def _dataset(org: dict[str, Any], name: str, url: str, **fields: Any) -> dict[str, Any]:
@@ -89,9 +92,8 @@ class TestTheMqaOfAPortal:
         assert (result["datasets"], result["distributions"], result["pending"]) == (1, 1, 0)
         assert _dimensions(result) == ARBRES
         assert (round(result["points"], 6), result["max"], result["rating"], result["rating_label"]) == (
-            345, 405, "good", "Bon")
-        assert [(i["name"], i["weight"] - i["points"]) for i in result["missed"]] == [
-            ("download_url_ok", 30), ("download_url", 20), ("byte_size", 5), ("rights", 5)]
+            400, 405, "excellent", "Excellent")
+        assert [(i["name"], i["weight"] - i["points"]) for i in result["missed"]] == [("rights", 5)]
 
     def test_a_commune_and_the_catalogue_are_the_shares_of_their_datasets(self, portal):
         # Bron, as anonymous: the public dataset only, the same as its dataset.
@@ -100,30 +102,38 @@ class TestTheMqaOfAPortal:
         catalogue = mqa(scope="catalogue")
         assert (catalogue["id"], catalogue["datasets"], catalogue["distributions"]) == (None, 2, 2)
         assert _dimensions(catalogue) == ARBRES
-        # voirie's link broken at its next check: access URL answered by 1 of 2 distributions: 25 of 50.
+        # voirie's link broken at its next check: its access and download URLs answer no more: 1 of 2
+        # distributions for both (25 of 50, 15 of 30); both still have a download URL (20).
         portal["source"].serve("/voirie.csv", "gone", content_type="text/plain", status=404)
         linkcheck.check_dataset_now(portal["ids"]["voirie"])
         model.Session.expire_all()
-        assert _dimensions(mqa(scope="catalogue"))["accessibility"] == 25
-        assert _dimensions(mqa(scope="organization", id="limonest"))["accessibility"] == 0
+        assert _dimensions(mqa(scope="catalogue"))["accessibility"] == 60
+        assert _dimensions(mqa(scope="organization", id="limonest"))["accessibility"] == 20
 
-    def test_adding_a_download_url_raises_accessibility_by_its_weights(self, portal):
-        before = mqa(scope="dataset", id="arbres")
-        pkg = helpers.call_action("package_show", id="arbres")
-        # The editor gives the file's direct link as download address, and the same link as access address
-        # (ckanext-dcat writes no dcat:accessURL when the download address is the resource's link and no
-        # access address is given: the access URL's 50 points would go).
-        resource = pkg["resources"][0]
-        resource["download_url"] = resource["access_url"] = resource["url"]
-        helpers.call_action("package_update", context={"user": portal["users"]["sysadmin"]}, **pkg)
-        # Saved, not checked yet: the MQA still reads the last check's facts (no guess).
-        assert _dimensions(mqa(scope="dataset", id="arbres")) == _dimensions(before)
+    def test_giving_the_files_link_instead_of_a_web_page_raises_accessibility_by_the_download_weights(self, portal):
+        source = portal["source"]
+        source.serve("/plan", "<html><body>Plan</body></html>", content_type="text/html")
+        source.serve("/plan.csv", "a;b\n1;2\n", content_type="text/csv")
+        created = helpers.call_action(
+            "package_create", context={"user": portal["users"]["sysadmin"]},
+            **_dataset(portal["bron"], "plan", source.url("/plan"), resources=[
+                {"url": source.url("/plan"), "name": "Page", "format": "http://publications.europa.eu/resource/"
+                 "authority/file-type/HTML"}]))
         background.drain(size=10)
         model.Session.expire_all()
-        after = mqa(scope="dataset", id="arbres")
-        # download URL present (20) and answering (30: it is the URL the link checker found answering).
+        before = mqa(scope="dataset", id="plan")
+        # A web page: no download URL (0 + 0); its access URL answered (50).
+        assert _dimensions(before)["accessibility"] == 50
+        pkg = helpers.call_action("package_show", id=created["id"])
+        pkg["resources"][0].update(url=source.url("/plan.csv"), format=CSV)
+        helpers.call_action("package_update", context={"user": portal["users"]["sysadmin"]}, **pkg)
+        # Saved, not checked yet: the MQA still reads the last check's facts (no guess).
+        assert _dimensions(mqa(scope="dataset", id="plan")) == _dimensions(before)
+        background.drain(size=10)
+        model.Session.expire_all()
+        after = mqa(scope="dataset", id="plan")
+        # The file's own link: a download URL (20) that answers (30); the access URL still answers.
         assert _dimensions(after)["accessibility"] - _dimensions(before)["accessibility"] == 50
-        assert (round(after["points"], 6), after["rating"], after["rating_label"]) == (395, "excellent", "Excellent")
 
     def test_a_dataset_saved_but_not_checked_yet_is_pending(self, portal):
         helpers.call_action("package_create", context={"user": portal["users"]["sysadmin"]},
@@ -199,14 +209,29 @@ class TestTheDatasetPage:
         page = app.get("/dataset/arbres").body
         block = page[page.index('id="communes-mqa"'):]
         block = block[:block.index("</section>")]
-        assert ">345</strong>&nbsp;/&nbsp;405" in block and '"communes-mqa-rating">Bon<' in block
-        for label, points in (("Trouvabilité", "100&nbsp;/&nbsp;100"), ("Accessibilité", "50&nbsp;/&nbsp;100"),
-                              ("Interopérabilité", "110&nbsp;/&nbsp;110"), ("Contexte", "10&nbsp;/&nbsp;20")):
+        assert ">400</strong>&nbsp;/&nbsp;405" in block and '"communes-mqa-rating">Excellent<' in block
+        for label, points in (("Trouvabilité", "100&nbsp;/&nbsp;100"), ("Accessibilité", "100&nbsp;/&nbsp;100"),
+                              ("Interopérabilité", "110&nbsp;/&nbsp;110"), ("Contexte", "15&nbsp;/&nbsp;20")):
             assert label in block and points in block
-        lost = [block.index(f'data-indicator="{name}"') for name in
-                ("download_url_ok", "download_url", "byte_size", "rights")]
-        assert lost == sorted(lost)
-        assert "(−30 points)" in block
+        assert 'data-indicator="rights"' in block and "(−5 points)" in block
+        assert "Précisez les droits sur chaque ressource" in block
+
+    def test_the_lost_points_come_largest_first(self, app, portal):
+        source = portal["source"]
+        source.serve("/plan", "<html><body>Plan</body></html>", content_type="text/html")
+        helpers.call_action("package_create", context={"user": portal["users"]["sysadmin"]}, **_dataset(
+            portal["bron"], "plan", source.url("/plan"), resources=[
+                {"url": source.url("/plan"), "name": "Page",
+                 "format": "http://publications.europa.eu/resource/authority/file-type/HTML"}]))
+        background.drain(size=10)
+        model.Session.expire_all()
+        page = app.get("/dataset/plan").body
+        block = page[page.index('id="communes-mqa"'):]
+        block = block[:block.index("</section>")]
+        # A web page: no download URL (30 and 20 lost), not machine-readable (20), no media type checked by
+        # IANA... each with its lost points, largest first.
+        lost = [int(found) for found in re.findall(r"\(−(\d+) points\)", block)]
+        assert lost == sorted(lost, reverse=True) and lost[0] == 30
         assert "Déposez le fichier sur le portail ou donnez le lien direct" in block
 
     def test_a_dataset_not_checked_yet_says_so(self, app, portal):
@@ -221,9 +246,8 @@ class TestTheDatasetPage:
         block = page[page.index('id="communes-commune-mqa"'):]
         block = block[:block.index("</section>")]
         # Anonymous: the public dataset only (the private one is not counted), the same as its dataset page.
-        assert ">345</strong>&nbsp;/&nbsp;405" in block and "(1 jeux de données)" in block
-        assert block.index('data-indicator="download_url_ok"') < block.index('data-indicator="download_url"')
-        assert "(−30 points ; 0&nbsp;% atteint)" in block
+        assert ">400</strong>&nbsp;/&nbsp;405" in block and "(1 jeux de données)" in block
+        assert "(−5 points ; 0&nbsp;% atteint)" in block
 
 
 @pytest.mark.usefixtures("clean_db", "clean_index")
@@ -232,14 +256,14 @@ def test_the_bilan_has_the_mqa_of_each_commune_and_group_over_public_datasets(po
 
     cache.bump()  # figures cached by an earlier test of the same day
     communes = {row["key"]: row for row in helpers.call_action("communes_bilan", group_by="commune")["rows"]}
-    # Bron: arbres only (its private dataset is not in the bilan), 345 as on its page; Limonest: voirie, alike.
-    assert communes["69029"]["values"]["mqa_points"] == 345
+    # Bron: arbres only (its private dataset is not in the bilan), 400 as on its page; Limonest: voirie, alike.
+    assert communes["69029"]["values"]["mqa_points"] == 400
     assert communes["69029"]["details"]["mqa"] == {
-        "rating": "good", "rating_label": "Bon", "datasets": 1, "pending": 0, "dimensions": ARBRES}
-    assert communes["69116"]["values"]["mqa_points"] == 345
+        "rating": "excellent", "rating_label": "Excellent", "datasets": 1, "pending": 0, "dimensions": ARBRES}
+    assert communes["69116"]["values"]["mqa_points"] == 400
     assert communes["69123"]["values"]["mqa_points"] is None  # Lyon: no organisation, nothing to assess
     groups = {row["key"]: row for row in helpers.call_action("communes_bilan", group_by="phase")["rows"]}
     assert (groups["phase1"]["values"]["mqa_points"], groups["phase2"]["values"]["mqa_points"],
             groups["all_communes"]["values"]["mqa_points"], groups["generalisation"]["values"]["mqa_points"]) == (
-        345, 345, 345, None)
+        400, 400, 400, None)
     assert groups["all_communes"]["details"]["mqa"]["datasets"] == 2
