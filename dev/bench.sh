@@ -21,5 +21,6 @@ fi
 "$VENV/bin/python" dev/bench/quality_backlog.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/quality_backlog.py --ckan-ini test.ini --backlog
 "$VENV/bin/python" dev/bench/licences.py --ckan-ini test.ini
+"$VENV/bin/python" dev/bench/mqa.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/datastore.py --ckan-ini test.ini
 "$VENV/bin/python" dev/bench/place_search.py --ckan-ini test.ini

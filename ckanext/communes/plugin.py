@@ -22,6 +22,7 @@ from ckanext.communes.bilan import auth as bilan_auth
 from ckanext.communes.bilan import cache as bilan_cache
 from ckanext.communes.bilan import helpers as bilan_helpers
 from ckanext.communes.bilan import indexing as bilan_indexing
+from ckanext.communes.bilan import mqa as bilan_mqa
 from ckanext.communes.bilan import views as bilan_views
 from ckanext.communes.communes import actions as commune_actions
 from ckanext.communes.communes import auth as commune_auth
@@ -104,6 +105,7 @@ class CommunesPlugin(p.SingletonPlugin):
         return chaining.chain_all([
             commune_actions.get_actions(), owner_sync.get_actions(), harvest_operators.get_actions(),
             licence_aliases.get_actions(), harvest_protection.get_actions(), bilan_actions.get_actions(),
+            bilan_mqa.get_actions(),
             harvest_visibility.get_actions(),
             harvest_job_reading.get_actions(), harvest_actions.get_actions(), harvest_credentials.get_actions(),
             action_guard.get_actions()], "chained_action")
@@ -114,7 +116,7 @@ class CommunesPlugin(p.SingletonPlugin):
         return chaining.chain_all([
             commune_auth.get_auth_functions(), schema_auth.get_auth_functions(),
             harvest_operators.get_auth_functions(), licence_aliases.get_auth_functions(),
-            bilan_auth.get_auth_functions(),
+            bilan_auth.get_auth_functions(), bilan_mqa.get_auth_functions(),
             action_guard.get_auth_functions(), harvest_auth.get_auth_functions()], "chained_auth_function")
 
     # ISignal: rooms react to each other's actions through CKAN's signals, not through imports.

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from ckanext.communes.bilan import cache, facets, groups, sql
+from ckanext.communes.bilan import cache, facets, groups, mqa, sql
 from ckanext.communes.bilan.facets import Tally, Window, WindowTally
 from ckanext.communes.bilan.sql import CommuneOrg, LinkCounts
 from ckanext.communes.communes import programme, registry
@@ -64,6 +64,7 @@ LABELS: dict[str, str] = {
     "convention_days_left": N_("Days left in the convention"),
     "hvd_datasets": N_("High-value datasets"),
     "hvd_compliant_share": N_("High-value datasets meeting every condition (share)"),
+    "mqa_points": N_("data.europa.eu quality rating (MQA, out of 405)"),
 }
 
 
@@ -439,6 +440,31 @@ def _summed(parts: list[tuple[Tally, LinkCounts]]) -> tuple[Tally, LinkCounts]:
     return tally, links
 
 
+def add_mqa(states: list[CommuneState], rows: list[dict[str, Any]]) -> None:
+    """data.europa.eu's MQA (quality/mqa.py) of each commune's public datasets and of each group's (pooled:
+    recomputed over all its datasets), from the stored evidence read once: ``values["mqa_points"]`` (None
+    while none of them was checked) and ``details["mqa"]`` (rating, datasets, pending, points per dimension)."""
+    evidence_by_org = mqa.public_evidence_by_org([state.org.id for state in states if state.org])
+
+    def summary(evidences: list[Any]) -> tuple[float | None, dict[str, Any]]:
+        result = mqa.assess_evidence(evidences)
+        points = round(result["points"], SCORE_DIGITS) if result["datasets"] else None
+        return points, {"rating": result["rating"], "rating_label": result["rating_label"],
+                        "datasets": result["datasets"], "pending": result["pending"],
+                        "dimensions": {d["name"]: round(d["points"], SCORE_DIGITS) for d in result["dimensions"]}}
+
+    by_commune: dict[str, list[Any]] = {}
+    for state in states:
+        by_commune[state.commune.insee] = evidence_by_org.get(state.org.id, []) if state.org else []
+        state.row["values"]["mqa_points"], state.row["details"]["mqa"] = summary(by_commune[state.commune.insee])
+    points = {state.commune.insee: state.row["values"]["mqa_points"] for state in states}
+    for row in rows:
+        members = [e for insee in row["members"] for e in by_commune.get(insee, [])]
+        row["values"]["mqa_points"], row["details"]["mqa"] = summary(members)
+        numbers = [points[insee] for insee in row["members"] if points.get(insee) is not None]
+        row["medians"]["mqa_points"] = round(statistics.median(numbers), SHARE_DIGITS) if numbers else None
+
+
 def group_rows(states: list[CommuneState], titles: dict[str, str]) -> list[dict[str, Any]]:
     """The groups' rows, in groups.GROUPS order. The phase groups partition the communes (groups.py checks
     it): the whole Métropole adds up their totals rather than its 58 communes again."""
@@ -458,6 +484,8 @@ def build(today: dt.date | None = None) -> dict[str, Any]:
     titles = sql.harvest_source_titles(source for state in states for source in state.tally.sources)
     for state in states:
         state.row = commune_row(state, titles)
+    group_list = group_rows(states, titles)
+    add_mqa(states, group_list)
     from ckanext.communes.quality import background
 
     return {
@@ -466,7 +494,7 @@ def build(today: dt.date | None = None) -> dict[str, Any]:
         # their score, SHACL and link figures were those of before the checks.
         "pending_checks": background.waiting_count(),
         "communes": [state.row for state in states],
-        "groups": group_rows(states, titles),
+        "groups": group_list,
     }
 
 

@@ -318,6 +318,12 @@ def check_batch(batch: list[Claimed], token: str) -> set[str]:
     for claimed in todo:
         package_id = claimed.package_id
         changed, broken = _check_one(package_id, shacl_results.get(package_id), links[package_id], outcomes, now)
+        if links[package_id][1] and package_id in shown:
+            # Links checked in this batch: the profile now writes what they measured (MQA facts read again).
+            try:
+                shacl.refresh_mqa_facts(shown[package_id])
+            except Exception:  # noqa: BLE001 - the facts of the SHACL check's graph stay
+                log.exception("MQA facts of %s could not be read again", package_id)
         if broken:
             failed.add(package_id)
         model.Session.execute(sa.text(

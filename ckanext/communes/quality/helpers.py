@@ -7,7 +7,7 @@ from typing import Any
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.communes.quality import background, evidence, scdl_schemas, score
+from ckanext.communes.quality import background, evidence, mqa, scdl_schemas, score
 from ckanext.communes.schema.values import as_list
 from ckanext.communes.translation import french_number, ngettext
 
@@ -17,6 +17,36 @@ COMMUNE_ROWS = 20  # datasets listed on a commune page, worst first
 def communes_quality(pkg: dict[str, Any]) -> dict[str, Any]:
     """The dataset's quality (package_show carries it; computed when a caller built the dict otherwise)."""
     return pkg.get("quality") or score.quality_of(pkg)
+
+
+def communes_mqa_of_dataset(pkg: dict[str, Any]) -> dict[str, Any]:
+    """data.europa.eu's MQA of the dataset (quality/mqa.py, from the stored evidence: two queries), its
+    points written the French way (one decimal at most) for the page."""
+    result = mqa.mqa_of([pkg["id"]]) if pkg.get("id") else mqa.assess([])
+    result["points_text"] = french_number(round(result["points"], 1))
+    for dimension in result["dimensions"]:
+        dimension["points_text"] = french_number(round(dimension["points"], 1))
+    for item in result["missed"]:
+        item["lost_text"] = french_number(round(item["weight"] - item["points"], 1))
+    return result
+
+
+def communes_mqa_of_commune(org_id: str) -> dict[str, Any] | None:
+    """The MQA of an organisation's datasets the current user may read (the ``communes_mqa`` action), its
+    points written the French way; None when it has no dataset to assess."""
+    try:
+        result = tk.get_action("communes_mqa")({}, {"scope": "organization", "id": org_id})
+    except (tk.ValidationError, tk.ObjectNotFound, tk.NotAuthorized):
+        return None
+    if not result["datasets"] and not result["pending"]:
+        return None
+    result["points_text"] = french_number(round(result["points"], 1))
+    for dimension in result["dimensions"]:
+        dimension["points_text"] = french_number(round(dimension["points"], 1))
+    for item in result["missed"]:
+        item["lost_text"] = french_number(round(item["weight"] - item["points"], 1))
+        item["share_text"] = french_number(round(100 * item["share"]))
+    return result
 
 
 def communes_quality_label(criterion_id: str) -> str:
@@ -138,6 +168,8 @@ def get_helpers() -> dict[str, Any]:
         "communes_scdl_result": communes_scdl_result,
         "communes_scdl_error_label": communes_scdl_error_label,
         "communes_quality": communes_quality,
+        "communes_mqa_of_dataset": communes_mqa_of_dataset,
+        "communes_mqa_of_commune": communes_mqa_of_commune,
         "communes_quality_label": communes_quality_label,
         "communes_quality_criteria": communes_quality_criteria,
         "communes_quality_of_commune": communes_quality_of_commune,

@@ -49,6 +49,8 @@ class ShaclCheck(tk.BaseModel):
     conforms = Column(Boolean, nullable=True)  # None: the dataset could not be serialised (see messages)
     violations = Column(Integer, nullable=False, default=0)
     messages = Column(JSONB, nullable=False, default=list)  # [{"path", "message", "focus"}]
+    # What the MQA reads in the same graph (mqa_facts.py); None: checked before the MQA existed (a0f08)
+    mqa_facts = Column(JSONB, nullable=True)
     checked_at = Column(DateTime, nullable=True)
 
 

@@ -31,7 +31,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ckan.plugins.toolkit as tk
@@ -40,7 +40,7 @@ from ckan import model
 from rdflib.namespace import RDF, SH
 
 from ckanext.communes.net.offline import offline
-from ckanext.communes.quality import evidence
+from ckanext.communes.quality import evidence, mqa_facts
 from ckanext.communes.quality.models import ShaclCheck
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ class ShaclResult:
     conforms: bool | None
     violations: int
     messages: list[dict[str, str]]
+    # What the MQA reads in the same graph (mqa_facts.py); None when the graph could not be built or read.
+    # Not part of the SHACL outcome: two results compare equal on conforms, violations and messages.
+    mqa_facts: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @functools.cache
@@ -176,13 +179,23 @@ def _unserialisable(pkg_dict: dict[str, Any], error: Exception) -> ShaclResult:
     return ShaclResult(None, 0, [{"path": "", "message": f"Sérialisation DCAT impossible : {error}", "focus": ""}])
 
 
+def _facts(graph: rdflib.Graph, pkg_dict: dict[str, Any]) -> dict[str, Any] | None:
+    """The graph's MQA facts; None (the MQA says "pending") when reading them fails: the check goes on."""
+    try:
+        return mqa_facts.facts_from_graph(graph, pkg_dict)
+    except Exception:  # noqa: BLE001 - a fact reader bug must not lose the SHACL result
+        log.exception("MQA facts of %s could not be read", pkg_dict.get("id"))
+        return None
+
+
 def validate_dataset(pkg_dict: dict[str, Any]) -> ShaclResult:
-    """The dataset's check alone."""
+    """The dataset's check alone, with the MQA facts of the same graph."""
     try:
         graph = dataset_graph(pkg_dict)
     except Exception as error:  # noqa: BLE001
         return _unserialisable(pkg_dict, error)
-    return validate_graph(graph)
+    result = validate_graph(graph)
+    return ShaclResult(result.conforms, result.violations, result.messages, _facts(graph, pkg_dict))
 
 
 def _nodes(graph: rdflib.Graph) -> set[rdflib.term.Node]:
@@ -213,7 +226,9 @@ def validate_batch(pkg_dicts: list[dict[str, Any]]) -> dict[str, ShaclResult | E
         except Exception:  # noqa: BLE001 - each dataset alone then, as before the batches
             log.exception("SHACL check of a batch of %d datasets failed: each checked alone", len(graphs))
             trusted = set()
-        results.update((package_id, ShaclResult(True, 0, [])) for package_id in trusted)
+        by_id = {pkg_dict["id"]: pkg_dict for pkg_dict in pkg_dicts}
+        results.update((package_id, ShaclResult(True, 0, [], _facts(graphs[package_id], by_id[package_id])))
+                       for package_id in trusted)
         alone = [pkg_dict for pkg_dict in pkg_dicts if pkg_dict["id"] not in trusted]
     for pkg_dict in alone:
         try:
@@ -303,6 +318,23 @@ def check_dataset(package_id: str) -> ShaclResult | None:
     return result
 
 
+def refresh_mqa_facts(pkg_dict: dict[str, Any]) -> None:
+    """Read the MQA facts again from a fresh graph of the dataset, after its links were checked (not
+    committed): the profile writes what the link checker measured (byte size, media type, whether a link is
+    a file), which the graph validated while the links were being checked did not know yet."""
+    row = model.Session.get(ShaclCheck, pkg_dict["id"])
+    if row is None:
+        return
+    try:
+        graph = dataset_graph(pkg_dict)
+    except Exception:  # noqa: BLE001 - the facts of the SHACL check's graph stay
+        log.exception("MQA facts of %s could not be read again", pkg_dict.get("id"))
+        return
+    facts = _facts(graph, pkg_dict)
+    if facts is not None:
+        row.mqa_facts = facts
+
+
 def store_result(package_id: str, result: ShaclResult, now: datetime.datetime | None = None) -> bool:
     """Replace the dataset's row (not committed); True when what the score reads changed."""
     row = model.Session.get(ShaclCheck, package_id)
@@ -313,6 +345,7 @@ def store_result(package_id: str, result: ShaclResult, now: datetime.datetime | 
     row.conforms = result.conforms
     row.violations = result.violations
     row.messages = result.messages
+    row.mqa_facts = result.mqa_facts
     row.checked_at = now or datetime.datetime.utcnow()
     return changed
 

@@ -11,6 +11,9 @@ checked), temporal and contact (the seeded organisations have no referent). Then
     A1  40 + 0 (no licence) + 0 + 0 + 5                                                    = 45
     G1  40 + licence 15 + frequency 10 (NEVER) + 0 (not checked) + 5                       = 70
 
+MQA (data.europa.eu, issue #25): no dataset of this portal has been SHACL-checked, so none has MQA facts:
+"mqa_points" is empty everywhere (tests/bilan/test_mqa_action.py checks figures on a checked portal).
+
 Obligation (population > 3,500; unknown agents: probably obliged, counted as obliged; fewer than 50
 agents: not obliged): 44 communes of the registry have more than 3,500 inhabitants; Oullins-Pierre-Bénite
 is set to 40 agents, so 43 are obliged. Phase 1 has 7 communes (all obliged), phase 2 five (all obliged),
@@ -34,28 +37,36 @@ COMMUNE_VALUES = {
     "69029": {"datasets": 3, "datasets_manual": 2, "datasets_harvested": 1, "licence_compliant_share": 0.6667,
               "quality_mean": 60.0, "quality_median": 55.0, "up_to_date_share": 0.5, "links_ok_share": 0.5,
               "scdl_datasets": 2, "scdl_valid_share": 0.5, "first_published": "2024-03-10",
-              "last_published": "2024-07-20", "obliged_without_data": False, "convention_days_left": 92},
+              "last_published": "2024-07-20", "obliged_without_data": False, "convention_days_left": 92,
+              "mqa_points": None},
     # L1 only (L2 private, L3 deleted); UNKNOWN is no declared frequency; no link checked at its URL but L2's.
     "69123": {"datasets": 1, "datasets_manual": 0, "datasets_harvested": 1, "licence_compliant_share": 1.0,
               "quality_mean": 60.0, "quality_median": 60.0, "up_to_date_share": None, "links_ok_share": None,
               "scdl_datasets": 0, "scdl_valid_share": None, "first_published": "2023-01-05",
-              "last_published": "2023-01-05", "obliged_without_data": False, "convention_days_left": None},
+              "last_published": "2023-01-05", "obliged_without_data": False, "convention_days_left": None,
+              "mqa_points": None},
     # Obliged (3,933 inhabitants, agents unknown) and nothing published.
-    "69116": {**NONE_VALUES, "obliged_without_data": True, "convention_days_left": None},
+    "69116": {**NONE_VALUES, "obliged_without_data": True, "convention_days_left": None,
+              "mqa_points": None},
     "69003": {"datasets": 1, "datasets_manual": 1, "datasets_harvested": 0, "licence_compliant_share": 0.0,
               "quality_mean": 45.0, "quality_median": 45.0, "up_to_date_share": None, "links_ok_share": None,
               "scdl_datasets": 0, "scdl_valid_share": None, "first_published": "2022-05-02",
-              "last_published": "2022-05-02", "obliged_without_data": False, "convention_days_left": None},
+              "last_published": "2022-05-02", "obliged_without_data": False, "convention_days_left": None,
+              "mqa_points": None},
     # 40 agents: not obliged, so nothing published does not stand out.
-    "69149": {**NONE_VALUES, "obliged_without_data": False, "convention_days_left": None},
+    "69149": {**NONE_VALUES, "obliged_without_data": False, "convention_days_left": None,
+              "mqa_points": None},
     "69096": {"datasets": 1, "datasets_manual": 1, "datasets_harvested": 0, "licence_compliant_share": 1.0,
               "quality_mean": 70.0, "quality_median": 70.0, "up_to_date_share": 1.0, "links_ok_share": None,
               "scdl_datasets": 0, "scdl_valid_share": None, "first_published": "2025-01-10",
-              "last_published": "2025-01-10", "obliged_without_data": False, "convention_days_left": None},
+              "last_published": "2025-01-10", "obliged_without_data": False, "convention_days_left": None,
+              "mqa_points": None},
     # A pilot without organisation: obliged (6,124 inhabitants), nothing published.
-    "69040": {**NONE_VALUES, "obliged_without_data": True, "convention_days_left": None},
+    "69040": {**NONE_VALUES, "obliged_without_data": True, "convention_days_left": None,
+              "mqa_points": None},
     # A small commune without organisation.
-    "69033": {**NONE_VALUES, "obliged_without_data": False, "convention_days_left": None},
+    "69033": {**NONE_VALUES, "obliged_without_data": False, "convention_days_left": None,
+              "mqa_points": None},
 }
 
 PARTNER_STATUS = {"69029": "phase1", "69123": "phase1", "69116": "phase2", "69003": "candidate",
@@ -69,8 +80,10 @@ GROUP_VALUES = {
     "phase1": {"datasets": 4, "datasets_manual": 2, "datasets_harvested": 2, "licence_compliant_share": 0.75,
                "quality_mean": 60.0, "quality_median": 57.5, "up_to_date_share": 0.5, "links_ok_share": 0.5,
                "scdl_datasets": 2, "scdl_valid_share": 0.5, "first_published": "2023-01-05",
-               "last_published": "2024-07-20", "obliged_without_data": 5, "convention_days_left": None},
-    "phase2": {**NONE_VALUES, "obliged_without_data": 5, "convention_days_left": None},
+               "last_published": "2024-07-20", "obliged_without_data": 5, "convention_days_left": None,
+              "mqa_points": None},
+    "phase2": {**NONE_VALUES, "obliged_without_data": 5, "convention_days_left": None,
+              "mqa_points": None},
     "generalisation": {**COMMUNE_VALUES["69096"], "obliged_without_data": 0},
     "non_partner": {**COMMUNE_VALUES["69003"], "obliged_without_data": 30},
     # The six: licences B1, B3, L1, G1 = 4/6; scores 80, 45, 55, 60, 45, 70: mean 355/6, median (55 + 60) / 2;
@@ -79,7 +92,8 @@ GROUP_VALUES = {
                      "licence_compliant_share": 0.6667, "quality_mean": 59.17, "quality_median": 57.5,
                      "up_to_date_share": 0.6667, "links_ok_share": 0.5, "scdl_datasets": 2, "scdl_valid_share": 0.5,
                      "first_published": "2022-05-02", "last_published": "2025-01-10", "obliged_without_data": 40,
-                     "convention_days_left": None},
+                     "convention_days_left": None,
+              "mqa_points": None},
 }
 # No dataset of the portal is a High-Value Dataset (tests/quality/test_hvd_conditions.py counts some).
 for _values in (NONE_VALUES, *COMMUNE_VALUES.values(), *GROUP_VALUES.values()):

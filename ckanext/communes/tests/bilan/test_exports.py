@@ -67,9 +67,9 @@ def test_a_csv_row_reads_as_a_french_spreadsheet_shows_it(shared_portal, with_re
     lines = exports.to_csv(bilan).decode("utf-8-sig").split("\r\n")
     bron = next(line for line in lines if line.startswith("69029;"))
     assert bron == ("69029;Bron;Commune;Phase 1 (pilote);;oui;3;2;1;0,6667;60,0;55,0;0,5;0,5;2;0,5;"
-                    "2024-03-10;2024-07-20;non;92;0;")
+                    "2024-03-10;2024-07-20;non;92;0;;")  # HVD: none, no share; MQA: none checked yet (empty)
     limonest = next(line for line in lines if line.startswith("69116;"))
-    assert limonest == "69116;Limonest;Commune;Phase 2;;oui;0;0;0;;;;;;0;;;;oui;;0;"
+    assert limonest == "69116;Limonest;Commune;Phase 2;;oui;0;0;0;;;;;;0;;;;oui;;0;;"
 
 
 def xlsx_value(value: Any) -> Any:

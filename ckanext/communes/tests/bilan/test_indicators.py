@@ -184,7 +184,8 @@ def test_the_bilan_is_one_solr_request_and_a_few_sql_queries(shared_portal, monk
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
     assert len(solr_requests) == 1
-    assert len(statements) <= 6, statements  # 6: the datasets waiting for their quality checks (issue #20)
+    # 6: the datasets waiting for their quality checks (issue #20); 7: the MQA's stored evidence (issue #25)
+    assert len(statements) <= 7, statements
 
 
 def test_compute_gives_the_contract_shape_for_each_grouping(shared_portal, with_request_context):
