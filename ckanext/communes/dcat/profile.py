@@ -679,6 +679,12 @@ class CommunesDCATAP3Profile(RDFProfile):
         url = mqa.download_url(resource_dict, file_type, measure)
         if url:
             g.add((distribution, DCAT.downloadURL, URIRef(url)))
+        # ckanext-dcat writes no dcat:accessURL when the stored download_url equals the url (as CKAN clients and
+        # harvested records often store a file): DCAT-AP 3 makes it mandatory, and the MQA counts it.
+        if (distribution, DCAT.accessURL, None) not in g:
+            access = resource_dict.get("access_url") or resource_dict.get("url") or url
+            if isinstance(access, str) and access.strip():
+                g.add((distribution, DCAT.accessURL, URIRef(access.strip())))
         media_type = mqa.media_type_for(resource_dict.get("mimetype"), file_type)
         g.remove((distribution, DCAT.mediaType, None))
         if media_type and "/" in media_type:

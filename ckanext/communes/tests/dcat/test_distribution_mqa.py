@@ -91,6 +91,18 @@ def test_a_stored_download_url_stays_the_one_written(app, sysadmin, bron):
         URIRef("https://data.ville-bron.fr/budget/export.csv")}
 
 
+def test_a_stored_download_url_equal_to_the_url_keeps_the_access_url(app, sysadmin, bron):
+    """ckanext-dcat writes no dcat:accessURL when download_url equals url and no access_url is stored (how CKAN
+    clients and harvested records often store a file): DCAT-AP 3 makes it mandatory, and the MQA's accessibility
+    counts it (50 points)."""
+    url = "https://data.ville-bron.fr/budget.csv"
+    dataset = with_resources(sysadmin, bron, [{"url": url, "name": "Budget", "format": "CSV", "download_url": url}])
+    graph = dataset_graph(app, dataset["id"])
+    budget = distributions(graph)["Budget"]
+    assert set(graph.objects(budget, DCAT.accessURL)) == {URIRef(url)}
+    assert set(graph.objects(budget, DCAT.downloadURL)) == {URIRef(url)}
+
+
 # ------------------------------------------------------------------------------------------ media type
 
 def test_the_media_type_of_the_format_when_none_is_stored(app, sysadmin, bron):
