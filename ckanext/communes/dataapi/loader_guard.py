@@ -30,8 +30,8 @@ import os
 import tempfile
 from typing import IO, Any
 
-import ckan.plugins.toolkit as tk
-
+from ckanext.communes.dataapi.options import guarded_limits
+from ckanext.communes.dataapi.options import option_number as _option_number
 from ckanext.communes.net import fetch as guarded
 from ckanext.communes.net.host_limiter import HostLimiter
 from ckanext.communes.translation import N_
@@ -53,15 +53,6 @@ _TEXT_FORMATS = frozenset({"csv", "tsv", "txt", "text/csv", "text/tab-separated-
 _ORIGINALS: dict[str, Any] = {}
 
 
-def _option_number(name: str, default: float) -> float:
-    value = tk.config.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
 
 def max_bytes() -> int:
     """The loader's size limit: xloader's own option, so that one setting says it."""
@@ -70,13 +61,9 @@ def max_bytes() -> int:
 
 def loader_limits() -> guarded.FetchLimits:
     """The guard of the portal (private addresses, redirects) with the loader's size and time limits."""
-    base = guarded.limits_from_config()
-    return guarded.FetchLimits(
+    return guarded_limits(
         timeout=_option_number("ckanext.communes.datastore.request_timeout", 30),
         max_bytes=max_bytes(),
-        max_redirects=base.max_redirects,
-        allow_private=base.allow_private,
-        allowed_networks=base.allowed_networks,
         max_seconds=_option_number("ckanext.communes.datastore.max_seconds", 900),
     )
 

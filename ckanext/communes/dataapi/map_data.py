@@ -30,6 +30,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import ckan.plugins.toolkit as tk
 
+from ckanext.communes.dataapi.options import guarded_limits
+from ckanext.communes.dataapi.options import option_number as _option_number
 from ckanext.communes.net import fetch as guarded
 from ckanext.communes.net.host_limiter import HostLimiter
 from ckanext.communes.translation import N_
@@ -69,16 +71,6 @@ class MapDataError(Exception):
         return tk._(self.msgid).format(**self.values)
 
 
-def _option_number(name: str, default: float) -> float:
-    value = tk.config.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number >= 0 else default
-
 
 def max_bytes() -> int:
     return int(_option_number("ckanext.communes.map.max_bytes", 10 * 1024 * 1024))
@@ -91,13 +83,9 @@ def max_features() -> int:
 def map_limits() -> guarded.FetchLimits:
     """The portal's guard (private addresses, redirects) with the map's own size and time limits: a reader
     waits for this answer, so both are far below the loader's."""
-    base = guarded.limits_from_config()
-    return guarded.FetchLimits(
+    return guarded_limits(
         timeout=_option_number("ckanext.communes.map.request_timeout", 10),
         max_bytes=max_bytes(),
-        max_redirects=base.max_redirects,
-        allow_private=base.allow_private,
-        allowed_networks=base.allowed_networks,
         max_seconds=_option_number("ckanext.communes.map.max_seconds", 30),
     )
 
