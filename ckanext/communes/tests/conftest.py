@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ckanext.communes.tests import reused_portal
+from ckanext.communes.tests import portal_snapshot, reused_portal
 
 # Plugins whose tables live in their own migrations: CKAN's reset_db only rebuilds core tables.
 PLUGINS_WITH_MIGRATIONS = ("activity", "harvest", "communes")
@@ -41,10 +41,16 @@ def pytest_configure(config: pytest.Config) -> None:
     reused_portal.count_plugin_changes()
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    portal_snapshot.drop_all()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     if config.option.verbose > 0:
         terminalreporter.write_line("plugins and app reuse (reused_portal.py): " + ", ".join(
             f"{name} {count}" for name, count in reused_portal.STATS.items()))
+        terminalreporter.write_line("portals (portal_snapshot.py): " + ", ".join(
+            f"{name} {count}" for name, count in portal_snapshot.STATS.items()))
 
 
 @pytest.fixture(autouse=True)
