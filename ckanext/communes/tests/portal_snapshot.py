@@ -6,8 +6,8 @@ time, and several test modules, or every test of a module that changes its porta
 ``restored(name, build)`` of a session runs ``build`` on the database and index as they are (just reset) and copies
 every table that then holds rows into a schema of its own (``tests_snapshot_<name>``, in the test database). The
 next calls, on a database just reset as well, put those rows back in one transaction (every table emptied first,
-as CKAN's reset does), reindex the datasets the index held after the build (one Solr commit), give Faker's unique
-names back what the build drew, and return a copy of what ``build`` returned.
+as CKAN's reset does), reindex the datasets the index held after the build (one Solr commit), tell Faker's unique
+names (cleared by module_database()) what the build drew, and return a copy of what ``build`` returned.
 
 What is not put back: anything outside the tables of CKAN's metadata (the DataStore database, Redis, files),
 so ``build`` must not write there; a build that does is not for this helper. A copy that no longer fits the tables
@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SCHEMA_PREFIX = "tests_snapshot_"
-# alembic_version says which migrations ran: CKAN's reset keeps it, so does this.
-KEPT = frozenset({"alembic_version"})
+# The version tables say which migrations ran: they stay as they are.
+VERSION_TABLES_END = "alembic_version"
 STATS = {"built": 0, "restored": 0}
 
 
@@ -56,7 +56,7 @@ def _tables() -> list[str]:
 
     existing = set(sa.inspect(model.Session.bind).get_table_names())
     return [table.name for table in model.meta.metadata.sorted_tables if table.name in existing
-            and table.name not in KEPT]
+            and not table.name.endswith(VERSION_TABLES_END)]
 
 
 def _indexed_package_ids() -> list[str]:
@@ -104,7 +104,8 @@ def _restore(saved: _Saved) -> bool:
         log.warning("portal snapshot %s no longer fits the database (%s): building it again", saved.schema, error)
         return False
     model.Session.remove()
-    factories.fake.unique._seen = {key: set(seen) for key, seen in saved.faker_seen.items()}
+    for key, seen in saved.faker_seen.items():
+        factories.fake.unique._seen.setdefault(key, set()).update(seen)
     search.clear_all()
     search.rebuild(package_ids=saved.package_ids)
     search.commit()
