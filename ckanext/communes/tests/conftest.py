@@ -19,14 +19,20 @@ PLUGINS_WITH_MIGRATIONS = ("activity", "harvest", "communes")
 def module_database() -> Iterator[None]:
     """For a module-scoped fixture that builds a portal once per module (a database reset and dozens of
     organisations cost seconds): the plugins loaded (with_plugins, function-scoped, has not run yet), the
-    database reset with every plugin's migrations, the index emptied. The plugins are unloaded after."""
+    database reset with every plugin's migrations, the index emptied. The plugins stay loaded for the module's
+    tests (reused_portal.plugins_for_module); with CKAN_TESTS_REUSE_PORTAL=0 they are unloaded after."""
     import ckan.plugins
     from ckan.cli.db import _run_migrations
     from ckan.lib import search
     from ckan.tests import factories, helpers
 
-    ckan.plugins.load_all()
-    try:
+    if reused_portal.ENABLED:
+        plugins: contextlib.AbstractContextManager[None] = reused_portal.plugins_for_module()
+    else:
+        ckan.plugins.load_all()
+        plugins = contextlib.ExitStack()
+        plugins.callback(ckan.plugins.unload_all)
+    with plugins:
         factories.fake.unique.clear()
         helpers.reset_db()
         if not _plugin_migrations_at_head():
@@ -34,8 +40,6 @@ def module_database() -> Iterator[None]:
                 _run_migrations(plugin, "head", True)
         search.clear_all()
         yield
-    finally:
-        ckan.plugins.unload_all()
 
 
 def pytest_configure(config: pytest.Config) -> None:
