@@ -7,6 +7,7 @@
 #   dev/stack.sh down      stop what we started
 #   dev/stack.sh status    say what answers
 #   dev/stack.sh solr-up   start Solr only
+#   dev/stack.sh solr-build   fetch Solr's jars and compile its launcher (no Python needed: .ci/run runs it beside pip)
 #   dev/stack.sh solr-core NAME   make sure a Solr core NAME exists (restarts Solr if it was added)
 set -euo pipefail
 
@@ -272,6 +273,7 @@ solr_down() {
 case "${1:-up}" in
   up) pg_up; redis_up; solr_up ;;
   solr-up) solr_up ;;
+  solr-build) solr_build ;;
   down) solr_down; redis_down; pg_down ;;
   status)
     pg_ready && log "PostgreSQL: up ($PG_PORT)" || log "PostgreSQL: down"
@@ -281,5 +283,5 @@ case "${1:-up}" in
     name="${2:?core name}"
     [ -d "$SOLR_HOME/$name/conf" ] && { log "Solr core $name exists"; exit 0; }
     solr_make_core "$name"; log "Solr core $name created; restart Solr with it listed in CKAN_DEV_SOLR_CORES" ;;
-  *) die "usage: $0 up|down|status|solr-core NAME" ;;
+  *) die "usage: $0 up|down|status|solr-up|solr-build|solr-core NAME" ;;
 esac

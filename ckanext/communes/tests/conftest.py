@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ckanext.communes.tests import reused_portal
+from ckanext.communes.tests import portal_snapshot, reused_portal
 
 # Plugins whose tables live in their own migrations: CKAN's reset_db only rebuilds core tables.
 PLUGINS_WITH_MIGRATIONS = ("activity", "harvest", "communes")
@@ -19,32 +19,43 @@ PLUGINS_WITH_MIGRATIONS = ("activity", "harvest", "communes")
 def module_database() -> Iterator[None]:
     """For a module-scoped fixture that builds a portal once per module (a database reset and dozens of
     organisations cost seconds): the plugins loaded (with_plugins, function-scoped, has not run yet), the
-    database reset with every plugin's migrations, the index emptied. The plugins are unloaded after."""
+    database reset with every plugin's migrations, the index emptied. The plugins stay loaded for the module's
+    tests (reused_portal.plugins_for_module); with CKAN_TESTS_REUSE_PORTAL=0 they are unloaded after."""
     import ckan.plugins
     from ckan.cli.db import _run_migrations
     from ckan.lib import search
     from ckan.tests import factories, helpers
 
-    ckan.plugins.load_all()
-    try:
+    if reused_portal.ENABLED:
+        plugins: contextlib.AbstractContextManager[None] = reused_portal.plugins_for_module()
+    else:
+        ckan.plugins.load_all()
+        plugins = contextlib.ExitStack()
+        plugins.callback(ckan.plugins.unload_all)
+    with plugins:
         factories.fake.unique.clear()
         helpers.reset_db()
-        for plugin in PLUGINS_WITH_MIGRATIONS:
-            _run_migrations(plugin, "head", True)
+        if not _plugin_migrations_at_head():
+            for plugin in PLUGINS_WITH_MIGRATIONS:
+                _run_migrations(plugin, "head", True)
         search.clear_all()
         yield
-    finally:
-        ckan.plugins.unload_all()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     reused_portal.count_plugin_changes()
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    portal_snapshot.drop_all()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     if config.option.verbose > 0:
         terminalreporter.write_line("plugins and app reuse (reused_portal.py): " + ", ".join(
             f"{name} {count}" for name, count in reused_portal.STATS.items()))
+        terminalreporter.write_line("portals (portal_snapshot.py): " + ", ".join(
+            f"{name} {count}" for name, count in portal_snapshot.STATS.items()))
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +70,14 @@ def _fresh_licence_aliases():
     from ckanext.communes.licences.aliases import forget_operator_aliases
 
     forget_operator_aliases()
+
+
+# Fixtures that patch the configuration, set up before the plugins when a test asks for them: the plugins and the
+# app are then loaded from the configuration the test runs with. Set up after the plugins, before the app, the app
+# was built on another configuration than the plugins, so that the next test reloaded the plugins, which made the
+# app be built again (1.5 s a test in the 43 modules that allow private addresses). A new fixture that patches
+# ckan_config for many tests belongs here.
+CONFIG_PATCHING_FIXTURES = ("allow_private_addresses",)
 
 
 @pytest.fixture
@@ -79,6 +98,9 @@ def with_plugins(ckan_config, provide_plugin, monkeypatch, request):
                 provided = True
             else:
                 raise AssertionError(f"Unexpected argument {plugin} for with_plugins mark")
+    for fixture in CONFIG_PATCHING_FIXTURES:
+        if fixture in request.fixturenames:
+            request.getfixturevalue(fixture)
     current = ckan_config["ckan.plugins"]
     if isinstance(current, str):
         current = current.split()

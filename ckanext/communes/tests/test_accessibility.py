@@ -71,10 +71,9 @@ def audit(page: Any, base_url: str, path: str) -> list[Violation]:
 @pytest.fixture(scope="module")
 def audited_portal(portal: Portal) -> Portal:  # noqa: F811 - the crawl's module fixture
     """The crawl's portal, plus a dataset of Bron with many resources, and passwords the browser can type."""
-    import ckan.plugins
+    from ckanext.communes.tests import reused_portal
 
-    ckan.plugins.load_all()
-    try:
+    with reused_portal.plugins_for_module():
         sysadmin = portal.people.sysadmin["name"]
         helpers.call_action(
             "package_create", context={"user": sysadmin}, name=MANY_RESOURCES, title="Équipements publics de Bron",
@@ -88,8 +87,6 @@ def audited_portal(portal: Portal) -> Portal:  # noqa: F811 - the crawl's module
             account = model.User.get(getattr(portal.people, role)["name"])
             account.password = PASSWORD
         model.repo.commit()
-    finally:
-        ckan.plugins.unload_all()
     return portal
 
 

@@ -33,6 +33,7 @@ from ckan.tests import factories, helpers
 
 from ckanext.communes.bilan import cache
 from ckanext.communes.communes import seeding
+from ckanext.communes.tests import portal_snapshot
 from ckanext.communes.tests.communes.conftest import FEW, make_people, write_communes_csv
 from ckanext.communes.tests.harvesters.conftest import (  # noqa: F401 - fixtures re-exported (a real harvest)
     _source_server_instance,
@@ -170,8 +171,15 @@ def _fresh_bilan_cache() -> None:
 
 @pytest.fixture
 def portal(clean_db, clean_index) -> dict[str, Any]:
-    """The portal, built for this test (which may change it)."""
-    return build_portal()
+    """The portal, for this test alone (which may change it): built once in the session, put back from a copy
+    for the next tests (portal_snapshot.py)."""
+    return portal_snapshot.restored("bilan_portal", build_portal)
+
+
+def _build_shared_portal() -> dict[str, Any]:
+    built = build_portal()
+    built["people"] = make_people()
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +189,6 @@ def shared_portal() -> dict[str, Any]:
     from ckanext.communes.tests.conftest import module_database
 
     with module_database():
-        built = build_portal()
-        built["people"] = make_people()
+        built = portal_snapshot.restored("bilan_shared_portal", _build_shared_portal)
         cache.bump()
         return built

@@ -27,6 +27,7 @@ from ckan.tests import factories, helpers
 from ckanext.communes.bilan import cache, indicators, snapshots
 from ckanext.communes.bilan.helpers import communes_bilan_format
 from ckanext.communes.communes import seeding
+from ckanext.communes.tests import portal_snapshot
 from ckanext.communes.tests.shared import ANNUAL, CSV, ENVI
 
 LONG_NOTES = ("Inventaire des équipements publics de la commune : adresse, type, horaires d'ouverture et "
@@ -111,7 +112,7 @@ def seeded() -> Portal:
     from ckanext.communes.tests.conftest import module_database
 
     with module_database():
-        built = seed_portal()
+        built = portal_snapshot.restored("bilan_seeded", seed_portal)
         cache.bump()  # a bilan cached by an earlier module (same Redis) must not answer
         return built
 

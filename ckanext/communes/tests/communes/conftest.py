@@ -75,12 +75,17 @@ def world(tmp_path_factory) -> People:
     """Like `people`, but set up once per test module (a database reset costs seconds here).
 
     Tests using it must only assert what they change themselves (compare before/after, set a value of
-    their own): other tests of the module run on the same organisations."""
+    their own): other tests of the module run on the same organisations. Built once in the session, put back
+    from a copy for the next modules (portal_snapshot.py)."""
+    from ckanext.communes.tests import portal_snapshot
     from ckanext.communes.tests.conftest import module_database
 
-    with module_database():
+    def build() -> People:
         seeding.seed(path=str(write_communes_csv(tmp_path_factory.mktemp("communes") / "few.csv", FEW)))
         return make_people()
+
+    with module_database():
+        return portal_snapshot.restored("communes_world", build)
 
 
 def api_post(app: Any, action: str, data: dict[str, Any], token: str | None, status: int | None = None) -> Any:

@@ -13,6 +13,7 @@ from ckan.tests import helpers
 from ckanext.communes.communes import seeding
 from ckanext.communes.harvesters import jobs
 from ckanext.communes.harvesters.report import report_for_job
+from ckanext.communes.tests import portal_snapshot
 from ckanext.communes.tests.communes.conftest import ROLES, make_people, write_communes_csv
 from ckanext.communes.tests.harvesters.test_dcat_harvest import (
     COMMUNES,
@@ -26,13 +27,19 @@ pytestmark = pytest.mark.usefixtures("clean_db", "clean_index", "allow_private_a
 
 @pytest.fixture
 def world(tmp_path, source_server):
-    seeding.seed(path=str(write_communes_csv(tmp_path / "communes.csv", COMMUNES)))
-    people = make_people()
-    source = make_source({"sysadmin": people.sysadmin}, serve_catalogue(source_server),
-                         config={"max_withdraw_percent": 100})
-    job = jobs.run_source(source["id"])
-    datasets = harvested(source["id"])
-    return {"people": people, "source": source, "job": job, "bron": datasets["Arbres d'alignement de Bron"]}
+    """Communes, people and a finished harvest of the catalogue: harvested once in the session, put back from a
+    copy for the next tests (portal_snapshot.py); the catalogue served again for each test."""
+    url = serve_catalogue(source_server)
+
+    def build() -> dict:
+        seeding.seed(path=str(write_communes_csv(tmp_path / "communes.csv", COMMUNES)))
+        people = make_people()
+        source = make_source({"sysadmin": people.sysadmin}, url, config={"max_withdraw_percent": 100})
+        job = jobs.run_source(source["id"])
+        datasets = harvested(source["id"])
+        return {"people": people, "source": source, "job": job, "bron": datasets["Arbres d'alignement de Bron"]}
+
+    return portal_snapshot.restored("harvested_datasets_world", build)
 
 
 def _post(app, action, data, token):

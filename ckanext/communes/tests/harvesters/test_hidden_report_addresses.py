@@ -22,6 +22,7 @@ from ckan.tests import helpers
 from ckanext.communes.communes import seeding
 from ckanext.communes.harvesters import jobs
 from ckanext.communes.harvesters.report import report_for_job
+from ckanext.communes.tests import portal_snapshot
 from ckanext.communes.tests.communes.conftest import make_people, write_communes_csv
 from ckanext.communes.tests.harvesters.test_dcat_harvest import COMMUNES
 from ckanext.harvest.model import (
@@ -50,28 +51,34 @@ OLD_MESSAGES = (
 
 @pytest.fixture
 def world(tmp_path: Any, source_server: Any) -> dict[str, Any]:
-    seeding.seed(path=str(write_communes_csv(tmp_path / "communes.csv", COMMUNES)))
-    people = make_people()
+    """Communes, people, a failed harvest and the messages stored before the masking: built once in the session,
+    put back from a copy for the next tests (portal_snapshot.py); the failing route served again for each test."""
     source_server.fail("/intranet/catalog.ttl", status=404, body="Not Found")
-    source = helpers.call_action(
-        "harvest_source_create", context={"user": people.sysadmin["name"]}, name="catalogue-de-bron",
-        title="Catalogue de Bron", url=source_server.url("/intranet/catalog.ttl"), source_type="communes_dcat",
-        owner_org="bron", config=json.dumps({}))
-    job = jobs.run_source(source["id"])
-    job_row = HarvestJob.get(job["id"])
-    for message in OLD_MESSAGES:
-        HarvestGatherError(message=message, job=job_row).save()
-    harvest_object = HarvestObject(guid="arbres-bron", job=job_row, source=HarvestSource.get(source["id"]))
-    harvest_object.save()
-    for message in OLD_MESSAGES:
-        HarvestObjectError(message=message, object=harvest_object, stage="Import").save()
-    report = report_for_job(job["id"])
-    report.messages = [*report.messages, *({"level": "error", "message": m, "url": "http://intranet.example/catalog.ttl",
-                                            "value": "10.20.30.40"} for m in OLD_MESSAGES)]
-    model.Session.add(report)
-    model.Session.commit()
-    return {"people": people, "source": source, "job": job, "object_id": harvest_object.id,
-            "source_url": source_server.url("/intranet/catalog.ttl")}
+
+    def build() -> dict[str, Any]:
+        seeding.seed(path=str(write_communes_csv(tmp_path / "communes.csv", COMMUNES)))
+        people = make_people()
+        source = helpers.call_action(
+            "harvest_source_create", context={"user": people.sysadmin["name"]}, name="catalogue-de-bron",
+            title="Catalogue de Bron", url=source_server.url("/intranet/catalog.ttl"), source_type="communes_dcat",
+            owner_org="bron", config=json.dumps({}))
+        job = jobs.run_source(source["id"])
+        job_row = HarvestJob.get(job["id"])
+        for message in OLD_MESSAGES:
+            HarvestGatherError(message=message, job=job_row).save()
+        harvest_object = HarvestObject(guid="arbres-bron", job=job_row, source=HarvestSource.get(source["id"]))
+        harvest_object.save()
+        for message in OLD_MESSAGES:
+            HarvestObjectError(message=message, object=harvest_object, stage="Import").save()
+        report = report_for_job(job["id"])
+        report.messages = [*report.messages, *({"level": "error", "message": m, "url": "http://intranet.example/catalog.ttl",
+                                                "value": "10.20.30.40"} for m in OLD_MESSAGES)]
+        model.Session.add(report)
+        model.Session.commit()
+        return {"people": people, "source": source, "job": job, "object_id": harvest_object.id,
+                "source_url": source_server.url("/intranet/catalog.ttl")}
+
+    return portal_snapshot.restored("hidden_report_addresses_world", build)
 
 
 def _routes(world: dict[str, Any]) -> list[str]:

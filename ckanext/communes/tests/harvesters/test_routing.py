@@ -28,23 +28,13 @@ METROPOLE = "metropole-de-lyon"
 def routing_world(tmp_path_factory) -> dict[str, Any]:
     """A database with the Métropole and the communes of SEEDED, Limonest's organisation deleted.
     Set up once for the module (a database reset costs seconds). Returns organisation ids by name."""
-    import ckan.plugins
-    from ckan.cli.db import _run_migrations
-    from ckan.lib import search
+    from ckanext.communes.tests.conftest import module_database
 
-    ckan.plugins.load_all()  # with_plugins (function-scoped) has not run yet
-    try:
-        factories.fake.unique.clear()
-        helpers.reset_db()
-        for plugin in ("activity", "harvest"):
-            _run_migrations(plugin, "head", True)
-        search.clear_all()
+    with module_database():
         seeding.seed(path=str(write_communes_csv(tmp_path_factory.mktemp("routing") / "few.csv", SEEDED)))
         sysadmin = factories.Sysadmin()
         helpers.call_action("organization_delete", context={"user": sysadmin["name"]}, id="limonest")
         return {name: model.Group.get(name).id for name in helpers.call_action("organization_list")}
-    finally:
-        ckan.plugins.unload_all()
 
 
 @pytest.fixture
