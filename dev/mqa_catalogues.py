@@ -1,0 +1,66 @@
+"""data.europa.eu's MQA of two catalogues, per dimension: the one ``dev/bench/dcat_mqa.py`` builds from
+``make run``'s seeding plus datasets as commune editors make them (``make run`` itself seeds no dataset), and
+a harvested one (the DCAT and CKAN source fixtures mapped by our harvesters). Links are checked for real
+against a server on 127.0.0.1 and each dataset is SHACL-checked (which stores its MQA facts), as the portal's
+background checks would; then ``communes_mqa`` gives the catalogue's points. Run it on two versions of the
+code to compare them (issue #25: before and after the DCAT output changes):
+
+    python dev/mqa_catalogues.py --ckan-ini test.ini      # WIPES the test database
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "bench"))
+import dcat_mqa  # noqa: E402
+from portal import argument_parser, make_sysadmin, mapped_datasets, open_app, wipe  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argument_parser(__doc__).parse_args(argv)
+    flask_app = open_app(args)
+    if flask_app is None:
+        return 2
+    import ckan.plugins.toolkit as tk
+
+    tk.config["ckanext.communes.fetch.allow_private_addresses"] = True  # the files server is on 127.0.0.1
+    server = dcat_mqa.FilesServer()
+    dcat_url, ckan_url = server.serve_fixtures()
+    results = {}
+    for catalogue in ("seeded", "harvested"):
+        with flask_app.test_request_context():
+            from ckanext.communes.communes import seeding
+            from ckanext.communes.quality import shacl
+
+            wipe()
+            seeding.seed()
+            user = make_sysadmin()
+            orgs = [tk.get_action("organization_show")({"ignore_auth": True}, {"id": name})["id"]
+                    for name in ("bron", "mions", "vaulx-en-velin")]
+            if catalogue == "seeded":
+                ids = dcat_mqa.save(dcat_mqa.editor_datasets(server.base, orgs), user, harvest=False)
+            else:
+                mapped = (mapped_datasets("communes_dcat", dcat_url, orgs[0])
+                          + mapped_datasets("communes_ckan", ckan_url, orgs[1]))
+                for index, dataset in enumerate(mapped):
+                    dataset.setdefault("name", f"moissonne-{index:02d}")
+                ids = dcat_mqa.save(mapped, user, harvest=True)
+            dcat_mqa.check_links(ids)
+            for package_id in ids:
+                shacl.check_dataset(package_id)
+            results[catalogue] = tk.get_action("communes_mqa")({"ignore_auth": True, "user": user},
+                                                               {"scope": "catalogue"})
+    for catalogue, result in results.items():
+        print(f"{catalogue}: {result['datasets']} datasets, {result['distributions']} distributions, "
+              f"{result['pending']} pending: {result['points']:.1f} / {result['max']} ({result['rating_label']})")
+        for dimension in result["dimensions"]:
+            print(f"  {dimension['name']:<18} {dimension['points']:6.1f} / {dimension['max']}")
+            for indicator in dimension["indicators"]:
+                print(f"      {indicator['name']:<32} {indicator['points']:6.1f} / {indicator['weight']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
