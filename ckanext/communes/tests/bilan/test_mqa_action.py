@@ -283,12 +283,13 @@ def test_the_bilan_page_shows_the_mqa_rating_its_charts_and_the_dashboard_today_
     for url in ("/communes/bilan", f"/communes/bilan?snapshot={frozen['id']}"):
         page = lxml.html.fromstring(app.get(url).body)
 
-        def text(xpath: str) -> str:
+        def text(xpath: str, page: Any = page, url: str = url) -> str:
             found = page.xpath(xpath)
             assert len(found) == 1, (url, xpath, len(found))
             return " ".join(" ".join(found[0].itertext()).split())
 
-        cell = '//table[contains(@class, "bilan-communes-table")]//tr[@data-insee="{}"]/td[@data-indicator="mqa_points"]'
+        cell = ('//table[contains(@class, "bilan-communes-table")]//tr[@data-insee="{}"]'
+                '/td[@data-indicator="mqa_points"]')
         assert text(cell.format("69029")) == "400 sur 405 — Excellent", url
         assert page.xpath(cell.format("69029"))[0].get("data-mqa-rating") == "excellent"
         assert text(cell.format("69123")) == "—", url
