@@ -48,7 +48,9 @@
     var horizontal = Boolean(spec.horizontal);  // long category names read better on the left
     var categoryAxis = {title: {display: true, text: spec.category_label},
                         ticks: {autoSkip: !horizontal, maxRotation: 45}};
-    var valueAxis = {beginAtZero: true, suggestedMax: spec.unit === "percent" ? 100 : undefined,
+    // A scale with a known top (shares: 100 %, the MQA: 405 points) drawn up to it.
+    var top = spec.max || (spec.unit === "percent" ? 100 : undefined);
+    var valueAxis = {beginAtZero: true, suggestedMax: top,
                      ticks: {precision: 0, callback: function (value) { return format(value, spec.unit); }}};
     new window.Chart(canvas, {
       type: spec.type,
@@ -58,7 +60,8 @@
         animation: false,  // drawn at once: the page is also printed as a report
         responsive: true,
         maintainAspectRatio: true,
-        aspectRatio: 2,
+        // Many horizontal bars (the MQA of up to 58 communes) need a taller chart to stay readable.
+        aspectRatio: horizontal && spec.labels.length > 10 ? Math.max(0.4, 20 / spec.labels.length) : 2,
         indexAxis: horizontal ? "y" : "x",
         interaction: {mode: "index", intersect: false, axis: horizontal ? "y" : "x"},
         scales: horizontal ? {x: valueAxis, y: categoryAxis} : {x: categoryAxis, y: valueAxis},

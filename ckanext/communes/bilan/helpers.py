@@ -18,6 +18,7 @@ from ckan import authz
 from ckanext.communes.bilan import groups as bilan_groups
 from ckanext.communes.communes import programme
 from ckanext.communes.communes.helpers import communes_number
+from ckanext.communes.quality import mqa as quality_mqa
 from ckanext.communes.quality import score
 from ckanext.communes.translation import N_, gettext, ngettext
 
@@ -40,7 +41,11 @@ CHART_TITLES = {
     "quality_histogram": N_("Quality score distribution, per phase (number of datasets)"),
     "licence_compliance": N_("Share of datasets under a licence of the legal list (CRPA D323-2-1), per phase"),
     "scdl_coverage": N_("Datasets following an SCDL schema, per schema and phase"),
+    "mqa_by_group": N_("data.europa.eu quality rating (MQA, out of 405), per group"),
+    "mqa_by_commune": N_("data.europa.eu quality rating (MQA, out of 405), per commune (assessed communes)"),
 }
+# The indicator of data.europa.eu's MQA (issue #25): shown with "out of 405" and its rating, not as a plain score.
+MQA_KEY = "mqa_points"
 
 
 # ---------------------------------------------------------------------------------------------- formatting
@@ -78,6 +83,29 @@ def communes_bilan_format(value: Any, unit: str) -> str:
     if unit == "days":
         return gettext("{count} d").format(count=communes_number(value))
     return communes_number(value)
+
+
+def mqa_state(value: Any, details: dict[str, Any] | None) -> str:
+    """The MQA's rating name (excellent, good, sufficient, bad), or why there is none: ``pending`` while none
+    of the datasets was checked yet, ``none`` without any public dataset."""
+    mqa_details = details or {}
+    if value is None:
+        return "pending" if mqa_details.get("pending") else "none"
+    return str(mqa_details.get("rating") or quality_mqa.rating(float(value))["name"])
+
+
+def mqa_text(value: Any, details: dict[str, Any] | None) -> str:
+    """The MQA as the tables write it: '287,5 sur 405 — Bon'; 'en attente' while none of the datasets was
+    checked yet; '—' without any public dataset (the page's note says so). The rating's label is the
+    method's for the rating's name (a snapshot froze the label in its taker's language)."""
+    state = mqa_state(value, details)
+    if state == "pending":
+        return gettext("pending (MQA not checked yet)")
+    if state == "none":
+        return "—"
+    label = next((r["label"] for r in quality_mqa.method()["ratings"] if r["name"] == state), "")
+    text = gettext("{points} out of {max}").format(points=_decimal(float(value)), max=quality_mqa.method()["max"])
+    return f"{text} — {label}" if label else text
 
 
 def communes_bilan_delta(change: dict[str, Any], unit: str) -> str:
@@ -175,12 +203,18 @@ def commune_table(bilan: dict[str, Any], rows: list[dict[str, Any]]) -> list[dic
     table = []
     for row in rows:
         values = row.get("values") or {}
+        cells = [{"key": key, "text": communes_bilan_format(values.get(key), unit),
+                  "numeric": unit not in ("date", "flag")} for key, unit in indicators]
+        for cell in cells:
+            if cell["key"] == MQA_KEY:
+                mqa_details = (row.get("details") or {}).get("mqa")
+                cell.update(text=mqa_text(values.get(MQA_KEY), mqa_details),
+                            mqa_rating=mqa_state(values.get(MQA_KEY), mqa_details))
         table.append({
             "key": row["key"], "name": row.get("name"), "organization": row.get("organization"),
             "partner_status": programme.partner_status_label(row.get("partner_status")),
             "obliged_without_data": bool(values.get("obliged_without_data")),
-            "cells": [{"key": key, "text": communes_bilan_format(values.get(key), unit),
-                       "numeric": unit not in ("date", "flag")} for key, unit in indicators],
+            "cells": cells,
         })
     return table
 
@@ -285,9 +319,9 @@ def _chart(key: str, kind: str, unit: str, categories: list[str], series: list[d
             "labels": categories, "series": series}
 
 
-def charts(phase_bilan: dict[str, Any]) -> list[dict[str, Any]]:
-    """The four charts of the page, each with the numbers its text alternative (a table) shows.
-    Shares are given in percent, as drawn."""
+def charts(phase_bilan: dict[str, Any], commune_bilan: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The charts of the page, each with the numbers its text alternative (a table) shows. Shares are given
+    in percent, as drawn. The MQA per commune needs the commune bilan (none without it)."""
     found = rows_by_key(phase_bilan)
     phases = [found[key] for key in PHASE_KEYS if key in found]
     months = _timeline_months(phases, str(phase_bilan.get("generated_at") or "")[:7] or None)
@@ -326,6 +360,33 @@ def charts(phase_bilan: dict[str, Any]) -> list[dict[str, Any]]:
                gettext("Group"), horizontal=True),
         _chart("scdl_coverage", "bar", "count", [schemas[s] for s in schema_keys], scdl, gettext("SCDL schema"),
                horizontal=True),
+        *mqa_charts(licence_groups, (commune_bilan or {}).get("rows", [])),
+    ]
+
+
+def mqa_charts(group_list: list[dict[str, Any]], commune_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """data.europa.eu's MQA per group (every group, '—' where none is assessed) and per commune (the assessed
+    communes only, best first, each bar in its group's colour), on the scale of 405 points. A chart
+    without any assessed row has no category: the page says there is no data yet."""
+    maximum = int(quality_mqa.method()["max"])
+    series_label = gettext("MQA points (out of {max})").format(max=maximum)
+    by_group = [{"key": "mqa", "label": series_label,
+                 "data": [(row.get("values") or {}).get(MQA_KEY) for row in group_list],
+                 "colours": [row["key"] for row in group_list]}]
+    group_labels = [row["name"] for row in group_list]
+    if all(value is None for value in by_group[0]["data"]):
+        group_labels, by_group[0]["data"], by_group[0]["colours"] = [], [], []
+    assessed = [row for row in commune_rows if row.get("kind", "commune") == "commune"
+                and (row.get("values") or {}).get(MQA_KEY) is not None]
+    assessed = sorted(sorted(assessed, key=lambda row: _name_key(row.get("name"))),
+                      key=lambda row: -float(row["values"][MQA_KEY]))
+    by_commune = [{"key": "mqa", "label": series_label, "data": [row["values"][MQA_KEY] for row in assessed],
+                   "colours": [bilan_groups.group_of(row.get("partner_status") or "none") for row in assessed]}]
+    return [
+        dict(_chart("mqa_by_group", "bar", "points", group_labels, by_group, gettext("Group"), horizontal=True),
+             max=maximum),
+        dict(_chart("mqa_by_commune", "bar", "points", [row.get("name") for row in assessed], by_commune,
+                    gettext("Commune"), horizontal=True), max=maximum),
     ]
 
 
@@ -339,6 +400,8 @@ def communes_bilan_chart_cell(value: Any, unit: str) -> str:
         return "—"
     if unit == "percent":
         return _decimal(float(value)) + "\u202f%"
+    if unit == "points":
+        return _decimal(float(value))
     return communes_number(value)
 
 
@@ -359,9 +422,13 @@ def group_table(phase_bilan: dict[str, Any]) -> dict[str, Any]:
         # A group counts its obliged communes with nothing published (a commune's row says yes or no).
         label = (gettext("Obliged communes with nothing published") if item["key"] == "obliged_without_data"
                  else item.get("label", item["key"]))
-        lines.append({"key": item["key"], "label": label,
-                      "cells": [communes_bilan_format((row.get("values") or {}).get(item["key"]),
-                                                      unit_of[item["key"]]) for row in groups]})
+        if item["key"] == MQA_KEY:
+            cells = [mqa_text((row.get("values") or {}).get(MQA_KEY), (row.get("details") or {}).get("mqa"))
+                     for row in groups]
+        else:
+            cells = [communes_bilan_format((row.get("values") or {}).get(item["key"]), unit_of[item["key"]])
+                     for row in groups]
+        lines.append({"key": item["key"], "label": label, "cells": cells})
     before_after = [
         ("datasets_before", gettext("Datasets, year before the convention"), "count"),
         ("datasets_after", gettext("Datasets, year after the convention"), "count"),
@@ -440,9 +507,14 @@ def dashboard(org: dict[str, Any], commune_bilan: dict[str, Any], phase_bilan: d
             position = "unknown"
         else:
             position = "above" if value > median else "below" if value < median else "equal"
+        if item["key"] == MQA_KEY:  # its rating (or why there is none), and the median on the same scale
+            value_text = mqa_text(value, (row.get("details") or {}).get("mqa"))
+            median_text = "—" if median is None else gettext("{points} out of {max}").format(
+                points=_decimal(float(median)), max=quality_mqa.method()["max"])
+        else:
+            value_text, median_text = communes_bilan_format(value, unit), communes_bilan_format(median, unit)
         figures.append({"key": item["key"], "label": item.get("label", item["key"]),
-                        "value": communes_bilan_format(value, unit), "median": communes_bilan_format(median, unit),
-                        "position": position})
+                        "value": value_text, "median": median_text, "position": position})
     details = row.get("details") or {}
     convention = dict(details.get("convention") or {})
     convention.setdefault("state", "none")
@@ -462,6 +534,9 @@ def dashboard(org: dict[str, Any], commune_bilan: dict[str, Any], phase_bilan: d
         # High-Value Datasets: how many meet each condition of regulation 2023/138 (none shown without HVD).
         "hvd_datasets": (row.get("values") or {}).get("hvd_datasets") or 0,
         "hvd_conditions": details.get("hvd_conditions") or [],
+        # The MQA's points per dimension are in the commune page's own block (quality/snippets/commune_mqa.html,
+        # under the dashboard): the dashboard links to it when some public dataset was assessed.
+        "mqa_assessed": bool((details.get("mqa") or {}).get("datasets")),
         "convention": convention,
         "snapshot_title": communes_bilan_snapshot_title(commune_bilan),
     }

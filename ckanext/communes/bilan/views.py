@@ -164,7 +164,7 @@ def _page_context(form_label: str = "", form_error: str | None = None) -> dict[s
         "phase_bilan": phase_bilan,
         "title": bilan_helpers.communes_bilan_snapshot_title(commune_bilan),
         "headline": bilan_helpers.headline(commune_bilan, phase_bilan),
-        "charts": bilan_helpers.charts(phase_bilan),
+        "charts": bilan_helpers.charts(phase_bilan, commune_bilan),
         "group_table": bilan_helpers.group_table(phase_bilan),
         "rows": bilan_helpers.commune_table(commune_bilan,
                                            bilan_helpers.sort_commune_rows(communes, sort, direction == "desc")),

@@ -267,3 +267,48 @@ def test_the_bilan_has_the_mqa_of_each_commune_and_group_over_public_datasets(po
             groups["all_communes"]["values"]["mqa_points"], groups["generalisation"]["values"]["mqa_points"]) == (
         400, 400, 400, None)
     assert groups["all_communes"]["details"]["mqa"]["datasets"] == 2
+
+
+@pytest.mark.usefixtures("clean_db", "clean_index")
+def test_the_bilan_page_shows_the_mqa_rating_its_charts_and_the_dashboard_today_and_frozen(app, portal):
+    """The figures above on the page: Bron and Limonest 400 out of 405, Excellent; Lyon has nothing."""
+    import json
+
+    import lxml.html
+
+    from ckanext.communes.bilan import cache, snapshots
+
+    cache.bump()
+    frozen = snapshots.create("Bilan MQA", portal["users"]["sysadmin"])
+    for url in ("/communes/bilan", f"/communes/bilan?snapshot={frozen['id']}"):
+        page = lxml.html.fromstring(app.get(url).body)
+
+        def text(xpath: str, page: Any = page, url: str = url) -> str:
+            found = page.xpath(xpath)
+            assert len(found) == 1, (url, xpath, len(found))
+            return " ".join(" ".join(found[0].itertext()).split())
+
+        cell = ('//table[contains(@class, "bilan-communes-table")]//tr[@data-insee="{}"]'
+                '/td[@data-indicator="mqa_points"]')
+        assert text(cell.format("69029")) == "400 sur 405 — Excellent", url
+        assert page.xpath(cell.format("69029"))[0].get("data-mqa-rating") == "excellent"
+        assert text(cell.format("69123")) == "—", url
+        group = '//table[contains(@class, "bilan-groups-table")]//tr[@data-indicator="mqa_points"]/td[@data-group="{}"]'
+        assert text(group.format("phase1")) == "400 sur 405 — Excellent"
+        assert text(group.format("generalisation")) == "—"
+        by_commune = json.loads(text('//script[@id="bilan-chart-mqa_by_commune-data"]'))
+        assert (by_commune["labels"], by_commune["series"][0]["data"], by_commune["max"]) == (
+            ["Bron", "Limonest"], [400, 400], 405)
+        rows = page.xpath('//table[@data-chart-table="mqa_by_commune"]/tbody/tr')
+        assert [" ".join(" ".join(r.itertext()).split()) for r in rows] == ["Bron 400", "Limonest 400"]
+        by_group = json.loads(text('//script[@id="bilan-chart-mqa_by_group-data"]'))
+        assert by_group["series"][0]["data"] == [400, 400, None, None, 400]
+    # The dashboard of Bron (its admin): its rating beside the phase's median, a link to the points per dimension.
+    token = factories.APIToken(user=portal["users"]["admin"])["token"]
+    body = app.get("/organization/bron", headers={"Authorization": token}).body
+    page = lxml.html.fromstring(body)
+    line = page.xpath('//table[contains(@class, "bilan-dashboard-figures")]//tr[@data-indicator="mqa_points"]')[0]
+    assert [" ".join(" ".join(td.itertext()).split()) for td in line.xpath("./td[@data-side]")] == [
+        "400 sur 405 — Excellent", "400 sur 405"]
+    assert page.xpath('//*[contains(@class, "bilan-dashboard-mqa")]/a')[0].get("href") == "#communes-commune-mqa"
+    assert page.xpath('//*[@id="communes-commune-mqa"]//tr[@data-dimension]')  # the block it leads to

@@ -208,6 +208,8 @@ def test_bilan_page_shows_anonymous_the_figures_computed_from_the_portal(app, se
     assert bron["values"]["datasets"] == 3 and _cell(page, "69029", "datasets") == "3"
     assert _cell(page, "69029", "licence_compliant_share") == "66,7\u202f%"
     for indicator in communes["indicators"]:
+        if indicator["key"] == "mqa_points":  # with its rating or why it is empty: test_bilan_page_shows_the_mqa…
+            continue
         assert _cell(page, "69029", indicator["key"]) == _shown(
             app, bron["values"][indicator["key"]], indicator["unit"]), indicator["key"]
     # The groups side by side: phase 1 = Bron + Lyon, phase 2 = Limonest, generalisation = Caluire-et-Cuire.
@@ -232,8 +234,12 @@ def test_charts_carry_their_numbers_in_a_table_and_a_text_alternative(app, seede
     page = _page(app, "/communes/bilan")
     figures = page.xpath('//figure[contains(@class, "bilan-chart")]')
     assert [f.get("data-chart-key") for f in figures] == [
-        "datasets_over_time", "quality_histogram", "licence_compliance", "scdl_coverage"]
+        "datasets_over_time", "quality_histogram", "licence_compliance", "scdl_coverage", "mqa_by_group",
+        "mqa_by_commune"]
     for figure in figures:
+        if figure.get("data-chart-key").startswith("mqa_"):  # nothing checked yet in this portal: no data
+            assert _text(_one(figure, './/*[contains(@class, "bilan-chart-empty")]'))
+            continue
         canvas = _one(figure, ".//canvas")
         assert canvas.get("role") == "img" and canvas.get("aria-label")
         assert _text(_one(figure, ".//figcaption"))
@@ -410,6 +416,8 @@ def test_downloads_carry_the_figures_of_the_page_with_a_file_name(app, seeded):
     units = {item["key"]: item["unit"] for item in exported["indicators"]}
     for row in exported["rows"]:
         for key, unit in units.items():
+            if key == "mqa_points":  # the page adds its rating or why it is empty
+                continue
             assert _cell(page, row["key"], key) == _shown(app, row["values"].get(key), unit), (row["key"], key)
 
     labels = {item["label"]: item["key"] for item in exported["indicators"]}
@@ -455,6 +463,8 @@ def _assert_table_equals_page(app, page, table: list[list[Any]], labels: dict[st
     for line in lines:
         insee = str(line[0])
         for key, unit in units.items():
+            if key == "mqa_points":  # the page adds its rating or why it is empty
+                continue
             assert _cell(page, insee, key) == _shown(app, _typed(line[columns[key]], unit), unit), (insee, key)
 
 
@@ -501,3 +511,83 @@ def test_dashboard_is_absent_for_another_communes_admin_and_anonymous(app, seede
 def test_commune_index_links_to_the_bilan(app, seeded):
     link = _one(_page(app, "/communes"), '//*[contains(@class, "communes-bilan-link")]/a')
     assert link.get("href").endswith("/communes/bilan")
+
+
+# ------------------------------------------------------------------------------------------------ MQA (issue #25)
+
+def _mqa_bilans() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A commune and a phase bilan as the core shapes them, with the MQA of a few rows: Bron rated Bon
+    (287.53 points), Lyon Insuffisant (98), Limonest all pending, Écully without any dataset."""
+    indicator = {"key": "mqa_points", "label": "MQA", "unit": "score"}
+
+    def row(key: str, name: str, points: float | None, rating: str | None, pending: int, datasets: int,
+            status: str = "phase1") -> dict[str, Any]:
+        return {"key": key, "name": name, "kind": "commune", "partner_status": status, "members": [],
+                "values": {"mqa_points": points}, "medians": {"mqa_points": 98.0},
+                "details": {"mqa": {"rating": rating, "rating_label": "frozen label", "datasets": datasets,
+                                    "pending": pending, "dimensions": {"findability": 80.0}}}}
+
+    communes = {"indicators": [indicator], "rows": [
+        row("69029", "Bron", 287.53, "good", 0, 3), row("69123", "Lyon", 98.0, "bad", 1, 1),
+        row("69116", "Limonest", None, None, 1, 0, "phase2"), row("69081", "Écully", None, None, 0, 0, "none")]}
+    phases = {"indicators": [indicator], "rows": [
+        row("phase1", "Phase 1", 240.0, "good", 1, 4), row("phase2", "Phase 2", None, None, 1, 0),
+        row("generalisation", "Généralisation", None, None, 0, 0),
+        row("non_partner", "Non partenaires", None, None, 0, 0), row("all_communes", "Métropole", 240.0, "good", 2, 4)]}
+    for found in phases["rows"]:
+        found["details"]["per_month"] = []
+    return communes, phases
+
+
+def test_mqa_shows_points_out_of_405_and_the_rating_or_why_it_is_empty(app):
+    from ckanext.communes.bilan import helpers as bilan_helpers
+
+    communes, phases = _mqa_bilans()
+    with app.flask_app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        table = {row["key"]: row["cells"][0] for row in bilan_helpers.commune_table(communes, communes["rows"])}
+        groups = bilan_helpers.group_table(phases)
+    # The rating is the method's label for the rating's name, not the label frozen with the figures.
+    assert table["69029"]["text"] == "287,5 sur 405 — Bon" and table["69029"]["mqa_rating"] == "good"
+    assert table["69123"]["text"] == "98 sur 405 — Insuffisant"
+    assert table["69116"]["text"] == "en attente" and table["69116"]["mqa_rating"] == "pending"
+    assert table["69081"]["text"] == "—" and table["69081"]["mqa_rating"] == "none"
+    line = next(line for line in groups["lines"] if line["key"] == "mqa_points")
+    assert line["cells"] == ["240 sur 405 — Bon", "en attente", "—", "—", "240 sur 405 — Bon"]
+
+
+def test_mqa_charts_per_group_and_per_commune_carry_their_points(app):
+    from ckanext.communes.bilan import helpers as bilan_helpers
+
+    communes, phases = _mqa_bilans()
+    with app.flask_app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        charts = {chart["key"]: chart for chart in bilan_helpers.charts(phases, communes)}
+        empty = {chart["key"]: chart for chart in bilan_helpers.charts(_mqa_bilans()[1] | {"rows": []}, {"rows": []})}
+    by_group = charts["mqa_by_group"]
+    assert by_group["labels"] == ["Phase 1", "Phase 2", "Généralisation", "Non partenaires", "Métropole"]
+    assert by_group["series"][0]["data"] == [240.0, None, None, None, 240.0]
+    assert by_group["max"] == 405 and "MQA" in by_group["title"]
+    # Per commune: the assessed communes only, best first, each bar in its group's colour.
+    by_commune = charts["mqa_by_commune"]
+    assert by_commune["labels"] == ["Bron", "Lyon"]
+    assert by_commune["series"][0]["data"] == [287.53, 98.0]
+    assert by_commune["series"][0]["colours"] == ["phase1", "phase1"]
+    assert empty["mqa_by_group"]["labels"] == [] and empty["mqa_by_commune"]["labels"] == []
+
+
+def test_bilan_page_shows_the_mqa_and_its_charts_and_why_cells_are_empty(app, seeded):
+    """Nothing of the seeded portal was checked yet: its communes with datasets are pending."""
+    page = _page(app, "/communes/bilan")
+    assert _cell(page, "69029", "mqa_points") == "en attente"  # Bron: 3 datasets, none checked yet
+    assert _cell(page, "69081", "mqa_points") == "—"  # Écully publishes nothing
+    assert _group_cell(page, "mqa_points", "phase1") == "en attente"
+    for section in ("bilan-groups", "bilan-communes"):  # under each table, what its empty cells mean
+        note = _text(_one(page, f'//*[@id="{section}"]//*[contains(@class, "bilan-mqa-note")]'))
+        assert "« en attente » : aucun des jeux n'a encore été vérifié" in note and "« — » : aucun jeu public" in note
+    keys = [f.get("data-chart-key") for f in page.xpath('//figure[contains(@class, "bilan-chart")]')]
+    assert keys[-2:] == ["mqa_by_group", "mqa_by_commune"]
+
+
+def test_dashboard_shows_the_communes_mqa_and_leads_to_its_dimensions(app, seeded):
+    page = _page(app, "/organization/bron", seeded.token("bron_admin"))
+    line = _one(page, '//table[contains(@class, "bilan-dashboard-figures")]//tr[@data-indicator="mqa_points"]')
+    assert _text(_one(line, './td[@data-side="commune"]')) == "en attente"
