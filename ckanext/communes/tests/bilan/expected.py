@@ -96,9 +96,12 @@ GROUP_VALUES = {
               "mqa_points": None},
 }
 # No dataset of the portal is a High-Value Dataset (tests/quality/test_hvd_conditions.py counts some).
+# In the indicators' order (bilan/data/indicators.yaml): the HVD ones come before the MQA's.
 for _values in (NONE_VALUES, *COMMUNE_VALUES.values(), *GROUP_VALUES.values()):
+    _mqa = _values.pop("mqa_points", None)
     _values.setdefault("hvd_datasets", 0)
     _values.setdefault("hvd_compliant_share", None)
+    _values["mqa_points"] = _mqa
 
 GROUP_SIZES = {"phase1": (7, 7), "phase2": (5, 5), "generalisation": (1, 1), "non_partner": (45, 30),
                "all_communes": (58, 43)}  # (communes, obliged)
