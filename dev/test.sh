@@ -17,7 +17,8 @@ fi
 "$VENV/bin/ckan" -c test.ini db upgrade >/dev/null
 mkdir -p test-artifacts
 set +e
-"$VENV/bin/pytest" --ckan-ini=test.ini -p no:randomly "$@"
+# --durations: the slowest tests in every run's log, where the 20-minute budget is watched.
+"$VENV/bin/pytest" --ckan-ini=test.ini -p no:randomly --durations=25 "$@"
 rc=$?
 set -e
 # pytest's 5 = no test collected: a suite that runs nothing must not pass.
