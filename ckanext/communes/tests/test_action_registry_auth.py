@@ -449,6 +449,8 @@ ANONYMOUS: dict[str, str] = {
     "communes_bilan_snapshot_compare": PUBLIC_READ,
     "communes_bilan_snapshot_list": PUBLIC_READ,
     "communes_bilan_snapshot_show": PUBLIC_READ,
+    "communes_mqa": "data.europa.eu's rating of what the portal publishes, public as the catalogue is; it counts only "
+                    "the datasets the caller may read (tests/bilan/test_mqa_action.py, per role)",
     "harvest_job_show": SOURCE_READERS,
     "harvest_object_show": SOURCE_READERS,
     "harvest_source_show": SOURCE_READERS,
