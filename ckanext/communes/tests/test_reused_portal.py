@@ -40,6 +40,9 @@ def module_portal() -> str:
 
 @pytest.mark.usefixtures("with_plugins")
 def test_reuse_a_test_before_a_module_portal_loads_or_reuses_the_plugins_and_app(app):
+    """Records the counts the next test compares with; the portal it gets must serve."""
+    app.get("/", status=200)
+    assert reused_portal.STATS["plugins_loaded"] >= 1 and reused_portal.STATS["app_built"] >= 1
     _loads_after_the_first["before_module_portal"] = (reused_portal.STATS["plugins_loaded"],
                                                       reused_portal.STATS["app_built"])
 
@@ -58,6 +61,11 @@ def test_reuse_a_module_portal_reloads_neither_the_plugins_nor_the_app(module_po
 
 @pytest.mark.usefixtures("with_plugins", "allow_private_addresses")
 def test_reuse_a_test_with_a_patched_configuration_loads_or_reuses_the_plugins_and_app(app):
+    """Records the counts the next test compares with; the patch must have reached the app's configuration."""
+    import ckan.plugins.toolkit as tk
+
+    assert tk.asbool(tk.config.get("ckanext.communes.fetch.allow_private_addresses"))
+    app.get("/", status=200)
     _loads_after_the_first["patched"] = (reused_portal.STATS["plugins_loaded"], reused_portal.STATS["app_built"])
 
 
