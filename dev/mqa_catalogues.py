@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "bench"))
 import dcat_mqa  # noqa: E402
-from portal import argument_parser, make_sysadmin, mapped_datasets, open_app, wipe  # noqa: E402
+from portal import argument_parser, open_app  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,23 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for catalogue in ("seeded", "harvested"):
         with flask_app.test_request_context():
-            from ckanext.communes.communes import seeding
             from ckanext.communes.quality import shacl
 
-            wipe()
-            seeding.seed()
-            user = make_sysadmin()
-            orgs = [tk.get_action("organization_show")({"ignore_auth": True}, {"id": name})["id"]
-                    for name in ("bron", "mions", "vaulx-en-velin")]
-            if catalogue == "seeded":
-                ids = dcat_mqa.save(dcat_mqa.editor_datasets(server.base, orgs), user, harvest=False)
-            else:
-                mapped = (mapped_datasets("communes_dcat", dcat_url, orgs[0])
-                          + mapped_datasets("communes_ckan", ckan_url, orgs[1]))
-                for index, dataset in enumerate(mapped):
-                    dataset.setdefault("name", f"moissonne-{index:02d}")
-                ids = dcat_mqa.save(mapped, user, harvest=True)
-            dcat_mqa.check_links(ids)
+            user, ids = dcat_mqa.build_catalogue(catalogue, server, dcat_url, ckan_url)
             for package_id in ids:
                 shacl.check_dataset(package_id)
             results[catalogue] = tk.get_action("communes_mqa")({"ignore_auth": True, "user": user},

@@ -217,6 +217,30 @@ def measure(graph: Any) -> dict[str, tuple[int, int]]:
     }
 
 
+def build_catalogue(catalogue: str, server: FilesServer, dcat_url: str, ckan_url: str) -> tuple[str, list[str]]:
+    """An empty portal seeded as ``make run`` seeds it, then the "seeded" or the "harvested" catalogue, its links
+    checked: (the sysadmin's name, the dataset ids). Runs inside a request context."""
+    import ckan.plugins.toolkit as tk
+
+    from ckanext.communes.communes import seeding
+
+    wipe()
+    seeding.seed()
+    user = make_sysadmin()
+    orgs = [tk.get_action("organization_show")({"ignore_auth": True}, {"id": name})["id"]
+            for name in ("bron", "mions", "vaulx-en-velin")]
+    if catalogue == "seeded":
+        ids = save(editor_datasets(server.base, orgs), user, harvest=False)
+    else:
+        mapped = (mapped_datasets("communes_dcat", dcat_url, orgs[0])
+                  + mapped_datasets("communes_ckan", ckan_url, orgs[1]))
+        for index, dataset in enumerate(mapped):  # the harvester names them at import
+            dataset.setdefault("name", f"moissonne-{index:02d}")
+        ids = save(mapped, user, harvest=True)
+    check_links(ids)
+    return user, ids
+
+
 def main(argv: list[str] | None = None) -> int:
     args = argument_parser(__doc__).parse_args(argv)
     flask_app = open_app(args)
@@ -230,22 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, tuple[int, int]]] = {}
     for catalogue in ("seeded", "harvested"):
         with flask_app.test_request_context():
-            from ckanext.communes.communes import seeding
-
-            wipe()
-            seeding.seed()
-            user = make_sysadmin()
-            orgs = [tk.get_action("organization_show")({"ignore_auth": True}, {"id": name})["id"]
-                    for name in ("bron", "mions", "vaulx-en-velin")]
-            if catalogue == "seeded":
-                ids = save(editor_datasets(server.base, orgs), user, harvest=False)
-            else:
-                mapped = (mapped_datasets("communes_dcat", dcat_url, orgs[0])
-                          + mapped_datasets("communes_ckan", ckan_url, orgs[1]))
-                for index, dataset in enumerate(mapped):  # the harvester names them at import
-                    dataset.setdefault("name", f"moissonne-{index:02d}")
-                ids = save(mapped, user, harvest=True)
-            check_links(ids)
+            build_catalogue(catalogue, server, dcat_url, ckan_url)
         with flask_app.test_client() as client:
             results[catalogue] = measure(catalogue_graph(client))
     width = max(len(name) for name in results["seeded"])
