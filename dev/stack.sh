@@ -19,14 +19,23 @@ VENV="${VENV:-$ROOT/.venv}"
 PG_PORT="${CKAN_DEV_PG_PORT:-5433}"
 PG_USER=ckan_default
 PG_PASS=pass
-PG_DATABASES="${CKAN_DEV_PG_DATABASES:-ckan_dev ckan_test}"
+# The suite runs in CKAN_TEST_WORKERS processes (dev/test.sh, pytest-xdist): worker gwK has its own database
+# ckan_test_gwK, DataStore database datastore_test_gwK and Solr core ckan_test_gwK
+# (ckanext/communes/tests/worker_services.py points it at them).
+TEST_WORKERS="${CKAN_TEST_WORKERS:-2}"
+test_dbs="ckan_test"; test_stores="ckan_test:datastore_test"; test_cores="ckan_test"
+for ((worker = 0; worker < TEST_WORKERS; worker++)); do
+  test_dbs+=" ckan_test_gw$worker"; test_stores+=" ckan_test_gw$worker:datastore_test_gw$worker"
+  test_cores+=",ckan_test_gw$worker"
+done
+PG_DATABASES="${CKAN_DEV_PG_DATABASES:-ckan_dev $test_dbs}"
 # The DataStore of each CKAN database (CKAN's « DataStore extension » set-up): a database of its own, written by
 # the CKAN user, read by a read-only user (datastore_search_sql runs as that user). MAIN:DATASTORE pairs.
-PG_DATASTORES="${CKAN_DEV_PG_DATASTORES:-ckan_dev:datastore_dev ckan_test:datastore_test}"
+PG_DATASTORES="${CKAN_DEV_PG_DATASTORES:-ckan_dev:datastore_dev $test_stores}"
 PG_DATASTORE_RO=datastore_ro
 REDIS_PORT="${CKAN_DEV_REDIS_PORT:-6390}"
 SOLR_PORT="${CKAN_DEV_SOLR_PORT:-8983}"
-SOLR_CORES="${CKAN_DEV_SOLR_CORES:-ckan,ckan_test}"
+SOLR_CORES="${CKAN_DEV_SOLR_CORES:-ckan,$test_cores}"
 SOLR_HOME="${CKAN_DEV_SOLR_HOME:-$DEV/solr-home}"
 SOLR_BUILD="$ROOT/dev/solr/target"
 

@@ -12,13 +12,27 @@ if [ -n "${CKAN_SQLALCHEMY_URL:-}" ] && [ -z "${CKAN_DATASTORE_WRITE_URL:-}" ]; 
   export CKAN_DATASTORE_WRITE_URL="${CKAN_SQLALCHEMY_URL%/*}/datastore_test"
   export CKAN_DATASTORE_READ_URL="postgresql://datastore_ro:pass@$server/datastore_test"
 fi
-# Initialise the test database once (core and plugin migrations); CKAN's fixtures reset it between tests.
-"$VENV/bin/ckan" -c test.ini db init >/dev/null
-"$VENV/bin/ckan" -c test.ini db upgrade >/dev/null
+# The suite runs in CKAN_TEST_WORKERS processes (pytest-xdist; the machine's cores are shared with PostgreSQL,
+# Solr and the test servers, whose waits the other process fills): worker gwK on its own database, DataStore and
+# Solr core, created by dev/stack.sh (ckanext/communes/tests/worker_services.py). 1 = one process, on ckan_test.
+WORKERS="${CKAN_TEST_WORKERS:-2}"
+# Initialise each test database once (core and plugin migrations), side by side; CKAN's fixtures reset them
+# between tests. ckan_test too: `pytest --ckan-ini=test.ini` run by hand uses it.
+init_database() { "$VENV/bin/ckan" -c test.ini db init >/dev/null && "$VENV/bin/ckan" -c test.ini db upgrade >/dev/null; }
+pids=()
+init_database & pids+=($!)
+for ((worker = 0; worker < WORKERS && WORKERS > 1; worker++)); do
+  (eval "$("$VENV/bin/python" -m ckanext.communes.tests.worker_services test.ini "gw$worker")" && init_database) &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || { echo "a test database could not be initialised" >&2; exit 1; }; done
 mkdir -p test-artifacts
+parallel=()
+# loadfile: a module's tests stay in one worker (its module-scoped portal is built once).
+[ "$WORKERS" -gt 1 ] && parallel=(-n "$WORKERS" --dist loadfile)
 set +e
 # --durations: the slowest tests in every run's log, where the 20-minute budget is watched.
-"$VENV/bin/pytest" --ckan-ini=test.ini -p no:randomly --durations=25 "$@"
+"$VENV/bin/pytest" --ckan-ini=test.ini -p no:randomly --durations=25 "${parallel[@]}" "$@"
 rc=$?
 set -e
 # pytest's 5 = no test collected: a suite that runs nothing must not pass.

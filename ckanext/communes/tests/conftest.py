@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ckanext.communes.tests import portal_snapshot, reused_portal
+from ckanext.communes.tests import portal_snapshot, reused_portal, worker_services
 
 # Plugins whose tables live in their own migrations: CKAN's reset_db only rebuilds core tables.
 PLUGINS_WITH_MIGRATIONS = ("activity", "harvest", "communes")
@@ -42,7 +42,10 @@ def module_database() -> Iterator[None]:
         yield
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # Before CKAN's plugin reads the configuration (its pytest_sessionstart): an xdist worker's own services.
+    worker_services.use_own_services(config.getoption("ckan_ini", default=None))
     reused_portal.count_plugin_changes()
 
 

@@ -79,6 +79,9 @@ def test_a_geojson_link_is_drawn_offline_keyboard_usable_and_described(
     before = pane.evaluate("e => e.style.transform")
     page.keyboard.press("ArrowRight")
     page.wait_for_function("([e, before]) => e.style.transform !== before", arg=[pane.element_handle(), before])
+    # The pan is animated: a click while the shapes still move lands where they were (the popup then never opened,
+    # about one run in 30). Leaflet removes this class when the animation ends.
+    page.wait_for_function("e => !e.classList.contains('leaflet-pan-anim')", arg=pane.element_handle())
 
     # A popup shows the properties, escaped (a value is never HTML in the portal's own frame).
     frame.locator(".leaflet-overlay-pane path").first.click(force=True)

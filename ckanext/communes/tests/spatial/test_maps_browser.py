@@ -76,7 +76,10 @@ def test_a_reuser_draws_an_area_on_the_map_and_the_results_narrow_to_it(live_ser
     canvas.focus()
     assert page.evaluate("() => document.activeElement.id") == "communes-search-map"
     page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(400)
+    # The pan is animated: the rectangle below is drawn where the map is once it has stopped.
+    page.wait_for_function("([s, before]) => document.querySelector(s).getAttribute('style') !== before"
+                           " && !document.querySelector(s).classList.contains('leaflet-pan-anim')",
+                           arg=["#communes-search-map .leaflet-map-pane", before])
     assert _pane_transform(page, "#communes-search-map") != before
 
     # A rectangle around the middle of Villeurbanne, drawn with the mouse.
