@@ -22,7 +22,7 @@ PG_PASS=pass
 # The suite runs in CKAN_TEST_WORKERS processes (dev/test.sh, pytest-xdist): worker gwK has its own database
 # ckan_test_gwK, DataStore database datastore_test_gwK and Solr core ckan_test_gwK
 # (ckanext/communes/tests/worker_services.py points it at them).
-TEST_WORKERS="${CKAN_TEST_WORKERS:-2}"
+TEST_WORKERS="${CKAN_TEST_WORKERS:-3}"
 test_dbs="ckan_test"; test_stores="ckan_test:datastore_test"; test_cores="ckan_test"
 for ((worker = 0; worker < TEST_WORKERS; worker++)); do
   test_dbs+=" ckan_test_gw$worker"; test_stores+=" ckan_test_gw$worker:datastore_test_gw$worker"
