@@ -18,11 +18,24 @@ data and nothing else:
 * what comes back must be declared as JSON (or as a generic type) and parse as a GeoJSON object.
 
 Every refusal is a :class:`MapDataError` carrying an English msgid and its values, translated for the reader
-by the view."""
+by the view.
+
+A link's data is kept in CKAN's Redis for ``ckanext.communes.map.cache_seconds`` (:func:`cached_map_data`), so
+that a popular resource does not make the portal ask the commune's server at every view of its page, nor make
+each reader wait for it. The view calls it only after ``resource_show``'s authorisation (the cache knows no
+caller). Its key is the resource's id with a digest of what its data depends on: its URL (a WFS link's layer
+and parameters are in it), format, kind, ``last_modified`` and ``metadata_modified``, and the map's size and
+feature limits; a changed link or re-uploaded file is thus fetched again at once. Only a body that passed
+every check is kept (never a refusal: a remote failure is asked again at the next view). An uploaded file is
+not cached: it is read from the portal's own storage, not from a commune's server, and a copy in Redis (up to
+``max_bytes`` per file) would cost the memory of Redis for a read no cheaper than the disk's. Redis
+unavailable: fetched each time (logged), never refused."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import threading
 from typing import Any
@@ -52,6 +65,12 @@ GEOJSON_TYPES = frozenset({"FeatureCollection", "Feature", "Point", "MultiPoint"
 OGC_PARAMETERS = frozenset({"service", "version", "request", "outputformat", "typename", "typenames", "srsname",
                             "bbox", "maxfeatures", "count", "startindex", "resulttype"})
 REDIS_KEY = "communes:map:host:{host}"
+# The cached data of one resource (cached_map_data): the site's namespace, the resource's id, the digest of
+# what its data depends on.
+CACHE_KEY = "communes:map:{site_id}:data:{resource_id}:{digest}"
+DEFAULT_CACHE_SECONDS = 300
+
+log = logging.getLogger(__name__)
 
 _limiter_lock = threading.Lock()
 _limiters: dict[tuple[int, float], HostLimiter] = {}
@@ -78,6 +97,11 @@ def max_bytes() -> int:
 
 def max_features() -> int:
     return max(1, int(_option_number("ckanext.communes.map.wfs_max_features", 5000)))
+
+
+def cache_seconds() -> int:
+    """How long a link's map data is kept in Redis; 0: not kept."""
+    return int(_option_number("ckanext.communes.map.cache_seconds", DEFAULT_CACHE_SECONDS))
 
 
 def map_limits() -> guarded.FetchLimits:
@@ -231,3 +255,43 @@ def read_map_data(resource: dict[str, Any]) -> bytes:
         raise _refusal(guarded.FetchError(url, "scheme", ""))
     answer = _fetch(wfs_getfeature_url(url, layer or _first_layer(base, kept)))
     return _check_geojson(answer.body, answer.content_type)
+
+
+def cache_key(resource: dict[str, Any]) -> str:
+    """The key of a resource's cached data: whatever its data depends on changes the key, so an edited link,
+    a re-upload or other limits are fetched at once, the old entry left to expire."""
+    depends_on = [str(resource.get(name) or "") for name in (
+        "url", "format", "url_type", "last_modified", "metadata_modified")]
+    depends_on += [str(max_bytes()), str(max_features())]
+    digest = hashlib.sha256(json.dumps(depends_on).encode("utf-8")).hexdigest()
+    return CACHE_KEY.format(site_id=tk.config.get("ckan.site_id") or "", resource_id=resource["id"], digest=digest)
+
+
+def _redis() -> Any:
+    from ckan.lib.redis import connect_to_redis
+
+    return connect_to_redis()
+
+
+def cached_map_data(resource: dict[str, Any]) -> bytes:
+    """:func:`read_map_data`, a link's answer kept in Redis for ``cache_seconds``. To be called only for a
+    resource the caller may read: the cache is shared by every caller."""
+    seconds = cache_seconds()
+    if seconds <= 0 or resource.get("url_type") == "upload" or map_kind(resource) is None:
+        return read_map_data(resource)
+    key = cache_key(resource)
+    try:
+        connection = _redis()
+        found = connection.get(key)
+    except Exception:  # noqa: BLE001 - Redis down: the map is still served, fetched each time
+        log.warning("Map data cache unavailable: fetching without it", exc_info=True)
+        return read_map_data(resource)
+    if found is not None:
+        return bytes(found)
+    body = read_map_data(resource)  # a refusal (MapDataError) goes up: nothing is kept
+    if len(body) <= max_bytes():
+        try:
+            connection.set(key, body, ex=seconds)
+        except Exception:  # noqa: BLE001
+            log.warning("Could not keep the map data of resource %s in the cache", resource["id"], exc_info=True)
+    return body

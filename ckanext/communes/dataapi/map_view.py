@@ -29,6 +29,7 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.communes.dataapi import map_data, views
 from ckanext.communes.translation import N_, gettext_in_default_locale
+from ckanext.communes.web import cache_headers
 from ckanext.geoview import plugin as geoview
 
 VIEW_TYPE = "geojson_view"
@@ -37,6 +38,7 @@ VIEW_TYPE = "geojson_view"
 class CommunesGeoJSONView(geoview.GeoJSONView):
     p.implements(p.IBlueprint)
     p.implements(p.IPackageController, inherit=True)
+    p.implements(p.IMiddleware, inherit=True)
 
     # IConfigurer
     def update_config(self, config_: tk.CKANConfig) -> None:
@@ -77,6 +79,10 @@ class CommunesGeoJSONView(geoview.GeoJSONView):
     # IBlueprint
     def get_blueprint(self) -> list[Any]:
         return views.get_blueprints()
+
+    # IMiddleware: the public map data's own Cache-Control (its cache time), in place of CKAN's page default.
+    def make_middleware(self, app: Any, config: Any) -> Any:
+        return cache_headers.install(app)
 
     # IPackageController
     def after_dataset_update(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:

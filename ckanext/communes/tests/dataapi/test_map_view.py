@@ -302,6 +302,196 @@ def test_an_uploaded_geojson_is_read_from_the_storage(app, people, create_with_u
     model.Session.remove()
 
 
+# ------------------------------------------------------------------------------------ the cache
+
+
+def _views(app: Any, dataset: dict[str, Any], count: int, token: str | None = None) -> list[Any]:
+    return [app.get(map_data_url(dataset), headers={"Authorization": token} if token else {}) for _ in range(count)]
+
+
+def _directives(response: Any) -> set[str]:
+    return {part.strip() for part in response.headers.get("Cache-Control", "").split(",") if part.strip()}
+
+
+def test_two_views_ask_the_source_once(app, people, source_server, allow_private_addresses):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    first, second = _views(app, dataset, 2)
+    assert first.status_code == second.status_code == 200
+    assert json.loads(second.get_data()) == json.loads(GEOJSON_BODY)
+    assert second.headers["Content-Type"].startswith("application/geo+json")
+    assert source_server.requested("/equipements.geojson") == 1
+
+
+def test_a_changed_link_is_fetched_again_at_once(app, people, source_server, allow_private_addresses):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    moved = json.dumps({"type": "FeatureCollection", "features": []})
+    source_server.serve("/equipements-2025.geojson", moved, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    _views(app, dataset, 2)
+    assert source_server.requested("/equipements.geojson") == 1
+    site_user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
+    dataset["resources"][0]["url"] = source_server.url("/equipements-2025.geojson")
+    dataset = helpers.call_action("package_update", context={"user": site_user}, **dataset)
+    responses = _views(app, dataset, 2)
+    assert [json.loads(r.get_data()) for r in responses] == [json.loads(moved)] * 2
+    assert source_server.requested("/equipements-2025.geojson") == 1
+    assert source_server.requested("/equipements.geojson") == 1
+
+
+def test_a_wfs_link_is_cached_per_layer(app, people, source_server, allow_private_addresses):
+    """The layer named by the link is part of the key: another layer of the same service is fetched anew."""
+    asked: list[str] = []
+
+    def wfs(method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], str]:
+        asked.append(query)
+        return 200, {"Content-Type": "application/json"}, GEOJSON_BODY
+
+    source_server.handle("/wfs", wfs)
+    dataset = create_map_dataset("bron", source_server.url("/wfs#bron:arbres"), resource_format="WFS")
+    assert [r.status_code for r in _views(app, dataset, 2)] == [200, 200]
+    assert len(asked) == 1
+    site_user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
+    dataset["resources"][0]["url"] = source_server.url("/wfs#bron:parcs")
+    dataset = helpers.call_action("package_update", context={"user": site_user}, **dataset)
+    assert [r.status_code for r in _views(app, dataset, 2)] == [200, 200]
+    assert len(asked) == 2 and "typeName=bron%3Aparcs" in asked[1]
+
+
+def test_an_edit_of_the_resource_fetches_again(app, people, source_server, allow_private_addresses):
+    """The commune fixed its file and says so on the resource (its date, or any edit of it): the next view
+    shows the new data, not the kept one."""
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    resource_id = dataset["resources"][0]["id"]
+    site_user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
+    _views(app, dataset, 2)
+    assert source_server.requested("/equipements.geojson") == 1
+    helpers.call_action("resource_patch", context={"user": site_user}, id=resource_id,
+                        last_modified="2026-12-01T08:00:00")
+    _views(app, dataset, 2)
+    assert source_server.requested("/equipements.geojson") == 2
+    helpers.call_action("resource_patch", context={"user": site_user}, id=resource_id,
+                        description="Mis à jour le 2 décembre.")
+    _views(app, dataset, 2)
+    assert source_server.requested("/equipements.geojson") == 3
+
+
+def test_the_data_is_kept_in_redis_under_the_site_s_namespace_for_cache_seconds(app, people, source_server,
+                                                                              allow_private_addresses, ckan_config):
+    from ckan.lib.redis import connect_to_redis
+
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    resource_id = dataset["resources"][0]["id"]
+    redis = connect_to_redis()
+    pattern = f"communes:map:{ckan_config['ckan.site_id']}:data:{resource_id}:*"
+    assert redis.keys(pattern) == []
+    app.get(map_data_url(dataset))
+    keys = redis.keys(pattern)
+    assert len(keys) == 1
+    assert json.loads(redis.get(keys[0])) == json.loads(GEOJSON_BODY)
+    assert 290 < redis.ttl(keys[0]) <= 300
+
+
+def test_cache_seconds_0_asks_the_source_at_each_view(app, people, source_server, allow_private_addresses,
+                                                      ckan_config, monkeypatch):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    source_server.serve("/autre.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    cached = create_map_dataset("bron", source_server.url("/autre.geojson"), name="avec-cache")
+    _views(app, cached, 3)
+    assert source_server.requested("/autre.geojson") == 1  # the default: cached
+    monkeypatch.setitem(ckan_config, "ckanext.communes.map.cache_seconds", "0")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    responses = _views(app, dataset, 3)
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert source_server.requested("/equipements.geojson") == 3
+    # No cache, no promise to the browser either: CKAN's own header (ckan.cache_expires, 0 in test.ini).
+    assert "max-age=300" not in _directives(responses[0])
+
+
+def test_a_remote_failure_is_not_cached(app, people, source_server, allow_private_addresses):
+    answers = iter([(500, "erreur"), (200, GEOJSON_BODY)])
+
+    def flaky(method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], str]:
+        status, text = next(answers, (200, GEOJSON_BODY))
+        return status, {"Content-Type": "application/geo+json"}, text
+
+    source_server.handle("/equipements.geojson", flaky)
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    failed, served, again = _views(app, dataset, 3)
+    assert failed.status_code == 502 and failed.json == {"error": "Le serveur de cette ressource a répondu HTTP 500."}
+    assert "no-store" in _directives(failed)
+    assert served.status_code == again.status_code == 200
+    assert json.loads(again.get_data()) == json.loads(GEOJSON_BODY)
+    assert source_server.requested("/equipements.geojson") == 2  # the failure retried, the success kept
+
+
+def test_what_is_not_geojson_is_not_cached(app, people, source_server, allow_private_addresses):
+    source_server.serve("/equipements.geojson", "<html>maintenance</html>", content_type="text/html")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    assert [r.status_code for r in _views(app, dataset, 2)] == [502, 502]
+    assert source_server.requested("/equipements.geojson") == 2
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    assert [r.status_code for r in _views(app, dataset, 2)] == [200, 200]
+    assert source_server.requested("/equipements.geojson") == 3
+
+
+@pytest.mark.parametrize("role", ["anonymous", "other_admin"])
+def test_a_cached_private_resource_stays_404_for_who_may_not_read_it(app, people, source_server,
+                                                                     allow_private_addresses, role):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"), private=True)
+    editor = people.token("commune_editor")
+    assert [r.status_code for r in _views(app, dataset, 2, editor)] == [200, 200]
+    assert source_server.requested("/equipements.geojson") == 1  # in the cache now
+    response = app.get(map_data_url(dataset), headers={"Authorization": people.token(role)} if role != "anonymous"
+                       else {})
+    assert response.status_code == 404
+    assert response.json == {"error": "Ressource introuvable"}
+    assert "Stade" not in response.get_data(as_text=True)
+    assert "public" not in _directives(response)
+
+
+@pytest.mark.parametrize("private, role, expected", [
+    (False, "anonymous", {"public", "max-age=300"}),
+    (False, "commune_editor", {"public", "max-age=300"}),
+    (True, "commune_editor", {"private", "no-store"}),
+    (True, "sysadmin", {"private", "no-store"}),
+])
+def test_the_cache_control_header_says_who_may_keep_the_data(app, people, source_server, allow_private_addresses,
+                                                             private, role, expected):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"), private=private)
+    for response in _views(app, dataset, 2, people.token(role)):  # fetched, then from the cache: same header
+        assert response.status_code == 200
+        directives = _directives(response)
+        assert expected <= directives, directives
+        assert not ({"public", "private"} <= directives)
+        assert "must-revalidate" not in directives or not private
+
+
+def test_the_public_max_age_follows_cache_seconds(app, people, source_server, allow_private_addresses,
+                                                  ckan_config, monkeypatch):
+    monkeypatch.setitem(ckan_config, "ckanext.communes.map.cache_seconds", "60")
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    assert {"public", "max-age=60"} <= _directives(app.get(map_data_url(dataset)))
+
+
+@pytest.mark.parametrize("resource_id", [
+    pytest.param("x" * 5000, id="huge"), pytest.param("%00", id="nul"), pytest.param("not-a-uuid", id="word"),
+    pytest.param("' OR 1=1 --", id="sql"), pytest.param("%E9t%C3", id="bad-utf8")])
+def test_junk_resource_ids_are_404_even_with_a_cached_resource(app, people, source_server, allow_private_addresses,
+                                                                resource_id):
+    source_server.serve("/equipements.geojson", GEOJSON_BODY, content_type="application/geo+json")
+    dataset = create_map_dataset("bron", source_server.url("/equipements.geojson"))
+    assert app.get(map_data_url(dataset)).status_code == 200
+    response = app.get(f"/dataset/{dataset['name']}/resource/{resource_id}/map-data")
+    assert response.status_code == 404
+    assert source_server.requested("/equipements.geojson") == 1
+
+
 # ------------------------------------------------------------------------------------ harvested
 
 
