@@ -174,14 +174,15 @@ class PlaceForm:
         return geo.bbox_geojson(registry.metropole_bbox())
 
 
-def _kept(args: Any) -> list[tuple[str, str]]:
+def kept_filters(args: Any) -> list[tuple[str, str]]:
+    """The search's other filters, which the place form carries as hidden fields."""
     return [(key, value) for key, value in args.items(multi=True) if key not in NOT_KEPT]
 
 
 def search_place_form(args: Any) -> PlaceForm:
     """The form as the search page shows it: filled from the page's ``ext_bbox`` (already checked by the
     search: a junk box never renders the page)."""
-    form = PlaceForm(kept=_kept(args))
+    form = PlaceForm(kept=kept_filters(args))
     try:
         form.bbox = geo.parse_bbox_parameter(args.get(spatial.BBOX_PARAMETER) or "")
     except geo.GeometryProblem:
@@ -211,7 +212,7 @@ def _coordinate(label: str, value: str, limit: float) -> tuple[float | None, str
 
 def read_place_form(args: Any) -> PlaceForm:
     """What the place form sent: a commune's box, else the four coordinates; errors name the field."""
-    form = PlaceForm(kept=_kept(args), values={k: str(args.get(k) or "")[:100] for k in PLACE_FIELDS})
+    form = PlaceForm(kept=kept_filters(args), values={k: str(args.get(k) or "")[:100] for k in PLACE_FIELDS})
     commune = (args.get(COMMUNE_FIELD) or "").strip()
     if commune:
         geometry = registry.get_commune_geometry(commune[:20])

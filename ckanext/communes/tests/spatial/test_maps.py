@@ -139,7 +139,8 @@ def test_the_place_form_searches_by_four_coordinates_with_french_decimal_commas(
     ({"lieu_commune": "75056"}, "Commune", "Métropole"),
     ({"lieu_ouest": "4" * 5000, "lieu_sud": "45.56", "lieu_est": "4.8", "lieu_nord": "45.61"}, "Longitude ouest",
      "nombre"),
-    ({}, "Commune", "choisissez"),
+    # What the form sends when nothing is filled in: every field, empty.
+    ({"lieu_commune": "", "lieu_ouest": "", "lieu_sud": "", "lieu_est": "", "lieu_nord": ""}, "Commune", "choisissez"),
 ])
 def test_the_place_form_refuses_junk_with_a_french_error_naming_the_field(app, params, field, words):
     response = app.get("/recherche/lieu", params={"vocab_theme": "ENVI", **params}, status=400)
@@ -148,6 +149,17 @@ def test_the_place_form_refuses_junk_with_a_french_error_naming_the_field(app, p
     assert field in errors and words in errors, errors
     form = soup.select_one("form#communes-place-form")  # the form again, the filters still kept
     assert {i["name"]: i["value"] for i in form.select('input[type="hidden"]')} == {"vocab_theme": "ENVI"}
+
+
+def test_a_visit_to_the_place_search_page_shows_the_form_without_an_error(app):
+    """A link or a bookmark to /recherche/lieu sends no field of the form: the form, not a refusal."""
+    response = app.get("/recherche/lieu", params={"vocab_theme": "ENVI"}, status=200)
+    soup = BeautifulSoup(response.body, "html.parser")
+    assert soup.select(".communes-place-errors") == []
+    form = soup.select_one("form#communes-place-form")
+    assert form.select_one('select[name="lieu_commune"], input[name="lieu_commune"]') is not None
+    assert {i["name"]: i["value"] for i in form.select('input[type="hidden"]')} == {"vocab_theme": "ENVI"}
+    assert soup.select_one("h1").get_text(strip=True) == "Recherche par lieu"
 
 
 def test_the_metropoles_page_and_datasets_show_the_metropoles_extent_naming_all_its_communes_at_once(app):
