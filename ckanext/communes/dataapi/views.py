@@ -30,7 +30,7 @@ def read(id: str, resource_id: str) -> Any:  # noqa: A002 - CKAN's name of the d
         return _error(404, tk._("Resource not found"))
     user = tk.g.user
     try:
-        # resource_show's own authorisation: the dataset's, private ones for their commune and the operators.
+        # resource_show's own authorisation: a private dataset for its commune's members and sysadmins only.
         # Always before the cache below, which knows no caller.
         tk.check_access("resource_show", {"user": user}, {"id": resource_id})
         resource = tk.get_action("resource_show")({"user": user}, {"id": resource_id})

@@ -1,6 +1,7 @@
 """/recherche/lieu: the search page's place form (a commune, or four coordinates) turned into an ``ext_bbox``
 search that keeps the other filters; what cannot be read is shown again with a French error naming the field
-(status 400); a visit without any field of the form shows the form. The keyboard's and screen reader's way to search by place, and where the map's rectangle goes."""
+(status 400); a visit without any field of the form shows the form. The keyboard's and screen reader's way to
+search by place, and where the map's rectangle goes."""
 
 from __future__ import annotations
 
