@@ -12,9 +12,12 @@ data and nothing else:
 * a link is fetched with ``open_guarded`` (http and https only, no private, loopback or link-local address,
   checked again on every redirect and connection, unless the operators allow them), within a size limit and a
   time budget, its starts limited per host; an upload is read from CKAN's storage;
-* a WFS link becomes a GetFeature request asking GeoJSON (``outputFormat=application/json``), its layer the
-  one the URL names (``typeName`` parameter or ``#layer``, geoview's convention) or else the first of the
-  service's GetCapabilities (parsed by the safe XML parser);
+* a WFS link becomes a GetFeature request asking GeoJSON, its layer the one the URL names (``typeName``
+  parameter or ``#layer``, geoview's convention) or else the first of the service's GetCapabilities (parsed by
+  the safe XML parser). The GeoJSON output format: the link's own ``outputFormat`` when it names a JSON one, else
+  ``application/json`` (GeoServer, QGIS Server, deegree), and when the service answers that with something else
+  (MapServer, which names it ``application/json; subtype=geojson`` or ``geojson``), the JSON format its
+  capabilities advertise for GetFeature, asked once more;
 * what comes back must be declared as JSON (or as a generic type) and parse as a GeoJSON object.
 
 Every refusal is a :class:`MapDataError` carrying an English msgid and its values, translated for the reader
@@ -38,6 +41,7 @@ import json
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -179,46 +183,111 @@ def _read_upload(resource: dict[str, Any]) -> bytes:
         return upload.read(limit + 1)
 
 
-def _wfs_parts(url: str) -> tuple[str, list[tuple[str, str]], str | None]:
-    """The WFS URL without fragment, its own query parameters (OGC ones removed) and the layer it names."""
+DEFAULT_WFS_FORMAT = "application/json"
+
+
+def _is_json_format(name: str) -> bool:
+    return "json" in name.lower()
+
+
+def _wfs_parts(url: str) -> tuple[str, list[tuple[str, str]], str | None, str | None]:
+    """The WFS URL without fragment, its own query parameters (OGC ones removed), the layer it names and the
+    JSON output format it names (a link copied from a service's documentation often carries the right one)."""
     parts = urlsplit(url)
     layer: str | None = parts.fragment or None
+    output_format: str | None = None
     kept: list[tuple[str, str]] = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name.lower() in ("typename", "typenames") and value and not layer:
             layer = value.split(",")[0]
+        if name.lower() == "outputformat" and _is_json_format(value):
+            output_format = value.strip()[:100]
         if name.lower() not in OGC_PARAMETERS:
             kept.append((name, value))
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return base, kept, layer
+    return base, kept, layer, output_format
+
+
+# GetFeature's JSON output formats, the more explicitly GeoJSON first.
+_FORMAT_PREFERENCE = ("application/geo+json", "application/json; subtype=geojson", "application/json", "geojson")
 
 
 def _with_query(base: str, parameters: list[tuple[str, str]]) -> str:
     return f"{base}?{urlencode(parameters)}"
 
 
-def _first_layer(base: str, kept: list[tuple[str, str]]) -> str:
-    """The first feature type of the service's capabilities (safe XML parser: no entities, no DTD)."""
-    answer = _fetch(_with_query(base, [*kept, ("service", "WFS"), ("request", "GetCapabilities")]))
+@dataclass(frozen=True)
+class WfsCapabilities:
+    layers: list[str]
+    output_formats: list[str]  # GetFeature's, as advertised (WFS 1.1.0 and 2.0.0's OWS operations metadata)
+
+    def geojson_format(self) -> str | None:
+        """The advertised output format to ask GeoJSON with, or None when the service names no JSON one."""
+        formats = [f.strip() for f in self.output_formats if _is_json_format(f)]
+        by_name = {" ".join(f.lower().replace(";", "; ").split()): f for f in formats}
+        for preferred in _FORMAT_PREFERENCE:
+            if preferred in by_name:
+                return by_name[preferred]
+        return formats[0] if formats else None
+
+
+def _capabilities(base: str, kept: list[tuple[str, str]]) -> WfsCapabilities:
+    """The service's GetCapabilities (WFS 1.1.0), read with the safe XML parser (no entities, no DTD)."""
+    answer = _fetch(_with_query(base, [*kept, ("service", "WFS"), ("version", "1.1.0"),
+                                       ("request", "GetCapabilities")]))
     try:
         root = guarded.parse_xml(answer.body, answer.url)
     except guarded.FetchError as error:
         raise MapDataError(502, N_("The WFS service of this resource did not describe its layers.")) from error
-    names = root.xpath("//*[local-name()='FeatureType']/*[local-name()='Name']/text()")
-    if not names or not str(names[0]).strip():
+    names = [str(n).strip() for n in root.xpath("//*[local-name()='FeatureType']/*[local-name()='Name']/text()")]
+    formats = root.xpath("//*[local-name()='Operation'][@name='GetFeature']"
+                         "/*[local-name()='Parameter'][translate(@name, 'OUTPUTFORMA', 'outputforma')='outputformat']"
+                         "//*[local-name()='Value']/text()")
+    return WfsCapabilities(layers=[n for n in names if n], output_formats=[str(f)[:100] for f in formats])
+
+
+def _first_layer(capabilities: WfsCapabilities) -> str:
+    if not capabilities.layers:
         raise MapDataError(502, N_("The WFS service of this resource did not describe its layers."))
-    return str(names[0]).strip()
+    return capabilities.layers[0]
 
 
-def wfs_getfeature_url(url: str, layer: str | None = None) -> str:
+def wfs_getfeature_url(url: str, layer: str | None = None, output_format: str | None = None) -> str:
     """The GetFeature request (WFS 1.1.0: EPSG:4326 in longitude, latitude order) asking GeoJSON."""
-    base, kept, named = _wfs_parts(url)
+    base, kept, named, named_format = _wfs_parts(url)
     layer = layer or named
     if not layer:
         raise ValueError("no layer")
     return _with_query(base, [*kept, ("service", "WFS"), ("version", "1.1.0"), ("request", "GetFeature"),
-                              ("typeName", layer), ("outputFormat", "application/json"),
+                              ("typeName", layer),
+                              ("outputFormat", output_format or named_format or DEFAULT_WFS_FORMAT),
                               ("srsName", "EPSG:4326"), ("maxFeatures", str(max_features()))])
+
+
+def _read_wfs(url: str) -> bytes:
+    try:
+        base, kept, layer, named_format = _wfs_parts(url)
+    except ValueError as error:
+        raise _refusal(guarded.FetchError(url, "scheme", "")) from error
+    if urlsplit(base).scheme.lower() not in ("http", "https"):
+        raise _refusal(guarded.FetchError(url, "scheme", ""))
+    capabilities = None
+    if not layer:
+        capabilities = _capabilities(base, kept)
+        layer = _first_layer(capabilities)
+    output_format = named_format or (capabilities.geojson_format() if capabilities else None)
+    answer = _fetch(wfs_getfeature_url(url, layer, output_format))
+    try:
+        return _check_geojson(answer.body, answer.content_type)
+    except MapDataError:
+        if output_format is not None or capabilities is not None:
+            raise  # the link's or the service's own JSON format: nothing else to try
+        # The default name refused (MapServer answers an exception report): the service's own, asked once more.
+        advertised = _capabilities(base, kept).geojson_format()
+        if advertised is None or advertised == DEFAULT_WFS_FORMAT:
+            raise
+        answer = _fetch(wfs_getfeature_url(url, layer, advertised))
+        return _check_geojson(answer.body, answer.content_type)
 
 
 def _check_geojson(body: bytes, media_type: str) -> bytes:
@@ -247,14 +316,7 @@ def read_map_data(resource: dict[str, Any]) -> bytes:
     if kind == "geojson":
         answer = _fetch(url)
         return _check_geojson(answer.body, answer.content_type)
-    try:
-        base, kept, layer = _wfs_parts(url)
-    except ValueError as error:
-        raise _refusal(guarded.FetchError(url, "scheme", "")) from error
-    if urlsplit(base).scheme.lower() not in ("http", "https"):
-        raise _refusal(guarded.FetchError(url, "scheme", ""))
-    answer = _fetch(wfs_getfeature_url(url, layer or _first_layer(base, kept)))
-    return _check_geojson(answer.body, answer.content_type)
+    return _read_wfs(url)
 
 
 def cache_key(resource: dict[str, Any]) -> str:

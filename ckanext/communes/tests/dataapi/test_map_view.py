@@ -291,6 +291,91 @@ def test_a_wfs_link_without_a_layer_shows_the_first_of_its_capabilities(app, peo
     assert "typeName=bron%3Aarbres" in asked[1]
 
 
+def _mapserver_capabilities(*formats: str) -> str:
+    """A WFS 1.1.0 capabilities document as MapServer writes it: GetFeature's output formats in OWS metadata."""
+    values = "".join(f"<ows:Value>{value}</ows:Value>" for value in formats)
+    return ('<?xml version="1.0"?><wfs:WFS_Capabilities xmlns:wfs="http://www.opengis.net/wfs" '
+            'xmlns:ows="http://www.opengis.net/ows"><ows:OperationsMetadata>'
+            '<ows:Operation name="GetCapabilities"><ows:Parameter name="AcceptFormats"><ows:Value>text/xml'
+            '</ows:Value></ows:Parameter></ows:Operation>'
+            f'<ows:Operation name="GetFeature"><ows:Parameter name="outputFormat">{values}</ows:Parameter>'
+            '</ows:Operation></ows:OperationsMetadata><FeatureTypeList><FeatureType><Name>ms:arbres</Name>'
+            '</FeatureType></FeatureTypeList></wfs:WFS_Capabilities>')
+
+
+EXCEPTION_REPORT = ('<?xml version="1.0"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows"><ows:Exception '
+                    'exceptionCode="InvalidParameterValue" locator="outputformat"><ows:ExceptionText>msWFSGetFeature(): '
+                    'Unsupported outputformat</ows:ExceptionText></ows:Exception></ows:ExceptionReport>')
+
+
+def _mapserver(capabilities: str, asked: list[dict[str, str]]):
+    """MapServer's WFS: GeoJSON under its own names only; any other output format an exception report (200)."""
+    from urllib.parse import parse_qs
+
+    def wfs(method: str, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], str]:
+        parameters = {k.lower(): v[0] for k, v in parse_qs(query).items()}
+        asked.append(parameters)
+        if parameters.get("request") == "GetCapabilities":
+            return 200, {"Content-Type": "text/xml"}, capabilities
+        if parameters.get("outputformat") in ("application/json; subtype=geojson", "geojson"):
+            return 200, {"Content-Type": "application/json; subtype=geojson"}, GEOJSON_BODY
+        return 200, {"Content-Type": "text/xml; charset=UTF-8"}, EXCEPTION_REPORT
+
+    return wfs
+
+
+def test_a_mapserver_wfs_refusing_application_json_is_asked_again_in_its_own_geojson_format(
+        app, people, source_server, allow_private_addresses):
+    """The Métropole's and many communes' WFS run on MapServer, whose GeoJSON is « application/json;
+    subtype=geojson »: the default name gets an exception report, the advertised one the data."""
+    asked: list[dict[str, str]] = []
+    source_server.handle("/wfs/grandlyon", _mapserver(_mapserver_capabilities(
+        "text/xml; subtype=gml/3.1.1", "application/json; subtype=geojson", "SHAPEZIP"), asked))
+    dataset = create_map_dataset("bron", source_server.url("/wfs/grandlyon#ms:arbres"), resource_format="WFS")
+    response = app.get(map_data_url(dataset))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert json.loads(response.get_data()) == json.loads(GEOJSON_BODY)
+    assert [(a["request"], a.get("outputformat")) for a in asked] == [
+        ("GetFeature", "application/json"), ("GetCapabilities", None),
+        ("GetFeature", "application/json; subtype=geojson")]
+    assert asked[2]["typename"] == "ms:arbres"
+    # Kept: the next view asks nothing.
+    assert app.get(map_data_url(dataset)).status_code == 200 and len(asked) == 3
+
+
+def test_a_wfs_link_without_a_layer_asks_the_geojson_format_its_capabilities_advertise_at_once(
+        app, people, source_server, allow_private_addresses):
+    asked: list[dict[str, str]] = []
+    source_server.handle("/wfs", _mapserver(_mapserver_capabilities("GML2", "geojson"), asked))
+    dataset = create_map_dataset("bron", source_server.url("/wfs"), resource_format="WFS")
+    assert app.get(map_data_url(dataset)).status_code == 200
+    assert [(a["request"], a.get("outputformat")) for a in asked] == [("GetCapabilities", None),
+                                                                     ("GetFeature", "geojson")]
+
+
+def test_the_json_output_format_a_wfs_link_names_is_asked_as_it_is(app, people, source_server,
+                                                                   allow_private_addresses):
+    asked: list[dict[str, str]] = []
+    source_server.handle("/wfs", _mapserver(_mapserver_capabilities(), asked))
+    link = ("/wfs?SERVICE=WFS&VERSION=2.0.0&request=GetFeature&typename=ms:arbres"
+            "&outputFormat=application/json;%20subtype=geojson&SRSNAME=EPSG:4171")
+    dataset = create_map_dataset("bron", source_server.url(link), resource_format="WFS")
+    assert app.get(map_data_url(dataset)).status_code == 200
+    assert [(a["request"], a.get("outputformat")) for a in asked] == [
+        ("GetFeature", "application/json; subtype=geojson")]
+
+
+def test_a_wfs_offering_no_geojson_is_a_french_error_after_one_look_at_its_capabilities(
+        app, people, source_server, allow_private_addresses):
+    asked: list[dict[str, str]] = []
+    source_server.handle("/wfs", _mapserver(_mapserver_capabilities("GML2", "text/xml; subtype=gml/3.1.1"), asked))
+    dataset = create_map_dataset("bron", source_server.url("/wfs#ms:arbres"), resource_format="WFS")
+    response = app.get(map_data_url(dataset))
+    assert response.status_code == 502
+    assert response.json["error"].startswith("Les données de cette ressource ne sont pas du GeoJSON"), response.json
+    assert [a["request"] for a in asked] == ["GetFeature", "GetCapabilities"]
+
+
 def test_an_uploaded_geojson_is_read_from_the_storage(app, people, create_with_upload):
     dataset = create_map_dataset("bron", "https://data.ville-bron.fr/autre.geojson")
     site_user = helpers.call_action("get_site_user", context={"ignore_auth": True})["name"]
