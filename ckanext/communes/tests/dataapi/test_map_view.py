@@ -304,8 +304,9 @@ def _mapserver_capabilities(*formats: str) -> str:
 
 
 EXCEPTION_REPORT = ('<?xml version="1.0"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows"><ows:Exception '
-                    'exceptionCode="InvalidParameterValue" locator="outputformat"><ows:ExceptionText>msWFSGetFeature(): '
-                    'Unsupported outputformat</ows:ExceptionText></ows:Exception></ows:ExceptionReport>')
+                    'exceptionCode="InvalidParameterValue" locator="outputformat"><ows:ExceptionText>'
+                    'msWFSGetFeature(): Unsupported outputformat</ows:ExceptionText></ows:Exception>'
+                    '</ows:ExceptionReport>')
 
 
 def _mapserver(capabilities: str, asked: list[dict[str, str]]):
