@@ -197,6 +197,36 @@ def browser_log_in(page, base_url: str, user_name: str, password: str, next_path
     assert page.locator(f'a[href*="/user/{user_name}"]').count() >= 1, "not logged in"
 
 
+# CKAN binds its JavaScript modules (confirmation dialogs, the resource form's buttons, our maps) only after its
+# script has fetched the page's translations (ckan.initialize in main.js): after the load event, on a loaded machine.
+# A click in between follows a link itself (a GET) instead of opening a dialog. The page marks when they are bound.
+MARK_CKAN_MODULES_READY = """
+document.addEventListener("DOMContentLoaded", () => {
+  if (window.ckan && window.ckan.module && window.ckan.module.initialize) {
+    const initialize = window.ckan.module.initialize;
+    window.ckan.module.initialize = function () {
+      const result = initialize.apply(this, arguments);
+      window.__communesModulesReady = true;
+      return result;
+    };
+  }
+});
+"""
+
+
+def _goto_waits_for_ckan_modules(page) -> None:
+    """page.goto returns once CKAN's modules are bound (at once on a page without CKAN's script)."""
+    goto = page.goto
+
+    def goto_then_wait(url: str, **kwargs):
+        response = goto(url, **kwargs)
+        page.wait_for_function("() => !(window.ckan && window.ckan.module && window.ckan.module.initialize)"
+                               " || window.__communesModulesReady === true")
+        return response
+
+    page.goto = goto_then_wait
+
+
 @pytest.fixture
 def browser_page():
     """A Playwright page in Debian's Chromium (no browser download). Skips nothing: if
@@ -210,8 +240,10 @@ def browser_page():
                   "--no-first-run", "--disable-component-update", "--disable-sync"],
         )
         context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 1000})
+        context.add_init_script(MARK_CKAN_MODULES_READY)
         page = context.new_page()
         page.set_default_timeout(20000)
+        _goto_waits_for_ckan_modules(page)
         try:
             yield page
         finally:

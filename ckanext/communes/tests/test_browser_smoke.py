@@ -58,3 +58,14 @@ def test_the_browser_asks_no_outside_host_as_a_visitor_or_a_logged_in_member(liv
         page.goto(live_server + path)
         page.wait_for_load_state("networkidle")
     assert not outside, "requests to outside hosts:\n" + "\n".join(outside)
+
+
+def test_goto_returns_once_ckans_modules_are_bound_even_when_the_translations_come_late(live_server, browser_page):
+    """CKAN binds its modules after fetching the page's translations: a test that clicks right after page.goto
+    must find them bound (browser_page waits), or its click follows the link instead of opening the dialog."""
+    page = browser_page
+    # The translations answered late, as on a machine running three test processes and their browsers.
+    page.route("**/api/i18n/**", lambda route: (page.wait_for_timeout(1500), route.continue_()))
+    page.goto(live_server + "/dataset/")
+    assert page.evaluate("() => window.__communesModulesReady === true")
+    assert page.evaluate("() => Object.keys(window.ckan.module.instances).length") > 0
