@@ -24,7 +24,7 @@ from typing import Any
 import ckan.plugins.toolkit as tk
 from ckan import model
 
-from ckanext.communes.quality import evidence, options
+from ckanext.communes.quality import evidence, options, shacl
 from ckanext.communes.quality.link_probe import Outcome, check_urls
 from ckanext.communes.quality.models import LinkCheck
 
@@ -69,20 +69,32 @@ def store(package_id: str, resource_id: str, url: str, outcome: Outcome, now: dt
     return changed
 
 
-def _resources(package_id: str) -> list[dict[str, Any]]:
+def _package(package_id: str) -> dict[str, Any] | None:
+    """The dataset as package_show gives it; None when it is gone or deleted."""
     try:
         package = tk.get_action("package_show")({"ignore_auth": True}, {"id": package_id})
     except tk.ObjectNotFound:
-        return []
-    if package.get("state") == "deleted":
-        return []
-    return package.get("resources") or []
+        return None
+    return None if package.get("state") == "deleted" else package
+
+
+def _resources(package_id: str) -> list[dict[str, Any]]:
+    return (_package(package_id) or {}).get("resources") or []
 
 
 def check_dataset_now(package_id: str, resource_ids: list[str] | None = None) -> None:
     """Check the dataset's resource links (all, or those listed) now, store the results, drop the rows of
-    resources that are gone, and refresh the quality score when a result changed."""
-    if _check(package_id, _resources(package_id), resource_ids):
+    resources that are gone, read the dataset's MQA facts again, and refresh the quality score when a result
+    changed."""
+    package = _package(package_id)
+    resources = (package or {}).get("resources") or []
+    changed = _check(package_id, resources, resource_ids)
+    if package is not None and to_check(resources, resource_ids):
+        # The dataset's RDF writes what the link checker measured (a download URL only for a link that is a file,
+        # not a web page; a byte size): a scheduled re-check changes the MQA's facts without anyone saving.
+        shacl.refresh_mqa_facts(package)
+        model.Session.commit()
+    if changed:
         evidence.refresh(package_id)
 
 

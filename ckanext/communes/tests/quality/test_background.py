@@ -597,3 +597,20 @@ def test_within_a_request_the_stored_rows_are_read_once_and_a_stored_result_is_s
         assert len(reads) == 3
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_scheduled_recheck_reads_the_mqa_facts_again(sysadmin, bron, source_server):
+    """A link found to be a web page at its scheduled re-check (a parked domain, a landing page in place of the
+    file) is no longer counted as a download URL by the MQA, without anyone saving the dataset."""
+    source_server.serve("/a.csv", "a;b\n1;2\n", content_type="text/csv")
+    dataset = _create(sysadmin, bron, [source_server.url("/a.csv")])
+    background.drain(size=10)
+
+    def distribution_facts() -> dict[str, Any]:
+        model.Session.expire_all()
+        return model.Session.get(models.ShaclCheck, dataset["id"]).mqa_facts["distributions"][0]
+
+    assert distribution_facts()["download_url"] == source_server.url("/a.csv")
+    source_server.serve("/a.csv", "<html><body>Nouveau site</body></html>", content_type="text/html")
+    linkcheck.check_dataset_now(dataset["id"])  # what the schedule's job runs (linkcheck --due)
+    assert distribution_facts()["download_url"] is None
