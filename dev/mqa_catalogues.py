@@ -25,9 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import ckan.plugins.toolkit as tk
 
-    tk.config["ckanext.communes.fetch.allow_private_addresses"] = True  # the files server is on 127.0.0.1
-    server = dcat_mqa.FilesServer()
-    dcat_url, ckan_url = server.serve_fixtures()
+    server, dcat_url, ckan_url = dcat_mqa.open_files_server()
     results = {}
     for catalogue in ("seeded", "harvested"):
         with flask_app.test_request_context():

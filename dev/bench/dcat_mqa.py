@@ -241,16 +241,23 @@ def build_catalogue(catalogue: str, server: FilesServer, dcat_url: str, ckan_url
     return user, ids
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = argument_parser(__doc__).parse_args(argv)
-    flask_app = open_app(args)
-    if flask_app is None:
-        return 2
+def open_files_server() -> tuple[FilesServer, str, str]:
+    """The fixture catalogues and files served on 127.0.0.1, which the portal is then allowed to fetch; the
+    server and the URLs of its DCAT and CKAN catalogues."""
     import ckan.plugins.toolkit as tk
 
     tk.config["ckanext.communes.fetch.allow_private_addresses"] = True  # the files server is on 127.0.0.1
     server = FilesServer()
     dcat_url, ckan_url = server.serve_fixtures()
+    return server, dcat_url, ckan_url
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argument_parser(__doc__).parse_args(argv)
+    flask_app = open_app(args)
+    if flask_app is None:
+        return 2
+    server, dcat_url, ckan_url = open_files_server()
     results: dict[str, dict[str, tuple[int, int]]] = {}
     for catalogue in ("seeded", "harvested"):
         with flask_app.test_request_context():
