@@ -68,12 +68,17 @@ def startup(ctx: click.Context, sysadmin_name: str, sysadmin_email: str) -> None
     the communes seeded, the sources' configuration keys renamed. Idempotent: the containers that start
     after the first one find nothing to do."""
     import sqlalchemy as sa
+    from ckan import model
     from ckan.cli import db as ckan_db
     from ckan.common import config
 
     password = os.environ.get("CKAN_SYSADMIN_PASSWORD", "")
     if not password.strip():
         raise click.ClickException("CKAN_SYSADMIN_PASSWORD is missing or empty.")
+    # Containers load CKAN together on a fresh database: CKAN's load_environment creates the site user and, when
+    # another container created it first, catches the IntegrityError without rolling back, leaving this
+    # process's session unusable (its next flush failed, once). Start from a clean session.
+    model.Session.remove()
     engine = sa.create_engine(config["sqlalchemy.url"], poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as lock:
